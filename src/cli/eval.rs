@@ -1,0 +1,58 @@
+//! `inception eval`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{load_split, ComputeArgs, DataArgs};
+use crate::data::{data_loader, LoaderOptions, Split};
+use crate::progress::eval_bar;
+use crate::train::{checkpoint, evaluate_with};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Checkpoint written by `inception train`.
+    #[arg(long, value_name = "PATH")]
+    pub checkpoint: PathBuf,
+    /// Evaluate on the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let device = args.compute.setup()?;
+    let (model, _) = checkpoint::load(&args.checkpoint, &device)?;
+    let dir = args.data.locate()?;
+    let test_set = load_split(&dir, Split::Test)?;
+    let [channels, side, _] = model.config.input;
+    let options = LoaderOptions {
+        resize: side,
+        channels,
+        batch_size: args.batch_size as usize,
+        shuffle: None,
+        limit: args.limit,
+        workers: 1,
+    };
+    let loader = data_loader(&test_set, &options, &device);
+    let bar = eval_bar(loader.num_items() as u64);
+    let start = std::time::Instant::now();
+    let report = evaluate_with(&model, loader.as_ref(), &mut |n| bar.inc(n as u64))
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    println!(
+        "{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
+        model.config.kind.name(),
+        report.loss,
+        report.accuracy,
+        report.images,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! The `inception` command line: a thin layer of clap parsers over the library.
+
+mod eval;
+mod predict;
+mod summary;
+mod train;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::{self, FashionMnist, Split};
+use crate::device::{set_cpu_threads, Backend};
+
+/// Classic CNNs (GoogLeNet / Inception v1 first) on Fashion-MNIST, built on burn.
+#[derive(Debug, Parser)]
+#[command(name = "inception", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model on Fashion-MNIST (defaults: the seed's recipe for the model).
+    Train(train::TrainArgs),
+    /// Test loss and accuracy of a saved model.
+    Eval(eval::EvalArgs),
+    /// Classify PNG/JPEG images with a saved model.
+    Predict(predict::PredictArgs),
+    /// Print every layer's output shape and parameter count.
+    Summary(summary::SummaryArgs),
+}
+
+/// Where the computation runs.
+#[derive(Debug, Clone, Args)]
+pub struct ComputeArgs {
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+    /// CPU threads for the flex backend (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl ComputeArgs {
+    fn setup(&self) -> anyhow::Result<burn::tensor::Device> {
+        if let Some(threads) = self.threads {
+            set_cpu_threads(threads.into()).map_err(anyhow::Error::msg)?;
+        }
+        Ok(self.device.device())
+    }
+}
+
+/// Where Fashion-MNIST is.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding the four Fashion-MNIST files (plain or .gz). Without it: env
+    /// FASHION_MNIST_DIR, ./data/fashion-mnist, the user cache dir, /usr/share/datasets/fashion-mnist,
+    /// then a download into the cache dir.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download the data set.
+    #[arg(long)]
+    pub no_download: bool,
+}
+
+impl DataArgs {
+    fn locate(&self) -> anyhow::Result<PathBuf> {
+        Ok(data::locate(self.data.as_deref(), !self.no_download)?)
+    }
+}
+
+fn load_split(dir: &Path, split: Split) -> anyhow::Result<FashionMnist> {
+    FashionMnist::load(dir, split)
+        .with_context(|| format!("cannot load Fashion-MNIST from {}", dir.display()))
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Summary(args) => summary::run(args),
+    }
+}
+
+/// Entry point of the binary: parses the arguments, runs, and turns errors into one message.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

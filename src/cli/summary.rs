@@ -1,0 +1,94 @@
+//! `inception summary`.
+
+use burn::module::Module;
+use burn::tensor::{Distribution, Tensor};
+use clap::Args;
+
+use super::ComputeArgs;
+use crate::models::{ModelConfig, ModelKind};
+use crate::nn::format_shape;
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Architecture to describe.
+    #[arg(long, value_enum, default_value_t = ModelKind::Googlenet)]
+    pub model: ModelKind,
+    /// Input of one example as CxHxW [default: the model's, 1x96x96 for googlenet].
+    #[arg(long, value_name = "CxHxW", value_parser = parse_input)]
+    pub input: Option<[usize; 3]>,
+    /// Also list layers nested this deep inside blocks (0: top level only, as the seeds print).
+    #[arg(long, default_value_t = 0)]
+    pub depth: usize,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+/// Parses `1x96x96` into `[1, 96, 96]`.
+pub fn parse_input(text: &str) -> Result<[usize; 3], String> {
+    let dims: Vec<usize> = text
+        .split(['x', 'X'])
+        .map(|d| d.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{text}` is not CxHxW (for example 1x96x96)"))?;
+    match dims.as_slice() {
+        [c, h, w] if *c > 0 && *h > 0 && *w > 0 => Ok([*c, *h, *w]),
+        _ => Err(format!(
+            "`{text}` is not CxHxW with three positive sizes (for example 1x96x96)"
+        )),
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
+    let device = args.compute.setup()?;
+    let input = args.input.unwrap_or(args.model.default_input());
+    let config = ModelConfig::new(args.model).with_input(input);
+    let model = config.init(&device)?;
+    let [c, h, w] = input;
+    let x = Tensor::<4>::random([1, c, h, w], Distribution::Default, &device);
+    let (_, rows) = model.trace(x, args.depth);
+    println!("{} on input {}", args.model.name(), format_shape(1, &input));
+    let width = rows
+        .iter()
+        .map(|r| r.path.len() + 2 * r.depth)
+        .max()
+        .unwrap_or(0);
+    let shape_width = rows.iter().map(|r| r.shape.len() * 6).max().unwrap_or(0);
+    for row in &rows {
+        let name = format!("{}{}", "  ".repeat(row.depth), row.path);
+        let shape: Vec<String> = row.shape.iter().map(ToString::to_string).collect();
+        println!(
+            "{name:<width$} Shape of the output : {:<shape_width$} params {:>11}   {}",
+            format!("({})", shape.join(", ")),
+            thousands(row.params),
+            row.description,
+        );
+    }
+    println!("total params: {}", thousands(model.num_params()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inputs() {
+        assert_eq!(parse_input("1x96x96"), Ok([1, 96, 96]));
+        assert!(parse_input("96x96").is_err());
+        assert!(parse_input("1x0x96").is_err());
+        assert_eq!(thousands(5_977_530), "5,977,530");
+        assert_eq!(thousands(999), "999");
+    }
+}

@@ -1,0 +1,89 @@
+//! Turning a list of [`ImageItem`]s into tensors, and building burn data loaders over a split.
+
+use std::sync::Arc;
+
+use burn::data::dataloader::{batcher::Batcher, DataLoader, DataLoaderBuilder};
+use burn::data::dataset::transform::{MapperDataset, PartialDataset};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::fashion::FashionMnist;
+use super::transform::{ImageItem, ResizeToTensor};
+
+/// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
+#[derive(Debug, Clone)]
+pub struct ImageBatch {
+    pub images: Tensor<4>,
+    pub targets: Tensor<1, Int>,
+}
+
+/// Stacks items into an [`ImageBatch`], repeating the gray channel `channels` times.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBatcher {
+    pub channels: usize,
+}
+
+impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
+        let side = items.first().map_or(0, |i| i.side);
+        let plane = side * side;
+        let mut pixels = Vec::with_capacity(items.len() * self.channels * plane);
+        for item in &items {
+            for _ in 0..self.channels {
+                pixels.extend_from_slice(&item.pixels);
+            }
+        }
+        let labels: Vec<i64> = items.iter().map(|i| i64::from(i.label)).collect();
+        let n = items.len();
+        ImageBatch {
+            images: Tensor::from_data(
+                TensorData::new(pixels, [n, self.channels, side, side]),
+                device,
+            ),
+            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+        }
+    }
+}
+
+/// How to load one split.
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    /// Side of the square images fed to the model (torchvision `Resize`).
+    pub resize: usize,
+    /// Channels of the model input; the gray channel is repeated.
+    pub channels: usize,
+    pub batch_size: usize,
+    /// Shuffle with this seed (reshuffled every epoch), or keep the file order.
+    pub shuffle: Option<u64>,
+    /// Use only the first `limit` examples.
+    pub limit: Option<usize>,
+    /// Worker threads preparing batches while the model computes (0: prepare in line).
+    /// One worker keeps the order of batches reproducible.
+    pub workers: usize,
+}
+
+/// A burn data loader over `split`: resize + scale in the workers, batches on `device`.
+pub fn data_loader(
+    split: &FashionMnist,
+    options: &LoaderOptions,
+    device: &Device,
+) -> Arc<dyn DataLoader<ImageBatch>> {
+    use burn::data::dataset::Dataset;
+    let len = options.limit.map_or(split.len(), |l| l.min(split.len()));
+    let subset = PartialDataset::new(split.clone(), 0, len);
+    let dataset = MapperDataset::new(
+        subset,
+        ResizeToTensor {
+            side: options.resize,
+        },
+    );
+    let mut builder = DataLoaderBuilder::new(ImageBatcher {
+        channels: options.channels,
+    })
+    .batch_size(options.batch_size)
+    .num_workers(options.workers)
+    .set_device(device.clone());
+    if let Some(seed) = options.shuffle {
+        builder = builder.shuffle(seed);
+    }
+    builder.build(dataset)
+}

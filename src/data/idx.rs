@@ -1,0 +1,250 @@
+//! Reader for the IDX format of (Fashion-)MNIST, plain or gzip-compressed.
+//!
+//! The format is tiny (a magic number, big-endian dimensions, then raw `u8` values), so it is
+//! read by hand; what matters is validation. Nothing is allocated from a header's claims: the
+//! payload is read through `Read::take` with a bound derived from the *checked* header, and it
+//! grows only as real bytes arrive, so a 12-byte file claiming 10^12 images fails fast.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+
+/// Magic number of an IDX file of unsigned bytes with three dimensions (images).
+pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file of unsigned bytes with one dimension (labels).
+pub const LABELS_MAGIC: u32 = 0x0000_0801;
+/// The largest image count we accept from a header (MNIST-like sets have 70,000 in all).
+pub const MAX_ITEMS: usize = 10_000_000;
+/// The largest image side we accept from a header.
+pub const MAX_SIDE: usize = 4096;
+
+/// Everything that can be wrong with an IDX file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} ({what}); is this the right file?")]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        what: &'static str,
+    },
+    #[error("{path}: truncated: the header says {expected} bytes of data but the file holds only {found}; download it again")]
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path}: {extra} unexpected byte(s) after the {expected} bytes the header announces")]
+    TrailingBytes {
+        path: PathBuf,
+        expected: u64,
+        extra: u64,
+    },
+    #[error("{path}: header claims an implausible size ({detail}); refusing to read it")]
+    Oversized { path: PathBuf, detail: String },
+    #[error("{path}: label {value} at index {index} is outside 0..={max}")]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+        max: u8,
+    },
+    #[error("{images_path} holds {images} images but {labels_path} holds {labels} labels; the two files do not belong together")]
+    CountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+}
+
+/// Images of one IDX file: `count` images of `rows` x `cols` bytes, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxImages {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl IdxImages {
+    /// The pixels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        let size = self.rows * self.cols;
+        &self.pixels[index * size..(index + 1) * size]
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>, IdxError> {
+    let io = |source| IdxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let reader = BufReader::new(file);
+    let gz = path.extension().is_some_and(|ext| ext == "gz");
+    Ok(if gz {
+        Box::new(GzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Reads up to `want` bytes; fewer only at end of input.
+fn read_up_to(reader: &mut dyn Read, want: u64, path: &Path) -> Result<Vec<u8>, IdxError> {
+    let mut out = Vec::new();
+    reader
+        .take(want)
+        .read_to_end(&mut out)
+        .map_err(|source| IdxError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(out)
+}
+
+fn read_header(reader: &mut dyn Read, path: &Path, words: usize) -> Result<Vec<u32>, IdxError> {
+    let bytes = read_up_to(reader, 4 * words as u64, path)?;
+    if bytes.len() < 4 * words {
+        return Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            expected: 4 * words as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+fn check_magic(path: &Path, found: u32, expected: u32, what: &'static str) -> Result<(), IdxError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(IdxError::BadMagic {
+            path: path.to_path_buf(),
+            found,
+            expected,
+            what,
+        })
+    }
+}
+
+/// Reads exactly `expected` payload bytes and checks there is nothing after them.
+fn read_payload(reader: &mut dyn Read, path: &Path, expected: u64) -> Result<Vec<u8>, IdxError> {
+    let mut data = read_up_to(reader, expected + 1, path)?;
+    let found = data.len() as u64;
+    if found < expected {
+        return Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            expected,
+            found,
+        });
+    }
+    if found > expected {
+        let rest = read_up_to(reader, u64::MAX, path)?;
+        return Err(IdxError::TrailingBytes {
+            path: path.to_path_buf(),
+            expected,
+            extra: 1 + rest.len() as u64,
+        });
+    }
+    data.shrink_to_fit();
+    Ok(data)
+}
+
+/// Reads an images file (`*-images-idx3-ubyte[.gz]`).
+pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
+    let mut reader = open(path)?;
+    let header = read_header(&mut *reader, path, 4)?;
+    check_magic(path, header[0], IMAGES_MAGIC, "images, u8, 3 dimensions")?;
+    let (count, rows, cols) = (header[1] as usize, header[2] as usize, header[3] as usize);
+    if count > MAX_ITEMS || rows > MAX_SIDE || cols > MAX_SIDE || rows == 0 || cols == 0 {
+        return Err(IdxError::Oversized {
+            path: path.to_path_buf(),
+            detail: format!("{count} images of {rows}x{cols}"),
+        });
+    }
+    let pixels = read_payload(&mut *reader, path, (count * rows * cols) as u64)?;
+    Ok(IdxImages {
+        count,
+        rows,
+        cols,
+        pixels,
+    })
+}
+
+/// Reads a labels file (`*-labels-idx1-ubyte[.gz]`) and checks every label is `0..=max_label`.
+pub fn read_labels(path: &Path, max_label: u8) -> Result<Vec<u8>, IdxError> {
+    let mut reader = open(path)?;
+    let header = read_header(&mut *reader, path, 2)?;
+    check_magic(path, header[0], LABELS_MAGIC, "labels, u8, 1 dimension")?;
+    let count = header[1] as usize;
+    if count > MAX_ITEMS {
+        return Err(IdxError::Oversized {
+            path: path.to_path_buf(),
+            detail: format!("{count} labels"),
+        });
+    }
+    let labels = read_payload(&mut *reader, path, count as u64)?;
+    if let Some((index, &value)) = labels.iter().enumerate().find(|(_, &l)| l > max_label) {
+        return Err(IdxError::BadLabel {
+            path: path.to_path_buf(),
+            index,
+            value,
+            max: max_label,
+        });
+    }
+    Ok(labels)
+}
+
+/// Reads an images file and its labels file and checks that they have the same count.
+pub fn read_pair(
+    images_path: &Path,
+    labels_path: &Path,
+    max_label: u8,
+) -> Result<(IdxImages, Vec<u8>), IdxError> {
+    let images = read_images(images_path)?;
+    let labels = read_labels(labels_path, max_label)?;
+    if images.count != labels.len() {
+        return Err(IdxError::CountMismatch {
+            images_path: images_path.to_path_buf(),
+            images: images.count,
+            labels_path: labels_path.to_path_buf(),
+            labels: labels.len(),
+        });
+    }
+    Ok((images, labels))
+}
+
+/// Encodes images in the IDX format (used by tests and to write small fixtures).
+pub fn encode_images(images: &IdxImages) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + images.pixels.len());
+    for word in [
+        IMAGES_MAGIC,
+        images.count as u32,
+        images.rows as u32,
+        images.cols as u32,
+    ] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.extend_from_slice(&images.pixels);
+    out
+}
+
+/// Encodes labels in the IDX format.
+pub fn encode_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + labels.len());
+    out.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}

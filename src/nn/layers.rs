@@ -1,0 +1,343 @@
+//! The basic layers, each a spec (hyper-parameters only, input size deferred as in Gluon) and
+//! the burn module it builds against a known input shape.
+//!
+//! Specs mirror Gluon: `Conv2D(channels, kernel_size, strides, padding, activation='relu')`,
+//! `Dense(units)`, `MaxPool2D(pool_size, strides, padding, ceil_mode)`, `GlobalAvgPool2D()`, ...
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor};
+
+use super::features::{Features, Shape};
+use super::init::Init;
+
+/// Output length of a sliding window (convolution or pooling) along one axis, with PyTorch's
+/// rules: floor by default; in ceil mode the last window must start inside the input or the left
+/// padding. `None` if the window does not fit.
+pub fn window_output(
+    len: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    ceil: bool,
+) -> Option<usize> {
+    let span = len + 2 * pad;
+    if span < kernel || stride == 0 {
+        return None;
+    }
+    let room = span - kernel;
+    let mut out = if ceil {
+        room.div_ceil(stride) + 1
+    } else {
+        room / stride + 1
+    };
+    if ceil && (out - 1) * stride >= len + pad {
+        out -= 1;
+    }
+    Some(out)
+}
+
+fn expect_maps(input: &Shape, what: &str) -> Result<[usize; 3], String> {
+    match input.as_slice() {
+        [c, h, w] => Ok([*c, *h, *w]),
+        other => Err(format!(
+            "{what} needs feature maps CxHxW, got a vector of shape {other:?}"
+        )),
+    }
+}
+
+/// Hyper-parameters of a 2-d convolution (square kernel), optionally followed by ReLU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvSpec {
+    pub channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub relu: bool,
+}
+
+impl ConvSpec {
+    /// `Conv2D(channels, kernel_size=kernel)` with stride 1, no padding, no activation.
+    pub fn new(channels: usize, kernel: usize) -> Self {
+        Self {
+            channels,
+            kernel,
+            stride: 1,
+            padding: 0,
+            relu: false,
+        }
+    }
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.padding = padding;
+        self
+    }
+    /// `activation='relu'`.
+    pub fn relu(mut self) -> Self {
+        self.relu = true;
+        self
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "Conv2D({}, kernel_size={k}x{k}, stride={}, padding={}{})",
+            self.channels,
+            self.stride,
+            self.padding,
+            if self.relu { ", Activation(relu)" } else { "" },
+            k = self.kernel
+        )
+    }
+
+    pub fn build(
+        &self,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+    ) -> Result<(Conv, Shape), String> {
+        let [c, h, w] = expect_maps(input, "a convolution")?;
+        let out = |len| window_output(len, self.kernel, self.stride, self.padding, false);
+        let (Some(oh), Some(ow)) = (out(h), out(w)) else {
+            return Err(format!(
+                "a {k}x{k} kernel with padding {p} does not fit a {h}x{w} input",
+                k = self.kernel,
+                p = self.padding
+            ));
+        };
+        let k2 = self.kernel * self.kernel;
+        let conv = Conv {
+            weight: init.weight(
+                [self.channels, c, self.kernel, self.kernel],
+                c * k2,
+                self.channels * k2,
+                device,
+            ),
+            bias: init.bias(self.channels, device),
+            stride: self.stride,
+            padding: self.padding,
+            relu: self.relu,
+        };
+        Ok((conv, vec![self.channels, oh, ow]))
+    }
+}
+
+/// A 2-d convolution with bias and optional ReLU. Parameters: `weight [out, in, k, k]`, `bias [out]`.
+#[derive(Module, Debug)]
+pub struct Conv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Param<Tensor<1>>,
+    pub stride: usize,
+    pub padding: usize,
+    pub relu: bool,
+}
+
+impl Conv {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let p = self.padding;
+        let options = ConvOptions::new([self.stride; 2], [p, p], [1, 1], 1);
+        let y = conv2d(x, self.weight.val(), Some(self.bias.val()), options);
+        if self.relu {
+            relu(y)
+        } else {
+            y
+        }
+    }
+
+    pub fn spec(&self) -> ConvSpec {
+        let [out, _, k, _] = self.weight.dims();
+        ConvSpec {
+            channels: out,
+            kernel: k,
+            stride: self.stride,
+            padding: self.padding,
+            relu: self.relu,
+        }
+    }
+}
+
+/// Hyper-parameters of a fully connected layer; its input is flattened first, as in Gluon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseSpec {
+    pub units: usize,
+    pub relu: bool,
+}
+
+impl DenseSpec {
+    pub fn new(units: usize) -> Self {
+        Self { units, relu: false }
+    }
+    pub fn relu(mut self) -> Self {
+        self.relu = true;
+        self
+    }
+    pub fn describe(&self) -> String {
+        format!(
+            "Dense({}{})",
+            self.units,
+            if self.relu { ", Activation(relu)" } else { "" }
+        )
+    }
+    pub fn build(
+        &self,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+    ) -> Result<(Dense, Shape), String> {
+        let fan_in: usize = input.iter().product();
+        if fan_in == 0 {
+            return Err(format!(
+                "a dense layer cannot take an empty input {input:?}"
+            ));
+        }
+        let dense = Dense {
+            weight: init.weight([fan_in, self.units], fan_in, self.units, device),
+            bias: init.bias(self.units, device),
+            relu: self.relu,
+        };
+        Ok((dense, vec![self.units]))
+    }
+}
+
+/// A fully connected layer. Parameters: `weight [in, out]` (burn's layout), `bias [out]`.
+#[derive(Module, Debug)]
+pub struct Dense {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+    pub relu: bool,
+}
+
+impl Dense {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = x.matmul(self.weight.val()) + self.bias.val().unsqueeze::<2>();
+        if self.relu {
+            relu(y)
+        } else {
+            y
+        }
+    }
+}
+
+/// Max or average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Avg,
+}
+
+/// Hyper-parameters of a 2-d pooling layer (square window).
+#[derive(Module, Debug, PartialEq)]
+pub struct Pool {
+    #[module(skip)]
+    pub kind: PoolKind,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub ceil_mode: bool,
+}
+
+impl Pool {
+    /// `MaxPool2D(pool_size=kernel, strides=stride, padding=padding)`.
+    pub fn max(kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            kind: PoolKind::Max,
+            kernel,
+            stride,
+            padding,
+            ceil_mode: false,
+        }
+    }
+    /// `AvgPool2D(pool_size=kernel, strides=stride, padding=padding)`; padding is counted, as in
+    /// both Gluon and PyTorch by default.
+    pub fn avg(kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            kind: PoolKind::Avg,
+            ..Self::max(kernel, stride, padding)
+        }
+    }
+    /// Round the output size up (PyTorch `ceil_mode=True`, seed 004).
+    pub fn ceil(mut self) -> Self {
+        self.ceil_mode = true;
+        self
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}Pool2D(pool_size={k}x{k}, stride={}, padding={}{})",
+            match self.kind {
+                PoolKind::Max => "Max",
+                PoolKind::Avg => "Avg",
+            },
+            self.stride,
+            self.padding,
+            if self.ceil_mode {
+                ", ceil_mode=True"
+            } else {
+                ""
+            },
+            k = self.kernel
+        )
+    }
+
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let [c, h, w] = expect_maps(input, "pooling")?;
+        let out = |len| window_output(len, self.kernel, self.stride, self.padding, self.ceil_mode);
+        match (out(h), out(w)) {
+            (Some(oh), Some(ow)) => Ok(vec![c, oh, ow]),
+            _ => Err(format!(
+                "a {k}x{k} window with padding {p} does not fit a {h}x{w} input",
+                k = self.kernel,
+                p = self.padding
+            )),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        match self.kind {
+            PoolKind::Max => max_pool2d(
+                x,
+                MaxPoolOptions {
+                    kernel_size: [k, k],
+                    stride: [s, s],
+                    padding: [(p, p), (p, p)],
+                    dilation: [1, 1],
+                    ceil_mode: self.ceil_mode,
+                },
+            ),
+            PoolKind::Avg => avg_pool2d(
+                x,
+                AvgPoolOptions {
+                    kernel_size: [k, k],
+                    stride: [s, s],
+                    padding: [(p, p), (p, p)],
+                    count_include_pad: true,
+                    ceil_mode: self.ceil_mode,
+                },
+            ),
+        }
+    }
+}
+
+/// Global average pooling to 1x1 (Gluon `GlobalAvgPool2D`).
+pub fn global_avg_pool(x: Tensor<4>) -> Tensor<4> {
+    adaptive_avg_pool2d(x, [1, 1])
+}
+
+/// Dropout with probability `p` of zeroing, active only on an autodiff device in training mode.
+pub fn dropout(p: f64) -> Result<Dropout, String> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(format!("dropout probability {p} is outside [0, 1)"));
+    }
+    Ok(DropoutConfig::new(p).init())
+}
+
+/// Applies ReLU to maps or vectors.
+pub fn relu_features(x: Features) -> Features {
+    x.map(relu, relu)
+}

@@ -1,0 +1,251 @@
+//! `Sequential`: a container assembled at run time, as Gluon's `nn.Sequential()` with `add`.
+//!
+//! A network is first described by data (a [`SequentialSpec`] tree of [`LayerSpec`]s, with input
+//! sizes left out) and then built against an input shape, which fixes every weight's size and
+//! fails with a [`ShapeError`] naming the layer when a shape is impossible.
+
+use burn::module::Module;
+use burn::nn::{Dropout, Relu};
+use burn::tensor::{Device, Tensor};
+
+use super::features::{Features, Shape};
+use super::inception::{Inception, InceptionSpec};
+use super::init::Init;
+use super::layers::{
+    dropout, global_avg_pool, relu_features, Conv, ConvSpec, Dense, DenseSpec, Pool,
+};
+use super::trace::Tracer;
+use super::ShapeError;
+
+/// One layer or block, before it is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerSpec {
+    Conv(ConvSpec),
+    Dense(DenseSpec),
+    Pool(Pool),
+    GlobalAvgPool,
+    Flatten,
+    Relu,
+    Dropout(f64),
+    Inception(InceptionSpec),
+    Sequential(SequentialSpec),
+}
+
+impl LayerSpec {
+    /// One line saying what the layer is, in Gluon's words.
+    pub fn describe(&self) -> String {
+        match self {
+            LayerSpec::Conv(c) => c.describe(),
+            LayerSpec::Dense(d) => d.describe(),
+            LayerSpec::Pool(p) => p.describe(),
+            LayerSpec::GlobalAvgPool => "GlobalAvgPool2D()".into(),
+            LayerSpec::Flatten => "Flatten()".into(),
+            LayerSpec::Relu => "Activation(relu)".into(),
+            LayerSpec::Dropout(p) => format!("Dropout(p={p})"),
+            LayerSpec::Inception(i) => i.describe(),
+            LayerSpec::Sequential(s) => format!("Sequential({} layers)", s.children.len()),
+        }
+    }
+
+    fn build(
+        &self,
+        path: &str,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+    ) -> Result<(Layer, Shape), ShapeError> {
+        let shape_error = |reason: String| ShapeError {
+            layer: path.to_string(),
+            description: self.describe(),
+            input: input.clone(),
+            reason,
+        };
+        let built = match self {
+            LayerSpec::Conv(spec) => spec
+                .build(input, init, device)
+                .map(|(l, s)| (Layer::Conv(l), s)),
+            LayerSpec::Dense(spec) => spec
+                .build(input, init, device)
+                .map(|(l, s)| (Layer::Dense(l), s)),
+            LayerSpec::Pool(pool) => pool
+                .output_shape(input)
+                .map(|s| (Layer::Pool(pool.clone()), s)),
+            LayerSpec::GlobalAvgPool => match input.as_slice() {
+                [c, _, _] => Ok((Layer::GlobalAvgPool(GlobalAvgPool), vec![*c, 1, 1])),
+                _ => Err("global pooling needs feature maps CxHxW".to_string()),
+            },
+            LayerSpec::Flatten => Ok((Layer::Flatten(Flatten), vec![input.iter().product()])),
+            LayerSpec::Relu => Ok((Layer::Relu(Relu), input.clone())),
+            LayerSpec::Dropout(p) => dropout(*p).map(|d| (Layer::Dropout(d), input.clone())),
+            LayerSpec::Inception(spec) => spec
+                .build(input, init, device)
+                .map(|(l, s)| (Layer::Inception(l), s)),
+            LayerSpec::Sequential(spec) => {
+                return spec
+                    .build_at(path, input, init, device)
+                    .map(|(l, s)| (Layer::Sequential(l), s))
+            }
+        };
+        built.map_err(shape_error)
+    }
+}
+
+/// A sequence of named layers, described by data. Unnamed children are named by their index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SequentialSpec {
+    pub children: Vec<(String, LayerSpec)>,
+}
+
+impl SequentialSpec {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a layer named by its position (`0`, `1`, ...), like Gluon's `add`.
+    pub fn add(mut self, layer: LayerSpec) -> Self {
+        let name = self.children.len().to_string();
+        self.children.push((name, layer));
+        self
+    }
+
+    /// Appends a layer under a name of its own (`b1`, `dense`, ...).
+    pub fn add_named(mut self, name: &str, layer: LayerSpec) -> Self {
+        self.children.push((name.to_string(), layer));
+        self
+    }
+
+    /// Builds the network for inputs of `input` (one example, e.g. `[1, 96, 96]`).
+    pub fn build(
+        &self,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+    ) -> Result<(Sequential, Shape), ShapeError> {
+        self.build_at("", input, init, device)
+    }
+
+    fn build_at(
+        &self,
+        prefix: &str,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+    ) -> Result<(Sequential, Shape), ShapeError> {
+        let mut shape = input.clone();
+        let mut layers = Vec::with_capacity(self.children.len());
+        for (name, spec) in &self.children {
+            let (layer, out) = spec.build(&join(prefix, name), &shape, init, device)?;
+            layers.push(layer);
+            shape = out;
+        }
+        let names = self.children.iter().map(|(n, _)| n.clone()).collect();
+        Ok((Sequential { layers, names }, shape))
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Global average pooling to 1x1.
+#[derive(Module, Debug, Default)]
+pub struct GlobalAvgPool;
+
+/// Flattens maps `[N, C, H, W]` to vectors `[N, C*H*W]`.
+#[derive(Module, Debug, Default)]
+pub struct Flatten;
+
+/// A built layer.
+#[derive(Module, Debug)]
+pub enum Layer {
+    Conv(Conv),
+    Dense(Dense),
+    Pool(Pool),
+    GlobalAvgPool(GlobalAvgPool),
+    Flatten(Flatten),
+    Relu(Relu),
+    Dropout(Dropout),
+    Inception(Inception),
+    Sequential(Sequential),
+}
+
+impl Layer {
+    pub fn forward(&self, x: Features) -> Features {
+        self.forward_traced(x, "", &mut Tracer::off())
+    }
+
+    fn forward_traced(&self, x: Features, path: &str, tracer: &mut Tracer) -> Features {
+        match self {
+            Layer::Conv(conv) => Features::Maps(conv.forward(x.into_maps())),
+            Layer::Dense(dense) => Features::Flat(dense.forward(x.into_flat())),
+            Layer::Pool(pool) => Features::Maps(pool.forward(x.into_maps())),
+            Layer::GlobalAvgPool(_) => Features::Maps(global_avg_pool(x.into_maps())),
+            Layer::Flatten(_) => Features::Flat(x.into_flat()),
+            Layer::Relu(_) => relu_features(x),
+            Layer::Dropout(d) => x.map(|t| d.forward(t), |t| d.forward(t)),
+            Layer::Inception(block) => Features::Maps(block.forward(x.into_maps())),
+            Layer::Sequential(seq) => seq.forward_traced(x, path, tracer),
+        }
+    }
+
+    /// One line saying what the layer is.
+    pub fn describe(&self) -> String {
+        match self {
+            Layer::Conv(c) => c.spec().describe(),
+            Layer::Dense(d) => {
+                let [_, units] = d.weight.dims();
+                DenseSpec {
+                    units,
+                    relu: d.relu,
+                }
+                .describe()
+            }
+            Layer::Pool(p) => p.describe(),
+            Layer::Inception(i) => i.spec().describe(),
+            Layer::GlobalAvgPool(_) => LayerSpec::GlobalAvgPool.describe(),
+            Layer::Flatten(_) => LayerSpec::Flatten.describe(),
+            Layer::Relu(_) => LayerSpec::Relu.describe(),
+            Layer::Dropout(d) => LayerSpec::Dropout(d.prob).describe(),
+            Layer::Sequential(s) => format!("Sequential({} layers)", s.layers.len()),
+        }
+    }
+}
+
+/// A built sequence of named layers.
+#[derive(Module, Debug)]
+pub struct Sequential {
+    pub layers: Vec<Layer>,
+    #[module(skip)]
+    pub names: Vec<String>,
+}
+
+impl Sequential {
+    pub fn forward(&self, x: Features) -> Features {
+        self.forward_traced(x, "", &mut Tracer::off())
+    }
+
+    /// Feature maps in, whatever the last layer makes out.
+    pub fn forward_maps(&self, x: Tensor<4>) -> Features {
+        self.forward(Features::Maps(x))
+    }
+
+    /// Runs the layers, recording each one's output shape in `tracer`.
+    pub fn forward_traced(&self, mut x: Features, prefix: &str, tracer: &mut Tracer) -> Features {
+        for (name, layer) in self.names.iter().zip(&self.layers) {
+            let path = join(prefix, name);
+            let slot = tracer.open(&path, layer);
+            x = layer.forward_traced(x, &path, tracer);
+            tracer.close(slot, &x);
+        }
+        x
+    }
+
+    /// The named children.
+    pub fn children(&self) -> impl Iterator<Item = (&str, &Layer)> {
+        self.names.iter().map(String::as_str).zip(&self.layers)
+    }
+}

@@ -1,0 +1,150 @@
+//! The command line: help for every subcommand, clear errors and non-zero exits.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn inception() -> Command {
+    Command::cargo_bin("inception").unwrap()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["train", "eval", "predict", "summary"] {
+        inception()
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: inception"));
+    }
+    inception().args(["train", "--help"]).assert().stdout(
+        predicate::str::contains("--limit-train").and(predicate::str::contains("--optimizer")),
+    );
+}
+
+#[test]
+fn missing_data_directory_is_a_clear_error() {
+    let out = tempfile::tempdir().unwrap();
+    inception()
+        .args([
+            "train",
+            "--data",
+            "/nonexistent/fashion",
+            "--epochs",
+            "1",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("error: no Fashion-MNIST files in /nonexistent/fashion")
+                .and(predicate::str::contains("panicked").not()),
+        );
+}
+
+#[test]
+fn corrupt_checkpoint_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.ckpt");
+    std::fs::write(&path, b"INCEPTCK\x01\x00\x00\x00garbage").unwrap();
+    for sub in ["eval", "predict"] {
+        let mut cmd = inception();
+        cmd.args([sub, "--checkpoint"]).arg(&path);
+        if sub == "predict" {
+            cmd.arg("some.png");
+        }
+        cmd.assert().failure().stderr(
+            predicate::str::contains("is corrupt or truncated")
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+}
+
+#[test]
+fn bad_flags_are_refused() {
+    inception()
+        .args(["train", "--model", "resnet"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'resnet'"));
+    inception()
+        .args(["train", "--batch-size", "0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--batch-size must be at least 1"));
+    inception()
+        .args(["summary", "--input", "96x96"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is not CxHxW"));
+}
+
+#[test]
+fn summary_prints_the_seed_shapes() {
+    inception()
+        .args(["summary", "--model", "googlenet"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("b1 ")
+                .and(predicate::str::contains(
+                    "Shape of the output : (1, 64, 24, 24)",
+                ))
+                .and(predicate::str::contains("(1, 1024, 1, 1)"))
+                .and(predicate::str::contains("total params: 5,977,530")),
+        );
+}
+
+#[test]
+fn train_eval_predict_end_to_end() {
+    let data = common::fashion_mnist_dir();
+    let out = tempfile::tempdir().unwrap();
+    inception()
+        .args(["train", "--epochs", "1", "--resize", "32", "--limit-train", "64", "--limit-test", "32", "--batch-size", "32", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"epoch 1, loss \d+\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}, time \d+\.\d sec").unwrap());
+    let ckpt = out.path().join("model.ckpt");
+    inception()
+        .args(["eval", "--limit", "32", "--data"])
+        .arg(&data)
+        .arg("--checkpoint")
+        .arg(&ckpt)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("googlenet: test loss")
+                .and(predicate::str::contains("(32 images")),
+        );
+
+    let image = out.path().join("boot.png");
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y) % 256) as u8]))
+        .save(&image)
+        .unwrap();
+    let not_image = out.path().join("notes.txt");
+    std::fs::write(&not_image, "hello").unwrap();
+    inception()
+        .args(["predict", "--top", "2", "--checkpoint"])
+        .arg(&ckpt)
+        .arg(&image)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::is_match(
+                r"boot\.png: [A-Za-z/ -]+ \(\d+\.\d%\), [A-Za-z/ -]+ \(\d+\.\d%\)",
+            )
+            .unwrap(),
+        );
+    inception()
+        .args(["predict", "--checkpoint"])
+        .arg(&ckpt)
+        .arg(&not_image)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot read").and(predicate::str::contains("notes.txt")));
+}

@@ -1,0 +1,114 @@
+//! GoogLeNet (d2l variant): exact shapes and parameter count from the reference.
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+use inception::models::{ModelConfig, ModelKind};
+
+#[test]
+fn googlenet_shapes_and_parameters_match_the_reference() {
+    let device = Device::flex();
+    let model = ModelConfig::new(ModelKind::Googlenet)
+        .init(&device)
+        .unwrap();
+    assert_eq!(model.num_params(), 5_977_530);
+    let x = Tensor::<4>::random([1, 1, 96, 96], Distribution::Default, &device);
+    let (logits, rows) = model.trace(x, 0);
+    let shapes: Vec<(&str, Vec<usize>)> = rows
+        .iter()
+        .map(|r| (r.path.as_str(), r.shape.clone()))
+        .collect();
+    assert_eq!(
+        shapes,
+        vec![
+            ("b1", vec![1, 64, 24, 24]),
+            ("b2", vec![1, 192, 12, 12]),
+            ("b3", vec![1, 480, 6, 6]),
+            ("b4", vec![1, 832, 3, 3]),
+            ("b5", vec![1, 1024, 1, 1]),
+            ("dense", vec![1, 10]),
+        ]
+    );
+    assert_eq!(logits.dims(), [1, 10]);
+    // Per-block parameters add up to the total.
+    assert_eq!(rows.iter().map(|r| r.params).sum::<usize>(), 5_977_530);
+    assert_eq!(rows[5].params, 1024 * 10 + 10);
+}
+
+#[test]
+fn nested_trace_lists_every_layer_in_order() {
+    let device = Device::flex();
+    let model = ModelConfig::new(ModelKind::Googlenet)
+        .init(&device)
+        .unwrap();
+    let x = Tensor::<4>::zeros([2, 1, 96, 96], &device);
+    let (_, rows) = model.trace(x, 1);
+    let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(&paths[..4], ["b1", "b1.0", "b1.1", "b2"]);
+    let b3_0 = rows.iter().find(|r| r.path == "b3.0").unwrap();
+    assert_eq!(b3_0.shape, vec![2, 256, 12, 12]);
+    assert!(
+        b3_0.description.starts_with("Inception(c1=64"),
+        "{}",
+        b3_0.description
+    );
+    let conv = rows.iter().find(|r| r.path == "b1.0").unwrap();
+    assert_eq!(conv.params, 64 * 7 * 7 + 64);
+}
+
+#[test]
+fn other_input_sizes_work_and_impossible_ones_name_the_layer() {
+    let device = Device::flex();
+    let small = ModelConfig::new(ModelKind::Googlenet)
+        .with_input([1, 32, 32])
+        .init(&device)
+        .unwrap();
+    let x = Tensor::<4>::zeros([3, 1, 32, 32], &device);
+    assert_eq!(small.forward(x).dims(), [3, 10]);
+    // Parameter count does not depend on the input size.
+    assert_eq!(small.num_params(), 5_977_530);
+
+    // GoogLeNet pads everything, so even 1x1 inputs pass; a 7x7 kernel without padding on a
+    // 3x3 map cannot, and the error names the layer.
+    use inception::nn::{ConvSpec, Init, LayerSpec, SequentialSpec};
+    let net = SequentialSpec::new().add_named(
+        "features",
+        LayerSpec::Sequential(
+            SequentialSpec::new()
+                .add(LayerSpec::Conv(ConvSpec::new(8, 3).relu()))
+                .add(LayerSpec::Conv(ConvSpec::new(8, 7))),
+        ),
+    );
+    let err = net
+        .build(&vec![1, 5, 5], Init::XavierUniform, &device)
+        .unwrap_err();
+    assert_eq!(err.layer, "features.1", "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("7x7 kernel") && msg.contains("3x3 input"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn xavier_initialization_has_the_glorot_range_and_zero_biases() {
+    let device = Device::flex();
+    device.seed(1);
+    let model = ModelConfig::new(ModelKind::Googlenet)
+        .init(&device)
+        .unwrap();
+    let inception::nn::Layer::Sequential(b1) = &model.body.layers[0] else {
+        panic!("b1 is a block")
+    };
+    let inception::nn::Layer::Conv(conv) = &b1.layers[0] else {
+        panic!("b1.0 is a conv")
+    };
+    let w = conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let bound = (6.0f32 / (49.0 + 64.0 * 49.0)).sqrt();
+    let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(
+        max <= bound && max > 0.9 * bound,
+        "max |w| {max} vs bound {bound}"
+    );
+    let b = conv.bias.val().into_data().try_to_vec::<f32>().unwrap();
+    assert!(b.iter().all(|&v| v == 0.0));
+}
