@@ -7,6 +7,7 @@ use clap::Args;
 use super::ComputeArgs;
 use crate::models::{ModelConfig, ModelKind};
 use crate::nn::format_shape;
+use crate::train::fit::MAX_SIDE;
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
@@ -31,9 +32,15 @@ pub fn parse_input(text: &str) -> Result<[usize; 3], String> {
         .collect::<Result<_, _>>()
         .map_err(|_| format!("`{text}` is not CxHxW (for example 1x96x96)"))?;
     match dims.as_slice() {
-        [c, h, w] if *c > 0 && *h > 0 && *w > 0 => Ok([*c, *h, *w]),
+        [c, h, w]
+            if (1..=64).contains(c)
+                && (1..=MAX_SIDE).contains(h)
+                && (1..=MAX_SIDE).contains(w) =>
+        {
+            Ok([*c, *h, *w])
+        }
         _ => Err(format!(
-            "`{text}` is not CxHxW with three positive sizes (for example 1x96x96)"
+            "`{text}` is not CxHxW with 1..=64 channels and sides 1..={MAX_SIDE} (for example 1x96x96)"
         )),
     }
 }
@@ -42,7 +49,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -88,6 +95,7 @@ mod tests {
         assert_eq!(parse_input("1x96x96"), Ok([1, 96, 96]));
         assert!(parse_input("96x96").is_err());
         assert!(parse_input("1x0x96").is_err());
+        assert!(parse_input("1x100000x96").is_err());
         assert_eq!(thousands(5_977_530), "5,977,530");
         assert_eq!(thousands(999), "999");
     }

@@ -57,9 +57,6 @@ impl TrainArgs {
     pub fn config(&self) -> anyhow::Result<TrainConfig> {
         let recipe = self.model.recipe();
         let resize = self.resize.unwrap_or(recipe.resize);
-        if resize == 0 {
-            anyhow::bail!("--resize must be at least 1");
-        }
         let [channels, _, _] = self.model.default_input();
         let config = TrainConfig {
             model: ModelConfig::new(self.model).with_input([channels, resize, resize]),
@@ -115,18 +112,25 @@ impl TrainObserver for ConsoleObserver {
     }
 }
 
+/// Creates `dir` and checks a file can be written there, before any time is spent training.
+fn ensure_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the output directory {} is not writable ({e}); choose another with --out",
+                dir.display()
+            )
+        })
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let device = args.compute.setup()?;
     let dir = args.data.locate()?;
     let train_set = load_split(&dir, Split::Train)?;
     let test_set = load_split(&dir, Split::Test)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the output directory {}: {e}",
-            args.out.display()
-        )
-    })?;
+    ensure_writable(&args.out)?;
     let [c, h, w] = config.model.input;
     println!(
         "training {} on Fashion-MNIST from {} ({} train / {} test images), input {c}x{h}x{w}",

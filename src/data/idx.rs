@@ -35,9 +35,11 @@ pub enum IdxError {
         expected: u32,
         what: &'static str,
     },
-    #[error("{path}: truncated: the header says {expected} bytes of data but the file holds only {found}; download it again")]
+    #[error("{path}: truncated {part}: expected {expected} bytes, found only {found}; the file is incomplete, download it again")]
     Truncated {
         path: PathBuf,
+        /// `"header"` or `"data"`.
+        part: &'static str,
         expected: u64,
         found: u64,
     },
@@ -110,13 +112,20 @@ fn read_up_to(reader: &mut dyn Read, want: u64, path: &Path) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-fn read_header(reader: &mut dyn Read, path: &Path, words: usize) -> Result<Vec<u32>, IdxError> {
+/// Reads `words` big-endian `u32`s of the header, `done` bytes of which were already read.
+fn read_header(
+    reader: &mut dyn Read,
+    path: &Path,
+    words: usize,
+    done: u64,
+) -> Result<Vec<u32>, IdxError> {
     let bytes = read_up_to(reader, 4 * words as u64, path)?;
     if bytes.len() < 4 * words {
         return Err(IdxError::Truncated {
             path: path.to_path_buf(),
-            expected: 4 * words as u64,
-            found: bytes.len() as u64,
+            part: "header",
+            expected: done + 4 * words as u64,
+            found: done + bytes.len() as u64,
         });
     }
     Ok(bytes
@@ -145,6 +154,7 @@ fn read_payload(reader: &mut dyn Read, path: &Path, expected: u64) -> Result<Vec
     if found < expected {
         return Err(IdxError::Truncated {
             path: path.to_path_buf(),
+            part: "data",
             expected,
             found,
         });
@@ -164,9 +174,10 @@ fn read_payload(reader: &mut dyn Read, path: &Path, expected: u64) -> Result<Vec
 /// Reads an images file (`*-images-idx3-ubyte[.gz]`).
 pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
     let mut reader = open(path)?;
-    let header = read_header(&mut *reader, path, 4)?;
-    check_magic(path, header[0], IMAGES_MAGIC, "images, u8, 3 dimensions")?;
-    let (count, rows, cols) = (header[1] as usize, header[2] as usize, header[3] as usize);
+    let magic = read_header(&mut *reader, path, 1, 0)?[0];
+    check_magic(path, magic, IMAGES_MAGIC, "images, u8, 3 dimensions")?;
+    let dims = read_header(&mut *reader, path, 3, 4)?;
+    let (count, rows, cols) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
     if count > MAX_ITEMS || rows > MAX_SIDE || cols > MAX_SIDE || rows == 0 || cols == 0 {
         return Err(IdxError::Oversized {
             path: path.to_path_buf(),
@@ -185,9 +196,9 @@ pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
 /// Reads a labels file (`*-labels-idx1-ubyte[.gz]`) and checks every label is `0..=max_label`.
 pub fn read_labels(path: &Path, max_label: u8) -> Result<Vec<u8>, IdxError> {
     let mut reader = open(path)?;
-    let header = read_header(&mut *reader, path, 2)?;
-    check_magic(path, header[0], LABELS_MAGIC, "labels, u8, 1 dimension")?;
-    let count = header[1] as usize;
+    let magic = read_header(&mut *reader, path, 1, 0)?[0];
+    check_magic(path, magic, LABELS_MAGIC, "labels, u8, 1 dimension")?;
+    let count = read_header(&mut *reader, path, 1, 4)?[0] as usize;
     if count > MAX_ITEMS {
         return Err(IdxError::Oversized {
             path: path.to_path_buf(),

@@ -89,39 +89,61 @@ pub fn search_path() -> Vec<PathBuf> {
 
 /// Finds the directory holding the data; downloads it if `download` and nothing is found.
 pub fn locate(explicit: Option<&Path>, download: bool) -> Result<PathBuf, LocateError> {
-    if let Some(dir) = explicit {
-        return if has_all_files(dir) {
-            Ok(dir.to_path_buf())
-        } else {
-            Err(LocateError::NotInGivenDir {
-                dir: dir.to_path_buf(),
-            })
-        };
-    }
-    let searched = search_path();
-    if let Some(dir) = searched.iter().find(|d| has_all_files(d)) {
-        return Ok(dir.clone());
-    }
     let url = std::env::var("FASHION_MNIST_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
-    let reason = match (download, cache_dir()) {
-        (false, _) => "downloading was disabled".to_string(),
-        (true, None) => "this system has no user cache directory".to_string(),
-        (true, Some(cache)) => match download_all(&url, &cache) {
-            Ok(()) => return Ok(cache),
-            Err(reason) => reason,
-        },
-    };
-    Err(LocateError::NotFound {
-        searched,
+    let plan = SearchPlan {
+        dirs: search_path(),
+        download_to: cache_dir().filter(|_| download),
         url,
-        reason,
-    })
+    };
+    plan.locate(explicit)
 }
 
-/// Downloads the four gzip files into `dir`, verifying each MD5 before it is renamed into place.
-pub fn download_all(base_url: &str, dir: &Path) -> Result<(), String> {
+/// Where to look and where to download: [`locate`] with the defaults, or anything for tests.
+#[derive(Debug, Clone)]
+pub struct SearchPlan {
+    /// Directories searched in order.
+    pub dirs: Vec<PathBuf>,
+    /// Where to download the files if no directory has them (`None`: never download).
+    pub download_to: Option<PathBuf>,
+    /// Base URL of the four `.gz` files.
+    pub url: String,
+}
+
+impl SearchPlan {
+    /// `explicit` (from `--data`) is searched alone; otherwise `dirs`, then the download.
+    pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf, LocateError> {
+        if let Some(dir) = explicit {
+            return if has_all_files(dir) {
+                Ok(dir.to_path_buf())
+            } else {
+                Err(LocateError::NotInGivenDir {
+                    dir: dir.to_path_buf(),
+                })
+            };
+        }
+        if let Some(dir) = self.dirs.iter().find(|d| has_all_files(d)) {
+            return Ok(dir.clone());
+        }
+        let reason = match &self.download_to {
+            None => "downloading was disabled".to_string(),
+            Some(target) => match download_all(&self.url, target, &FILES) {
+                Ok(()) => return Ok(target.clone()),
+                Err(reason) => reason,
+            },
+        };
+        Err(LocateError::NotFound {
+            searched: self.dirs.clone(),
+            url: self.url.clone(),
+            reason,
+        })
+    }
+}
+
+/// Downloads `files` (name without `.gz`, MD5 of the `.gz`) from `base_url` into `dir`,
+/// verifying each MD5 before the file is renamed into place.
+pub fn download_all(base_url: &str, dir: &Path, files: &[(&str, &str)]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (name, md5) in FILES {
+    for &(name, md5) in files {
         let target = dir.join(format!("{name}.gz"));
         if target.is_file() {
             continue;

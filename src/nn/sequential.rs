@@ -102,6 +102,8 @@ impl SequentialSpec {
     }
 
     /// Appends a layer named by its position (`0`, `1`, ...), like Gluon's `add`.
+    // Named after Gluon's `Sequential.add`, which users of the seeds know; it is not `a + b`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: LayerSpec) -> Self {
         let name = self.children.len().to_string();
         self.children.push((name, layer));
@@ -160,6 +162,9 @@ pub struct GlobalAvgPool;
 pub struct Flatten;
 
 /// A built layer.
+// An Inception block is inline rather than boxed: layers are built once per model, so the
+// enum's size costs nothing, and burn's `Module` derive works on plain fields.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Layer {
     Conv(Conv),

@@ -16,6 +16,9 @@ use super::evaluate::{batch_stats, evaluate, EvalReport};
 use crate::data::{data_loader, FashionMnist, LoaderOptions};
 use crate::models::{Model, ModelConfig, OptimizerKind};
 
+/// The largest image side accepted (larger ones would only exhaust memory).
+pub const MAX_SIDE: usize = 1024;
+
 /// Everything that defines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -44,6 +47,15 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if self.epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        let [channels, height, width] = self.model.input;
+        if channels == 0 || !(1..=MAX_SIDE).contains(&height) || !(1..=MAX_SIDE).contains(&width) {
+            return Err(format!(
+                "input {channels}x{height}x{width} is not possible: sides (--resize) must be 1..={MAX_SIDE}"
+            ));
         }
         if self.limit_train == Some(0) || self.limit_test == Some(0) {
             return Err("--limit-train / --limit-test must be at least 1".into());
