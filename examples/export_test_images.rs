@@ -18,7 +18,9 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     for index in 0..count.min(test.len()) {
         let item = test.get(index)?;
-        let name = CLASS_NAMES[item.label as usize].replace(['/', ' '], "-").to_lowercase();
+        let name = CLASS_NAMES[item.label as usize]
+            .replace(['/', ' '], "-")
+            .to_lowercase();
         let path = out.join(format!("{index:04}-{name}.png"));
         image::GrayImage::from_raw(item.cols as u32, item.rows as u32, item.pixels)
             .expect("28x28 pixels")

@@ -1,6 +1,5 @@
 //! GoogLeNet (d2l variant): exact shapes and parameter count from the reference.
 
-use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use inception::models::{ModelConfig, ModelKind};
 
@@ -10,7 +9,7 @@ fn googlenet_shapes_and_parameters_match_the_reference() {
     let model = ModelConfig::new(ModelKind::Googlenet)
         .init(&device)
         .unwrap();
-    assert_eq!(model.num_params(), 5_977_530);
+    assert_eq!(model.num_trainable(), 5_977_530);
     let x = Tensor::<4>::random([1, 1, 96, 96], Distribution::Default, &device);
     let (logits, rows) = model.trace(x, 0);
     let shapes: Vec<(&str, Vec<usize>)> = rows
@@ -65,7 +64,7 @@ fn other_input_sizes_work_and_impossible_ones_name_the_layer() {
     let x = Tensor::<4>::zeros([3, 1, 32, 32], &device);
     assert_eq!(small.forward(x).dims(), [3, 10]);
     // Parameter count does not depend on the input size.
-    assert_eq!(small.num_params(), 5_977_530);
+    assert_eq!(small.num_trainable(), 5_977_530);
 
     // GoogLeNet pads everything, so even 1x1 inputs pass; a 7x7 kernel without padding on a
     // 3x3 map cannot, and the error names the layer.

@@ -1,11 +1,10 @@
 //! `inception summary`.
 
-use burn::module::Module;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
 use super::ComputeArgs;
-use crate::models::{ModelConfig, ModelKind};
+use crate::models::{ModelConfig, ModelKind, PoolMode};
 use crate::nn::format_shape;
 use crate::train::fit::MAX_SIDE;
 
@@ -17,6 +16,12 @@ pub struct SummaryArgs {
     /// Input of one example as CxHxW [default: the model's, 1x96x96 for googlenet].
     #[arg(long, value_name = "CxHxW", value_parser = parse_input)]
     pub input: Option<[usize; 3]>,
+    /// Number of classes of the classifier.
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+    /// How GoogLeNet-paper's max pools keep the border.
+    #[arg(long, value_enum, default_value_t = PoolMode::Padding)]
+    pub pool_mode: PoolMode,
     /// Also list layers nested this deep inside blocks (0: top level only, as the seeds print).
     #[arg(long, default_value_t = 0)]
     pub depth: usize,
@@ -60,7 +65,13 @@ fn thousands(n: usize) -> String {
 pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
     let input = args.input.unwrap_or(args.model.default_input());
-    let config = ModelConfig::new(args.model).with_input(input);
+    if args.classes == 0 {
+        anyhow::bail!("--classes must be at least 1");
+    }
+    let config = ModelConfig::new(args.model)
+        .with_input(input)
+        .with_classes(args.classes)
+        .with_pool_mode(args.pool_mode);
     let model = config.init(&device)?;
     let [c, h, w] = input;
     let x = Tensor::<4>::random([1, c, h, w], Distribution::Default, &device);
@@ -82,7 +93,7 @@ pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
             row.description,
         );
     }
-    println!("total params: {}", thousands(model.num_params()));
+    println!("total params: {}", thousands(model.num_trainable()));
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 
 use super::{load_split, ComputeArgs, DataArgs};
 use crate::data::Split;
-use crate::models::{ModelConfig, ModelKind, OptimizerKind};
+use crate::models::{ModelConfig, ModelKind, OptimizerKind, PoolMode};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{train, EpochReport, TrainConfig, TrainObserver};
 
@@ -31,6 +31,13 @@ pub struct TrainArgs {
     /// Side the 28x28 images are resized to [default: recipe, 96].
     #[arg(long)]
     pub resize: Option<usize>,
+    /// Input channels; the gray images are repeated to fill them [default: the model's, 3 for
+    /// googlenet-paper, else 1].
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// How GoogLeNet-paper's max pools keep the border (padding 1, or ceil mode as in seed 004).
+    #[arg(long, value_enum, default_value_t = PoolMode::Padding)]
+    pub pool_mode: PoolMode,
     /// Seed for weight initialization and shuffling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -57,9 +64,11 @@ impl TrainArgs {
     pub fn config(&self) -> anyhow::Result<TrainConfig> {
         let recipe = self.model.recipe();
         let resize = self.resize.unwrap_or(recipe.resize);
-        let [channels, _, _] = self.model.default_input();
+        let channels = self.channels.unwrap_or(self.model.default_input()[0]);
         let config = TrainConfig {
-            model: ModelConfig::new(self.model).with_input([channels, resize, resize]),
+            model: ModelConfig::new(self.model)
+                .with_input([channels, resize, resize])
+                .with_pool_mode(self.pool_mode),
             optimizer: self.optimizer.unwrap_or(recipe.optimizer),
             lr: self.lr.unwrap_or(recipe.lr),
             batch_size: self.batch_size.unwrap_or(recipe.batch_size),

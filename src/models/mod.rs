@@ -1,11 +1,17 @@
-//! The model zoo: each architecture is a [`SequentialSpec`] built against an input shape, with
-//! its seed's training recipe beside it.
+//! The model zoo: each architecture is a layer tree ([`SequentialSpec`], plus auxiliary heads
+//! for the paper's GoogLeNet) built against an input shape, with its seed's recipe beside it.
 
+pub mod alexnet;
 pub mod googlenet;
+pub mod lenet;
+pub mod nin;
+pub mod vgg;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+pub use googlenet::PoolMode;
 
 use crate::nn::{Features, Init, Sequential, SequentialSpec, ShapeError, TraceRow, Tracer};
 
@@ -13,8 +19,22 @@ use crate::nn::{Features, Init, Sequential, SequentialSpec, ShapeError, TraceRow
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
+    /// LeNet as in seed 002 (Gluon, ReLU): 1x28x28, 170,988 parameters.
+    Lenet,
+    /// AlexNet, one channel, dropout 0.5 (seed 003): 1x224x224, 46,764,746 parameters.
+    Alexnet,
+    /// VGG-11 from its conv_arch (seed 003): 1x224x224, 128,806,154 parameters.
+    Vgg11,
+    /// VGG-11 with widths divided by 8 (seed 003): 1x224x224, 2,018,346 parameters.
+    Vgg11Small,
+    /// Network in Network (seed 003): 1x224x224, 1,992,166 parameters.
+    Nin,
     /// GoogLeNet as in d2l (seed 000): 1x96x96, no batch norm, 5,977,530 parameters.
     Googlenet,
+    /// GoogLeNet as in d2l with batch-norm conv blocks (seed 001's conv_block): 1x96x96.
+    GooglenetBn,
+    /// GoogLeNet as in the paper (seed 001): 3x224x224, batch norm, two auxiliary classifiers.
+    GooglenetPaper,
 }
 
 /// Optimizers offered on the command line.
@@ -47,45 +67,119 @@ pub struct Recipe {
 }
 
 impl ModelKind {
+    /// Every model, in the order of the zoo.
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Lenet,
+        ModelKind::Alexnet,
+        ModelKind::Vgg11,
+        ModelKind::Vgg11Small,
+        ModelKind::Nin,
+        ModelKind::Googlenet,
+        ModelKind::GooglenetBn,
+        ModelKind::GooglenetPaper,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
+            ModelKind::Lenet => "lenet",
+            ModelKind::Alexnet => "alexnet",
+            ModelKind::Vgg11 => "vgg11",
+            ModelKind::Vgg11Small => "vgg11-small",
+            ModelKind::Nin => "nin",
             ModelKind::Googlenet => "googlenet",
+            ModelKind::GooglenetBn => "googlenet-bn",
+            ModelKind::GooglenetPaper => "googlenet-paper",
         }
     }
 
-    /// The layer tree for `num_classes` outputs.
-    pub fn spec(self, num_classes: usize) -> SequentialSpec {
+    /// The layer tree (and auxiliary heads) for `config`.
+    pub fn spec(self, config: &ModelConfig) -> ModelSpec {
+        let classes = config.num_classes;
+        let plain = |trunk| ModelSpec {
+            trunk,
+            aux: Vec::new(),
+        };
         match self {
-            ModelKind::Googlenet => googlenet::googlenet(num_classes),
+            ModelKind::Lenet => plain(lenet::lenet(classes)),
+            ModelKind::Alexnet => plain(alexnet::alexnet(classes)),
+            ModelKind::Vgg11 => plain(vgg::vgg11(1, classes)),
+            ModelKind::Vgg11Small => plain(vgg::vgg11(8, classes)),
+            ModelKind::Nin => plain(nin::nin(classes)),
+            ModelKind::Googlenet => plain(googlenet::googlenet(classes)),
+            ModelKind::GooglenetBn => plain(googlenet::googlenet_bn(classes)),
+            ModelKind::GooglenetPaper => googlenet::googlenet_paper(classes, config.pool_mode),
         }
     }
 
     /// The input the seed uses: channels, height, width.
     pub fn default_input(self) -> [usize; 3] {
         match self {
-            ModelKind::Googlenet => [1, 96, 96],
+            ModelKind::Lenet => [1, 28, 28],
+            ModelKind::Googlenet | ModelKind::GooglenetBn => [1, 96, 96],
+            ModelKind::GooglenetPaper => [3, 224, 224],
+            ModelKind::Alexnet | ModelKind::Vgg11 | ModelKind::Vgg11Small | ModelKind::Nin => {
+                [1, 224, 224]
+            }
         }
     }
 
-    /// The initializer the seed uses.
+    /// Xavier for the Gluon seeds (000, 002), PyTorch's default for the PyTorch ones (001, 003).
     pub fn default_init(self) -> Init {
         match self {
-            ModelKind::Googlenet => Init::XavierUniform,
+            ModelKind::Lenet | ModelKind::Googlenet | ModelKind::GooglenetBn => Init::XavierUniform,
+            _ => Init::TorchDefault,
         }
     }
 
-    /// The seed's recipe (seed 000 for GoogLeNet: SGD lr 0.1, batch 128, 5 epochs, resize 96).
+    /// The seed's recipe. Seed 000 for GoogLeNet (SGD lr 0.1, batch 128, 5 epochs, resize 96),
+    /// seed 003 for AlexNet, VGG and NiN. Seeds 001/002 give none for LeNet and the batch-norm
+    /// GoogLeNets: they get d2l's LeNet batch size and seed 000's recipe.
     pub fn recipe(self) -> Recipe {
+        let recipe = |optimizer, lr, batch_size, epochs, resize| Recipe {
+            optimizer,
+            lr,
+            batch_size,
+            epochs,
+            resize,
+        };
+        use OptimizerKind::{Adam, Sgd};
         match self {
-            ModelKind::Googlenet => Recipe {
-                optimizer: OptimizerKind::Sgd,
-                lr: 0.1,
-                batch_size: 128,
-                epochs: 5,
-                resize: 96,
-            },
+            ModelKind::Lenet => recipe(Sgd, 0.1, 256, 5, 28),
+            ModelKind::Alexnet => recipe(Adam, 0.001, 16, 3, 224),
+            ModelKind::Vgg11 | ModelKind::Vgg11Small => recipe(Adam, 0.001, 64, 5, 224),
+            ModelKind::Nin => recipe(Adam, 0.002, 128, 5, 224),
+            ModelKind::Googlenet | ModelKind::GooglenetBn => recipe(Sgd, 0.1, 128, 5, 96),
+            ModelKind::GooglenetPaper => recipe(Sgd, 0.1, 128, 5, 224),
         }
     }
+}
+
+/// An auxiliary classifier reading the trunk after the child named `after`; its loss counts
+/// `weight` times in training, and it does not run in inference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuxSpec {
+    pub name: String,
+    pub after: String,
+    pub head: SequentialSpec,
+    pub weight: f64,
+}
+
+impl AuxSpec {
+    pub fn new(name: &str, after: &str, head: SequentialSpec, weight: f64) -> Self {
+        Self {
+            name: name.to_string(),
+            after: after.to_string(),
+            head,
+            weight,
+        }
+    }
+}
+
+/// A network before it is built: the trunk and any auxiliary classifiers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub trunk: SequentialSpec,
+    pub aux: Vec<AuxSpec>,
 }
 
 /// Everything needed to rebuild a model: stored in every checkpoint.
@@ -96,6 +190,9 @@ pub struct ModelConfig {
     /// Input channels, height, width.
     pub input: [usize; 3],
     pub init: Init,
+    /// Max-pool border handling (GoogLeNet-paper only).
+    #[serde(default)]
+    pub pool_mode: PoolMode,
 }
 
 impl ModelConfig {
@@ -106,6 +203,7 @@ impl ModelConfig {
             num_classes: 10,
             input: kind.default_input(),
             init: kind.default_init(),
+            pool_mode: PoolMode::default(),
         }
     }
 
@@ -114,39 +212,145 @@ impl ModelConfig {
         self
     }
 
+    pub fn with_classes(mut self, num_classes: usize) -> Self {
+        self.num_classes = num_classes;
+        self
+    }
+
+    pub fn with_pool_mode(mut self, pool_mode: PoolMode) -> Self {
+        self.pool_mode = pool_mode;
+        self
+    }
+
     /// Builds the model on `device` (weights are initialized lazily, on first use).
     pub fn init(&self, device: &Device) -> Result<Model, ShapeError> {
-        let (body, _) =
-            self.kind
-                .spec(self.num_classes)
-                .build(&self.input.to_vec(), self.init, device)?;
+        let spec = self.kind.spec(self);
+        let input = self.input.to_vec();
+        let (body, _) = spec.trunk.build(&input, self.init, device)?;
+        let trunk_shapes = if spec.aux.is_empty() {
+            Vec::new()
+        } else {
+            spec.trunk.shapes(&input)?
+        };
+        let mut aux = Vec::with_capacity(spec.aux.len());
+        for aux_spec in &spec.aux {
+            let tapped = trunk_shapes
+                .iter()
+                .find(|(name, _)| *name == aux_spec.after)
+                .map(|(_, shape)| shape.clone())
+                .expect("auxiliary heads tap a child of the trunk");
+            let root = SequentialSpec::new().add_named(
+                &aux_spec.name,
+                crate::nn::LayerSpec::Sequential(aux_spec.head.clone()),
+            );
+            let (head, _) = root.build(&tapped, self.init, device)?;
+            aux.push(AuxHead {
+                head,
+                name: aux_spec.name.clone(),
+                after: aux_spec.after.clone(),
+                weight: aux_spec.weight,
+            });
+        }
         Ok(Model {
             body,
+            aux,
             config: self.clone(),
         })
     }
+}
+
+/// A built auxiliary classifier.
+#[derive(Module, Debug)]
+pub struct AuxHead {
+    /// A one-child `Sequential` named after the head, so errors and traces say `aux1.fc1`.
+    pub head: Sequential,
+    #[module(skip)]
+    pub name: String,
+    #[module(skip)]
+    pub after: String,
+    #[module(skip)]
+    pub weight: f64,
+}
+
+/// Logits of the main classifier and of each auxiliary one, with its loss weight.
+#[derive(Debug, Clone)]
+pub struct TrainOutput {
+    pub logits: Tensor<2>,
+    pub aux: Vec<(f64, Tensor<2>)>,
 }
 
 /// A built model: its layers and the configuration they came from.
 #[derive(Module, Debug)]
 pub struct Model {
     pub body: Sequential,
+    pub aux: Vec<AuxHead>,
     #[module(skip)]
     pub config: ModelConfig,
 }
 
 impl Model {
-    /// Images `[N, C, H, W]` to logits `[N, classes]`.
+    /// Images `[N, C, H, W]` to logits `[N, classes]` (auxiliary heads do not run).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.body.forward_maps(images).into_flat()
     }
 
-    /// Runs `images` and records the output shape of every layer down to `max_depth`.
+    /// The training forward pass: main logits and, if the model has them, auxiliary logits.
+    pub fn forward_train(&self, images: Tensor<4>) -> TrainOutput {
+        if self.aux.is_empty() {
+            return TrainOutput {
+                logits: self.forward(images),
+                aux: Vec::new(),
+            };
+        }
+        let mut aux = Vec::new();
+        let out = self.body.forward_tapped(
+            Features::Maps(images),
+            "",
+            &mut Tracer::off(),
+            &mut |name, x, _| {
+                for head in self.aux.iter().filter(|h| h.after == name) {
+                    aux.push((head.weight, head.head.forward(x.clone()).into_flat()));
+                }
+            },
+        );
+        TrainOutput {
+            logits: out.into_flat(),
+            aux,
+        }
+    }
+
+    /// Trainable parameters (batch-norm running statistics are not counted).
+    pub fn num_trainable(&self) -> usize {
+        crate::nn::count_params(self)
+    }
+
+    /// Runs `images` and records the output shape of every layer down to `max_depth`,
+    /// auxiliary heads included (marked as running in training only).
     pub fn trace(&self, images: Tensor<4>, max_depth: usize) -> (Tensor<2>, Vec<TraceRow>) {
         let mut tracer = Tracer::new(max_depth);
-        let out = self
-            .body
-            .forward_traced(Features::Maps(images), "", &mut tracer);
+        let out = self.body.forward_tapped(
+            Features::Maps(images),
+            "",
+            &mut tracer,
+            &mut |name, x, tracer| {
+                for aux in self.aux.iter().filter(|h| h.after == name) {
+                    let mut inner = Tracer::new(max_depth);
+                    let y = aux.head.forward_traced(x.clone(), "", &mut inner);
+                    tracer.record(
+                        &aux.name,
+                        format!(
+                            "auxiliary classifier after {name} (training only, loss weight {})",
+                            aux.weight
+                        ),
+                        &y,
+                        crate::nn::count_params(&aux.head),
+                    );
+                    tracer
+                        .rows
+                        .extend(inner.rows.into_iter().filter(|r| r.depth > 0));
+                }
+            },
+        );
         (out.into_flat(), tracer.rows)
     }
 }

@@ -24,11 +24,25 @@ pub struct InceptionSpec {
     pub c2: (usize, usize),
     pub c3: (usize, usize),
     pub c4: usize,
+    /// Every convolution is a `conv_block` (conv, batch norm, ReLU) as in seed 001.
+    pub batch_norm: bool,
 }
 
 impl InceptionSpec {
     pub fn new(c1: usize, c2: (usize, usize), c3: (usize, usize), c4: usize) -> Self {
-        Self { c1, c2, c3, c4 }
+        Self {
+            c1,
+            c2,
+            c3,
+            c4,
+            batch_norm: false,
+        }
+    }
+
+    /// Batch-norm conv blocks on every path.
+    pub fn batch_norm(mut self) -> Self {
+        self.batch_norm = true;
+        self
     }
 
     /// Output channels: the four paths concatenated.
@@ -38,7 +52,8 @@ impl InceptionSpec {
 
     pub fn describe(&self) -> String {
         format!(
-            "Inception(c1={}, c2=({}, {}), c3=({}, {}), c4={}) -> {} channels",
+            "Inception{}(c1={}, c2=({}, {}), c3=({}, {}), c4={}) -> {} channels",
+            if self.batch_norm { "BN" } else { "" },
             self.c1,
             self.c2.0,
             self.c2.1,
@@ -55,7 +70,14 @@ impl InceptionSpec {
         init: Init,
         device: &Device,
     ) -> Result<(Inception, Shape), String> {
-        let conv = |spec: ConvSpec, shape: &Shape| spec.relu().build(shape, init, device);
+        let conv = |spec: ConvSpec, shape: &Shape| {
+            let spec = if self.batch_norm {
+                spec.batch_norm()
+            } else {
+                spec
+            };
+            spec.relu().build(shape, init, device)
+        };
         let (p1, out1) = conv(ConvSpec::new(self.c1, 1), input)?;
         let (p2_1, mid2) = conv(ConvSpec::new(self.c2.0, 1), input)?;
         let (p2_2, _) = conv(ConvSpec::new(self.c2.1, 3).padding(1), &mid2)?;
@@ -105,6 +127,7 @@ impl Inception {
             c2: (out(&self.p2_1), out(&self.p2_2)),
             c3: (out(&self.p3_1), out(&self.p3_2)),
             c4: out(&self.p4_2),
+            batch_norm: self.p1.bn.is_some(),
         }
     }
 }

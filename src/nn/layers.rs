@@ -5,7 +5,7 @@
 //! `Dense(units)`, `MaxPool2D(pool_size, strides, padding, ceil_mode)`, `GlobalAvgPool2D()`, ...
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
@@ -49,13 +49,15 @@ fn expect_maps(input: &Shape, what: &str) -> Result<[usize; 3], String> {
     }
 }
 
-/// Hyper-parameters of a 2-d convolution (square kernel), optionally followed by ReLU.
+/// Hyper-parameters of a 2-d convolution (square kernel), optionally followed by batch
+/// normalization (seed 001's `conv_block`) and ReLU.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvSpec {
     pub channels: usize,
     pub kernel: usize,
     pub stride: usize,
     pub padding: usize,
+    pub batch_norm: bool,
     pub relu: bool,
 }
 
@@ -67,8 +69,14 @@ impl ConvSpec {
             kernel,
             stride: 1,
             padding: 0,
+            batch_norm: false,
             relu: false,
         }
+    }
+    /// Batch normalization between the convolution and the activation (`BatchNorm2d(channels)`).
+    pub fn batch_norm(mut self) -> Self {
+        self.batch_norm = true;
+        self
     }
     pub fn stride(mut self, stride: usize) -> Self {
         self.stride = stride;
@@ -86,10 +94,11 @@ impl ConvSpec {
 
     pub fn describe(&self) -> String {
         format!(
-            "Conv2D({}, kernel_size={k}x{k}, stride={}, padding={}{})",
+            "Conv2D({}, kernel_size={k}x{k}, stride={}, padding={}{}{})",
             self.channels,
             self.stride,
             self.padding,
+            if self.batch_norm { ", BatchNorm" } else { "" },
             if self.relu { ", Activation(relu)" } else { "" },
             k = self.kernel
         )
@@ -119,6 +128,9 @@ impl ConvSpec {
                 device,
             ),
             bias: init.bias(self.channels, device),
+            bn: self
+                .batch_norm
+                .then(|| BatchNormConfig::new(self.channels).init(device)),
             stride: self.stride,
             padding: self.padding,
             relu: self.relu,
@@ -127,11 +139,13 @@ impl ConvSpec {
     }
 }
 
-/// A 2-d convolution with bias and optional ReLU. Parameters: `weight [out, in, k, k]`, `bias [out]`.
+/// A 2-d convolution with bias, optional batch norm and optional ReLU. Parameters:
+/// `weight [out, in, k, k]`, `bias [out]`, and `bn.gamma`, `bn.beta` (plus running statistics).
 #[derive(Module, Debug)]
 pub struct Conv {
     pub weight: Param<Tensor<4>>,
     pub bias: Param<Tensor<1>>,
+    pub bn: Option<BatchNorm>,
     pub stride: usize,
     pub padding: usize,
     pub relu: bool,
@@ -141,7 +155,10 @@ impl Conv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let p = self.padding;
         let options = ConvOptions::new([self.stride; 2], [p, p], [1, 1], 1);
-        let y = conv2d(x, self.weight.val(), Some(self.bias.val()), options);
+        let mut y = conv2d(x, self.weight.val(), Some(self.bias.val()), options);
+        if let Some(bn) = &self.bn {
+            y = bn.forward(y);
+        }
         if self.relu {
             relu(y)
         } else {
@@ -156,6 +173,7 @@ impl Conv {
             kernel: k,
             stride: self.stride,
             padding: self.padding,
+            batch_norm: self.bn.is_some(),
             relu: self.relu,
         }
     }
@@ -335,6 +353,15 @@ pub fn dropout(p: f64) -> Result<Dropout, String> {
         return Err(format!("dropout probability {p} is outside [0, 1)"));
     }
     Ok(DropoutConfig::new(p).init())
+}
+
+/// Batch normalization over channels (maps) or features (vectors): batch statistics in training,
+/// moving averages (momentum 0.1, eps 1e-5, as PyTorch) in inference.
+pub fn batch_norm(input: &Shape, device: &Device) -> Result<BatchNorm, String> {
+    match input.first() {
+        Some(&channels) if channels > 0 => Ok(BatchNormConfig::new(channels).init(device)),
+        _ => Err(format!("batch norm needs a non-empty input, got {input:?}")),
+    }
 }
 
 /// Applies ReLU to maps or vectors.

@@ -5,6 +5,7 @@ pub mod features;
 pub mod inception;
 pub mod init;
 pub mod layers;
+pub mod params;
 pub mod sequential;
 pub mod trace;
 
@@ -12,6 +13,7 @@ pub use features::{format_shape, Features, Shape};
 pub use inception::{Inception, InceptionSpec};
 pub use init::Init;
 pub use layers::{Conv, ConvSpec, Dense, DenseSpec, Pool, PoolKind};
+pub use params::count_params;
 pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
 pub use trace::{TraceRow, Tracer};
 

@@ -5,14 +5,14 @@
 //! fails with a [`ShapeError`] naming the layer when a shape is impossible.
 
 use burn::module::Module;
-use burn::nn::{Dropout, Relu};
+use burn::nn::{BatchNorm, Dropout, Relu};
 use burn::tensor::{Device, Tensor};
 
 use super::features::{Features, Shape};
 use super::inception::{Inception, InceptionSpec};
 use super::init::Init;
 use super::layers::{
-    dropout, global_avg_pool, relu_features, Conv, ConvSpec, Dense, DenseSpec, Pool,
+    batch_norm, dropout, global_avg_pool, relu_features, Conv, ConvSpec, Dense, DenseSpec, Pool,
 };
 use super::trace::Tracer;
 use super::ShapeError;
@@ -27,6 +27,7 @@ pub enum LayerSpec {
     Flatten,
     Relu,
     Dropout(f64),
+    BatchNorm,
     Inception(InceptionSpec),
     Sequential(SequentialSpec),
 }
@@ -42,6 +43,7 @@ impl LayerSpec {
             LayerSpec::Flatten => "Flatten()".into(),
             LayerSpec::Relu => "Activation(relu)".into(),
             LayerSpec::Dropout(p) => format!("Dropout(p={p})"),
+            LayerSpec::BatchNorm => "BatchNorm()".into(),
             LayerSpec::Inception(i) => i.describe(),
             LayerSpec::Sequential(s) => format!("Sequential({} layers)", s.children.len()),
         }
@@ -77,6 +79,9 @@ impl LayerSpec {
             LayerSpec::Flatten => Ok((Layer::Flatten(Flatten), vec![input.iter().product()])),
             LayerSpec::Relu => Ok((Layer::Relu(Relu), input.clone())),
             LayerSpec::Dropout(p) => dropout(*p).map(|d| (Layer::Dropout(d), input.clone())),
+            LayerSpec::BatchNorm => {
+                batch_norm(input, device).map(|b| (Layer::BatchNorm(b), input.clone()))
+            }
             LayerSpec::Inception(spec) => spec
                 .build(input, init, device)
                 .map(|(l, s)| (Layer::Inception(l), s)),
@@ -114,6 +119,19 @@ impl SequentialSpec {
     pub fn add_named(mut self, name: &str, layer: LayerSpec) -> Self {
         self.children.push((name.to_string(), layer));
         self
+    }
+
+    /// The output shape after each child, without building anything.
+    pub fn shapes(&self, input: &Shape) -> Result<Vec<(String, Shape)>, ShapeError> {
+        // Parameters are initialized lazily, so building only computes shapes.
+        let device = burn::tensor::Device::flex();
+        let mut shape = input.clone();
+        let mut shapes = Vec::with_capacity(self.children.len());
+        for (name, spec) in &self.children {
+            shape = spec.build(name, &shape, Init::XavierUniform, &device)?.1;
+            shapes.push((name.clone(), shape.clone()));
+        }
+        Ok(shapes)
     }
 
     /// Builds the network for inputs of `input` (one example, e.g. `[1, 96, 96]`).
@@ -174,6 +192,7 @@ pub enum Layer {
     Flatten(Flatten),
     Relu(Relu),
     Dropout(Dropout),
+    BatchNorm(BatchNorm),
     Inception(Inception),
     Sequential(Sequential),
 }
@@ -192,6 +211,7 @@ impl Layer {
             Layer::Flatten(_) => Features::Flat(x.into_flat()),
             Layer::Relu(_) => relu_features(x),
             Layer::Dropout(d) => x.map(|t| d.forward(t), |t| d.forward(t)),
+            Layer::BatchNorm(b) => x.map(|t| b.forward(t), |t| b.forward(t)),
             Layer::Inception(block) => Features::Maps(block.forward(x.into_maps())),
             Layer::Sequential(seq) => seq.forward_traced(x, path, tracer),
         }
@@ -215,6 +235,7 @@ impl Layer {
             Layer::Flatten(_) => LayerSpec::Flatten.describe(),
             Layer::Relu(_) => LayerSpec::Relu.describe(),
             Layer::Dropout(d) => LayerSpec::Dropout(d.prob).describe(),
+            Layer::BatchNorm(_) => LayerSpec::BatchNorm.describe(),
             Layer::Sequential(s) => format!("Sequential({} layers)", s.layers.len()),
         }
     }
@@ -239,12 +260,25 @@ impl Sequential {
     }
 
     /// Runs the layers, recording each one's output shape in `tracer`.
-    pub fn forward_traced(&self, mut x: Features, prefix: &str, tracer: &mut Tracer) -> Features {
+    pub fn forward_traced(&self, x: Features, prefix: &str, tracer: &mut Tracer) -> Features {
+        self.forward_tapped(x, prefix, tracer, &mut |_, _, _| {})
+    }
+
+    /// As [`forward_traced`](Self::forward_traced), calling `tap` with each child's name and
+    /// output (how auxiliary classifiers read the trunk).
+    pub fn forward_tapped(
+        &self,
+        mut x: Features,
+        prefix: &str,
+        tracer: &mut Tracer,
+        tap: &mut dyn FnMut(&str, &Features, &mut Tracer),
+    ) -> Features {
         for (name, layer) in self.names.iter().zip(&self.layers) {
             let path = join(prefix, name);
             let slot = tracer.open(&path, layer);
             x = layer.forward_traced(x, &path, tracer);
             tracer.close(slot, &x);
+            tap(name, &x, tracer);
         }
         x
     }

@@ -1,7 +1,5 @@
 //! Recording every layer's output shape during a forward pass (the seeds' "Shape of the output").
 
-use burn::module::Module;
-
 use super::features::Features;
 use super::sequential::Layer;
 
@@ -52,9 +50,23 @@ impl Tracer {
             depth,
             description: layer.describe(),
             shape: Vec::new(),
-            params: layer.num_params(),
+            params: super::params::count_params(layer),
         });
         Some(self.rows.len() - 1)
+    }
+
+    /// Records a row for something that is not a [`Layer`] (an auxiliary head, say).
+    pub fn record(&mut self, path: &str, description: String, output: &Features, params: usize) {
+        let depth = path.matches('.').count();
+        if self.enabled && depth <= self.max_depth {
+            self.rows.push(TraceRow {
+                path: path.to_string(),
+                depth,
+                description,
+                shape: output.dims(),
+                params,
+            });
+        }
     }
 
     pub(crate) fn close(&mut self, slot: Option<usize>, output: &Features) {

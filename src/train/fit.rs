@@ -162,8 +162,13 @@ pub fn train(
         for batch in train_loader.iter() {
             let batch = batch.map_err(|e| format!("reading a training batch failed: {e}"))?;
             let n = batch.targets.dims()[0];
-            let logits = model.forward(batch.images);
-            let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+            // The main loss plus each auxiliary classifier's, weighted (0.3 for GoogLeNet-paper).
+            let output = model.forward_train(batch.images);
+            let logits = output.logits;
+            let loss = output.aux.into_iter().fold(
+                loss_fn.forward(logits.clone(), batch.targets.clone()),
+                |loss, (weight, aux)| loss + loss_fn.forward(aux, batch.targets.clone()) * weight,
+            );
             let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.lr, model, grads);
