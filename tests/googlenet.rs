@@ -111,3 +111,36 @@ fn xavier_initialization_has_the_glorot_range_and_zero_biases() {
     let b = conv.bias.val().into_data().try_to_vec::<f32>().unwrap();
     assert!(b.iter().all(|&v| v == 0.0));
 }
+
+#[test]
+fn flops_names_and_structure() {
+    let device = Device::flex();
+    let model = ModelConfig::new(ModelKind::Googlenet)
+        .init(&device)
+        .unwrap();
+    let (_, rows) = model.trace(Tensor::zeros([1, 1, 96, 96], &device), 0);
+    // The reference: 0.552 GFLOP for one forward pass at 96x96.
+    let flops: u64 = rows.iter().map(|r| r.flops).sum();
+    assert!((551_500_000..552_500_000).contains(&flops), "{flops}");
+
+    let params = model.named_params();
+    let p2_2 = params
+        .iter()
+        .find(|p| p.name == "b3.0.p2_2.weight")
+        .unwrap();
+    assert_eq!(p2_2.shape, vec![128, 96, 3, 3]);
+    assert_eq!(params.iter().map(|p| p.count()).sum::<usize>(), 5_977_530);
+    assert_eq!(params.first().unwrap().name, "b1.0.weight");
+    assert_eq!(params.last().unwrap().name, "dense.bias");
+
+    let structure = model.structure();
+    assert!(structure.starts_with("googlenet(\n  (b1): Sequential(\n    (0): Conv2D(64, kernel_size=7x7, stride=2, padding=3"), "{structure}");
+    assert!(
+        structure.contains("      (p4_1): MaxPool2D(pool_size=3x3, stride=1, padding=1)\n"),
+        "{structure}"
+    );
+    assert!(
+        structure.ends_with("  (dense): Dense(10)\n)"),
+        "{structure}"
+    );
+}

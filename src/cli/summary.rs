@@ -25,6 +25,12 @@ pub struct SummaryArgs {
     /// Also list layers nested this deep inside blocks (0: top level only, as the seeds print).
     #[arg(long, default_value_t = 0)]
     pub depth: usize,
+    /// Also print the structure of the model, as PyTorch's `print(net)` does.
+    #[arg(long)]
+    pub structure: bool,
+    /// Also list every parameter with its name and shape (Gluon's `collect_params`).
+    #[arg(long)]
+    pub params: bool,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }
@@ -87,13 +93,42 @@ pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
         let name = format!("{}{}", "  ".repeat(row.depth), row.path);
         let shape: Vec<String> = row.shape.iter().map(ToString::to_string).collect();
         println!(
-            "{name:<width$} Shape of the output : {:<shape_width$} params {:>11}   {}",
+            "{name:<width$} Shape of the output : {:<shape_width$} params {:>11}  MFLOPs {:>9.1}   {}",
             format!("({})", shape.join(", ")),
             thousands(row.params),
+            row.flops as f64 / 1e6,
             row.description,
         );
     }
+    // Inference runs the trunk only; auxiliary heads are training-time extras.
+    let inference_flops: u64 = rows
+        .iter()
+        .filter(|r| r.depth == 0 && !model.aux.iter().any(|a| a.name == r.path))
+        .map(|r| r.flops)
+        .sum();
+    if args.structure {
+        println!("\n{}\n", model.structure());
+    }
+    if args.params {
+        let params = model.named_params();
+        let width = params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        println!();
+        for p in &params {
+            let shape: Vec<String> = p.shape.iter().map(ToString::to_string).collect();
+            println!(
+                "{:<width$}  {:<20} {:>11}",
+                p.name,
+                format!("({})", shape.join(", ")),
+                thousands(p.count())
+            );
+        }
+        println!();
+    }
     println!("total params: {}", thousands(model.num_trainable()));
+    println!(
+        "forward FLOPs per image: {:.3} G (inference, multiply-add = 2)",
+        inference_flops as f64 / 1e9
+    );
     Ok(())
 }
 

@@ -324,33 +324,48 @@ impl Model {
         crate::nn::count_params(self)
     }
 
+    /// Every trainable parameter with its hierarchical name (Gluon's `collect_params`).
+    pub fn named_params(&self) -> Vec<crate::nn::NamedParam> {
+        let mut params = crate::nn::named_params(&self.body, "");
+        for aux in &self.aux {
+            params.extend(crate::nn::named_params(&aux.head, ""));
+        }
+        params
+    }
+
+    /// A PyTorch-like printout of the model (`print(net)`).
+    pub fn structure(&self) -> String {
+        let mut out = self.body.structure(self.config.kind.name());
+        for aux in &self.aux {
+            let head = aux.head.structure(&format!(
+                "{} (after {}, training only)",
+                aux.name, aux.after
+            ));
+            out.push('\n');
+            out.push_str(&head);
+        }
+        out
+    }
+
     /// Runs `images` and records the output shape of every layer down to `max_depth`,
     /// auxiliary heads included (marked as running in training only).
     pub fn trace(&self, images: Tensor<4>, max_depth: usize) -> (Tensor<2>, Vec<TraceRow>) {
-        let mut tracer = Tracer::new(max_depth);
+        let mut tracer = Tracer::new();
         let out = self.body.forward_tapped(
             Features::Maps(images),
             "",
             &mut tracer,
             &mut |name, x, tracer| {
                 for aux in self.aux.iter().filter(|h| h.after == name) {
-                    let mut inner = Tracer::new(max_depth);
-                    let y = aux.head.forward_traced(x.clone(), "", &mut inner);
-                    tracer.record(
-                        &aux.name,
-                        format!(
-                            "auxiliary classifier after {name} (training only, loss weight {})",
-                            aux.weight
-                        ),
-                        &y,
-                        crate::nn::count_params(&aux.head),
+                    aux.head.forward_traced(x.clone(), "", tracer);
+                    let what = format!(
+                        "auxiliary classifier after {name} (training only, loss weight {})",
+                        aux.weight
                     );
-                    tracer
-                        .rows
-                        .extend(inner.rows.into_iter().filter(|r| r.depth > 0));
+                    tracer.describe(&aux.name, what);
                 }
             },
         );
-        (out.into_flat(), tracer.rows)
+        (out.into_flat(), tracer.into_rows(max_depth))
     }
 }

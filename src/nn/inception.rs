@@ -120,6 +120,18 @@ impl Inception {
         Tensor::cat(vec![p1, p2, p3, p4], 1)
     }
 
+    /// The six convolutions with their field names, in path order.
+    pub fn convs(&self) -> [(&'static str, &Conv); 6] {
+        [
+            ("p1", &self.p1),
+            ("p2_1", &self.p2_1),
+            ("p2_2", &self.p2_2),
+            ("p3_1", &self.p3_1),
+            ("p3_2", &self.p3_2),
+            ("p4_2", &self.p4_2),
+        ]
+    }
+
     pub fn spec(&self) -> InceptionSpec {
         let out = |c: &Conv| c.spec().channels;
         InceptionSpec {

@@ -275,12 +275,53 @@ impl Sequential {
     ) -> Features {
         for (name, layer) in self.names.iter().zip(&self.layers) {
             let path = join(prefix, name);
-            let slot = tracer.open(&path, layer);
+            let slot = tracer.open(&path, layer, &x);
             x = layer.forward_traced(x, &path, tracer);
-            tracer.close(slot, &x);
+            tracer.close(slot, layer, &x);
             tap(name, &x, tracer);
         }
         x
+    }
+
+    /// A PyTorch-like printout of the structure (what `print(net)` shows), titled `title`.
+    pub fn structure(&self, title: &str) -> String {
+        let mut out = format!("{title}(\n");
+        self.write_structure(&mut out, 1);
+        out.push(')');
+        out
+    }
+
+    fn write_structure(&self, out: &mut String, indent: usize) {
+        let pad = "  ".repeat(indent);
+        for (name, layer) in self.children() {
+            match layer {
+                Layer::Sequential(inner) => {
+                    out.push_str(&format!("{pad}({name}): Sequential(\n"));
+                    inner.write_structure(out, indent + 1);
+                    out.push_str(&format!("{pad})\n"));
+                }
+                Layer::Inception(block) => {
+                    let spec = block.spec();
+                    let kind = if spec.batch_norm {
+                        "InceptionBN"
+                    } else {
+                        "Inception"
+                    };
+                    out.push_str(&format!(
+                        "{pad}({name}): {kind}(  # {} channels\n",
+                        spec.out_channels()
+                    ));
+                    for (branch, conv) in block.convs() {
+                        out.push_str(&format!("{pad}  ({branch}): {}\n", conv.spec().describe()));
+                        if branch == "p3_2" {
+                            out.push_str(&format!("{pad}  (p4_1): {}\n", block.p4_1.describe()));
+                        }
+                    }
+                    out.push_str(&format!("{pad})\n"));
+                }
+                leaf => out.push_str(&format!("{pad}({name}): {}\n", leaf.describe())),
+            }
+        }
     }
 
     /// The named children.
