@@ -32,7 +32,11 @@ fn every_model_lowers_its_loss_on_real_images() {
             model: ModelConfig::new(kind).with_input(small_input(kind)),
             optimizer: OptimizerKind::Adam,
             // AlexNet's 4096-wide dense layers need a gentler step on so few images.
-            lr: if kind == ModelKind::Alexnet { 1e-4 } else { 1e-3 },
+            lr: if kind == ModelKind::Alexnet {
+                1e-4
+            } else {
+                1e-3
+            },
             batch_size: 16,
             epochs: 3,
             seed: 5,

@@ -11,7 +11,7 @@ pub mod trace;
 
 pub use features::{format_shape, Features, Shape};
 pub use inception::{Inception, InceptionSpec};
-pub use init::Init;
+pub use init::{reinitialize, Init, MyInit, ParamInit, ParamRole};
 pub use layers::{Conv, ConvSpec, Dense, DenseSpec, Pool, PoolKind};
 pub use params::{count_params, named_params, NamedParam};
 pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
