@@ -13,7 +13,7 @@ pub use features::{format_shape, Features, Shape};
 pub use inception::{Inception, InceptionSpec};
 pub use init::{reinitialize, Init, MyInit, ParamInit, ParamRole};
 pub use layers::{Conv, ConvSpec, Dense, DenseSpec, Pool, PoolKind};
-pub use params::{count_params, named_params, NamedParam};
+pub use params::{count_params, named_params, tie_shared, NamedParam};
 pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
 pub use trace::{TraceRow, Tracer};
 

@@ -1,10 +1,14 @@
 //! Counting parameters as PyTorch and the reference do: batch norm's running statistics are
 //! buffers, not parameters (burn's `Module::num_params` counts them too).
 
-use burn::module::{Module, ModuleVisitor, Param};
+use std::any::Any;
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
-/// Counts the trainable parameters of `module` without initializing lazy ones.
+/// Counts the trainable parameters of `module` without initializing lazy ones; a parameter
+/// shared by several layers counts once, as in PyTorch's `parameters()`.
 pub fn count_params<M: Module>(module: &M) -> usize {
     let mut counter = Counter::default();
     module.visit(&mut counter);
@@ -14,6 +18,7 @@ pub fn count_params<M: Module>(module: &M) -> usize {
 #[derive(Default)]
 struct Counter {
     path: Vec<String>,
+    seen: std::collections::HashSet<ParamId>,
     total: usize,
 }
 
@@ -31,7 +36,7 @@ impl ModuleVisitor for Counter {
             self.path.last().map(String::as_str),
             Some("running_mean" | "running_var")
         );
-        if !buffer {
+        if !buffer && self.seen.insert(param.id) {
             self.total += param.lazy_shape().num_elements();
         }
     }
@@ -113,5 +118,41 @@ impl ModuleVisitor for Namer {
             name,
             shape: param.lazy_shape().to_vec(),
         });
+    }
+}
+
+/// Makes every occurrence of a shared parameter hold the value of its first occurrence.
+///
+/// A parameter shared by two layers (same [`ParamId`]) collects the sum of both layers'
+/// gradients in backward, but burn's optimizers update one occurrence per id; calling this after
+/// each optimizer step gives the update to all of them, so they train as one set of weights.
+pub fn tie_shared<M: Module>(module: M) -> M {
+    module.map(&mut Tier::default())
+}
+
+#[derive(Default)]
+struct Tier {
+    first: HashMap<ParamId, Box<dyn Any>>,
+}
+
+impl ModuleMapper for Tier {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let id = param.id;
+        match self
+            .first
+            .get(&id)
+            .and_then(|t| t.downcast_ref::<Tensor<D>>())
+        {
+            Some(first) => {
+                let first = first.clone();
+                param.map(|_| first)
+            }
+            None => {
+                if param.is_initialized() {
+                    self.first.insert(id, Box::new(param.val()));
+                }
+                param
+            }
+        }
     }
 }

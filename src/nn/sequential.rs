@@ -30,6 +30,10 @@ pub enum LayerSpec {
     BatchNorm,
     Inception(InceptionSpec),
     Sequential(SequentialSpec),
+    /// The earlier sibling of this name again, with the same parameters: Gluon's
+    /// `params=net[i].params`, or a layer used twice in one forward pass (seed 002's `FancyMLP`).
+    /// Its input must have the shape the sibling's had.
+    SharedWith(String),
 }
 
 impl LayerSpec {
@@ -46,6 +50,7 @@ impl LayerSpec {
             LayerSpec::BatchNorm => "BatchNorm()".into(),
             LayerSpec::Inception(i) => i.describe(),
             LayerSpec::Sequential(s) => format!("Sequential({} layers)", s.children.len()),
+            LayerSpec::SharedWith(name) => format!("shares the parameters of `{name}`"),
         }
     }
 
@@ -89,6 +94,9 @@ impl LayerSpec {
                 return spec
                     .build_at(path, input, init, device)
                     .map(|(l, s)| (Layer::Sequential(l), s))
+            }
+            LayerSpec::SharedWith(_) => {
+                Err("shared layers are resolved by their Sequential".into())
             }
         };
         built.map_err(shape_error)
@@ -152,9 +160,37 @@ impl SequentialSpec {
         device: &Device,
     ) -> Result<(Sequential, Shape), ShapeError> {
         let mut shape = input.clone();
-        let mut layers = Vec::with_capacity(self.children.len());
+        let mut layers: Vec<Layer> = Vec::with_capacity(self.children.len());
+        // Input and output shape of every child built so far, for `SharedWith`.
+        let mut shapes: Vec<(Shape, Shape)> = Vec::with_capacity(self.children.len());
         for (name, spec) in &self.children {
-            let (layer, out) = spec.build(&join(prefix, name), &shape, init, device)?;
+            let path = join(prefix, name);
+            let (layer, out) = match spec {
+                LayerSpec::SharedWith(other) => {
+                    let index = self.children[..layers.len()]
+                        .iter()
+                        .position(|(n, _)| n == other)
+                        .ok_or_else(|| ShapeError {
+                            layer: path.clone(),
+                            description: spec.describe(),
+                            input: shape.clone(),
+                            reason: format!("no earlier layer is named `{other}`"),
+                        })?;
+                    let (expected, out) = shapes[index].clone();
+                    if expected != shape {
+                        return Err(ShapeError {
+                            layer: path,
+                            description: spec.describe(),
+                            input: shape,
+                            reason: format!("`{other}` takes inputs of shape {expected:?}"),
+                        });
+                    }
+                    // A clone of a burn module holds the same parameters (same ids, same tensors).
+                    (layers[index].clone(), out)
+                }
+                _ => spec.build(&path, &shape, init, device)?,
+            };
+            shapes.push((shape.clone(), out.clone()));
             layers.push(layer);
             shape = out;
         }

@@ -171,7 +171,7 @@ pub fn train(
             );
             let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.lr, model, grads);
+            model = crate::nn::tie_shared(optim.step(config.lr, model, grads));
             loss_sum += batch_loss * n as f64;
             correct += batch_correct;
             seen += n;
