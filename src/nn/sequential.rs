@@ -5,7 +5,8 @@
 //! fails with a [`ShapeError`] naming the layer when a shape is impossible.
 
 use burn::module::Module;
-use burn::nn::{BatchNorm, Dropout, Relu};
+use burn::nn::{BatchNorm, Dropout, Relu, Sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::features::{Features, Shape};
@@ -26,6 +27,7 @@ pub enum LayerSpec {
     GlobalAvgPool,
     Flatten,
     Relu,
+    Sigmoid,
     Dropout(f64),
     BatchNorm,
     Inception(InceptionSpec),
@@ -46,6 +48,7 @@ impl LayerSpec {
             LayerSpec::GlobalAvgPool => "GlobalAvgPool2D()".into(),
             LayerSpec::Flatten => "Flatten()".into(),
             LayerSpec::Relu => "Activation(relu)".into(),
+            LayerSpec::Sigmoid => "Activation(sigmoid)".into(),
             LayerSpec::Dropout(p) => format!("Dropout(p={p})"),
             LayerSpec::BatchNorm => "BatchNorm()".into(),
             LayerSpec::Inception(i) => i.describe(),
@@ -83,6 +86,7 @@ impl LayerSpec {
             },
             LayerSpec::Flatten => Ok((Layer::Flatten(Flatten), vec![input.iter().product()])),
             LayerSpec::Relu => Ok((Layer::Relu(Relu), input.clone())),
+            LayerSpec::Sigmoid => Ok((Layer::Sigmoid(Sigmoid), input.clone())),
             LayerSpec::Dropout(p) => dropout(*p).map(|d| (Layer::Dropout(d), input.clone())),
             LayerSpec::BatchNorm => {
                 batch_norm(input, device).map(|b| (Layer::BatchNorm(b), input.clone()))
@@ -227,6 +231,7 @@ pub enum Layer {
     GlobalAvgPool(GlobalAvgPool),
     Flatten(Flatten),
     Relu(Relu),
+    Sigmoid(Sigmoid),
     Dropout(Dropout),
     BatchNorm(BatchNorm),
     Inception(Inception),
@@ -246,6 +251,7 @@ impl Layer {
             Layer::GlobalAvgPool(_) => Features::Maps(global_avg_pool(x.into_maps())),
             Layer::Flatten(_) => Features::Flat(x.into_flat()),
             Layer::Relu(_) => relu_features(x),
+            Layer::Sigmoid(_) => x.map(sigmoid, sigmoid),
             Layer::Dropout(d) => x.map(|t| d.forward(t), |t| d.forward(t)),
             Layer::BatchNorm(b) => x.map(|t| b.forward(t), |t| b.forward(t)),
             Layer::Inception(block) => Features::Maps(block.forward(x.into_maps())),
@@ -270,6 +276,7 @@ impl Layer {
             Layer::GlobalAvgPool(_) => LayerSpec::GlobalAvgPool.describe(),
             Layer::Flatten(_) => LayerSpec::Flatten.describe(),
             Layer::Relu(_) => LayerSpec::Relu.describe(),
+            Layer::Sigmoid(_) => LayerSpec::Sigmoid.describe(),
             Layer::Dropout(d) => LayerSpec::Dropout(d.prob).describe(),
             Layer::BatchNorm(_) => LayerSpec::BatchNorm.describe(),
             Layer::Sequential(s) => format!("Sequential({} layers)", s.layers.len()),
