@@ -126,6 +126,15 @@ fn train_eval_predict_end_to_end() {
     image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y) % 256) as u8]))
         .save(&image)
         .unwrap();
+    // A checkpoint of another architecture than the one asked for is refused.
+    inception()
+        .args(["eval", "--model", "lenet", "--checkpoint"])
+        .arg(&ckpt)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "holds a googlenet model, not lenet",
+        ));
     let not_image = out.path().join("notes.txt");
     std::fs::write(&not_image, "hello").unwrap();
     inception()

@@ -1,19 +1,16 @@
 //! `inception eval`.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use super::{load_split, ComputeArgs, DataArgs};
+use super::{load_split, CheckpointArgs, ComputeArgs, DataArgs};
 use crate::data::{data_loader, LoaderOptions, Split};
 use crate::progress::eval_bar;
-use crate::train::{checkpoint, evaluate_with};
+use crate::train::evaluate_with;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Checkpoint written by `inception train`.
-    #[arg(long, value_name = "PATH")]
-    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub saved: CheckpointArgs,
     /// Evaluate on the first N test images only.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -28,7 +25,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
-    let (model, _) = checkpoint::load(&args.checkpoint, &device)?;
+    let model = args.saved.load(&device)?;
     let dir = args.data.locate()?;
     let test_set = load_split(&dir, Split::Test)?;
     let [channels, side, _] = model.config.input;

@@ -73,6 +73,34 @@ impl DataArgs {
     }
 }
 
+/// A saved model, optionally checked to be of the expected architecture.
+#[derive(Debug, Clone, Args)]
+pub struct CheckpointArgs {
+    /// Checkpoint written by `inception train` (it holds the model's configuration).
+    #[arg(long, value_name = "PATH")]
+    pub checkpoint: PathBuf,
+    /// Refuse the checkpoint unless it holds this architecture.
+    #[arg(long, value_enum)]
+    pub model: Option<crate::models::ModelKind>,
+}
+
+impl CheckpointArgs {
+    fn load(&self, device: &burn::tensor::Device) -> anyhow::Result<crate::models::Model> {
+        let (model, _) = crate::train::checkpoint::load(&self.checkpoint, device)?;
+        if let Some(expected) = self.model {
+            if model.config.kind != expected {
+                anyhow::bail!(
+                    "{} holds a {} model, not {}; drop --model or pick the right checkpoint",
+                    self.checkpoint.display(),
+                    model.config.kind.name(),
+                    expected.name()
+                );
+            }
+        }
+        Ok(model)
+    }
+}
+
 fn load_split(dir: &Path, split: Split) -> anyhow::Result<FashionMnist> {
     FashionMnist::load(dir, split)
         .with_context(|| format!("cannot load Fashion-MNIST from {}", dir.display()))

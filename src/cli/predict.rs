@@ -7,15 +7,13 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
-use super::ComputeArgs;
+use super::{CheckpointArgs, ComputeArgs};
 use crate::data::{resize_to_unit, CLASS_NAMES};
-use crate::train::checkpoint;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Checkpoint written by `inception train`.
-    #[arg(long, value_name = "PATH")]
-    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub saved: CheckpointArgs,
     /// PNG or JPEG images to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
@@ -32,7 +30,7 @@ pub struct PredictArgs {
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
-    let (model, _) = checkpoint::load(&args.checkpoint, &device)?;
+    let model = args.saved.load(&device)?;
     let [channels, side, _] = model.config.input;
     let mut pixels = Vec::with_capacity(args.images.len() * channels * side * side);
     for path in &args.images {
