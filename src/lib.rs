@@ -5,6 +5,7 @@
 //! - [`nn`]: layers and blocks, the run-time [`nn::Sequential`], initializers, shape tracing.
 //! - [`models`]: the architectures, each a layer tree with its seed's training recipe.
 //! - [`train`]: the `train_ch5` loop, evaluation and checkpoints.
+//! - [`interop`]: PyTorch state dicts (`.pth`, safetensors) by PyTorch's names; ImageNet labels.
 //! - [`cli`]: the `inception` command line, a thin layer over the above.
 //!
 //! ```no_run
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod fsutil;
+pub mod interop;
 pub mod models;
 pub mod nn;
 pub mod progress;

@@ -11,7 +11,7 @@ fn inception() -> Command {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["train", "eval", "predict", "summary"] {
+    for sub in ["train", "eval", "predict", "summary", "import", "export"] {
         inception()
             .args([sub, "--help"])
             .assert()

@@ -108,7 +108,14 @@ fn xavier_initialization_has_the_glorot_range_and_zero_biases() {
         max <= bound && max > 0.9 * bound,
         "max |w| {max} vs bound {bound}"
     );
-    let b = conv.bias.val().into_data().try_to_vec::<f32>().unwrap();
+    let b = conv
+        .bias
+        .as_ref()
+        .unwrap()
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     assert!(b.iter().all(|&v| v == 0.0));
 }
 

@@ -178,6 +178,42 @@ fn googlenet_paper_with_auxiliary_classifiers() {
 }
 
 #[test]
+fn googlenet_torchvision_is_torchvisions_layout() {
+    let config = ModelConfig::new(ModelKind::GooglenetTorchvision).with_classes(1000);
+    assert_eq!(config.input, [3, 224, 224]);
+    assert!(config.transform_input);
+    // torchvision: sum(p.numel() for p in googlenet(aux_logits=True).parameters()).
+    let (params, rows) = describe(&config);
+    assert_eq!(params, 13_004_888);
+    let find = |name: &str| rows.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(find("transform_input"), vec![3, 224, 224]);
+    assert_eq!(find("maxpool1"), vec![64, 56, 56]);
+    assert_eq!(find("conv3"), vec![192, 56, 56]);
+    assert_eq!(find("maxpool2"), vec![192, 28, 28]);
+    assert_eq!(find("maxpool3"), vec![480, 14, 14]);
+    assert_eq!(find("maxpool4"), vec![832, 7, 7]);
+    assert_eq!(find("inception5b"), vec![1024, 7, 7]);
+    assert_eq!(find("aux1"), vec![1000]);
+    let model = config.init(&Device::flex()).unwrap();
+    let aux: usize = model
+        .aux
+        .iter()
+        .map(|a| inception::nn::count_params(&a.head))
+        .sum();
+    assert_eq!(model.num_trainable() - aux, 6_624_904);
+    // transform_input is for RGB only: a gray model has none.
+    let gray = ModelConfig::new(ModelKind::GooglenetTorchvision).with_input([1, 64, 64]);
+    assert!(!gray.transform_input);
+    assert_eq!(
+        gray.init(&Device::flex())
+            .unwrap()
+            .forward(Tensor::zeros([1, 1, 64, 64], &Device::flex()))
+            .dims(),
+        [1, 10]
+    );
+}
+
+#[test]
 fn auxiliary_logits_only_in_training() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::GooglenetPaper)

@@ -8,7 +8,7 @@ use inception::models::{ModelConfig, ModelKind, OptimizerKind};
 use inception::train::{train, Silent, TrainConfig};
 
 /// The smallest convenient input each architecture accepts (AlexNet and NiN need at least
-/// 67x67, the paper GoogLeNet's auxiliary heads at least 80x80).
+/// 67x67, the paper GoogLeNet's auxiliary heads at least 80x80, torchvision's at least 57x57).
 fn small_input(kind: ModelKind) -> [usize; 3] {
     let [channels, _, _] = kind.default_input();
     let side = match kind {
@@ -17,6 +17,7 @@ fn small_input(kind: ModelKind) -> [usize; 3] {
         | ModelKind::Vgg11Small
         | ModelKind::Googlenet
         | ModelKind::GooglenetBn => 32,
+        ModelKind::GooglenetTorchvision => 64,
         ModelKind::Alexnet | ModelKind::Nin | ModelKind::GooglenetPaper => 96,
     };
     [channels, side, side]

@@ -1,6 +1,8 @@
 //! The `inception` command line: a thin layer of clap parsers over the library.
 
 mod eval;
+mod export;
+mod import;
 mod predict;
 mod summary;
 mod train;
@@ -32,6 +34,11 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Print every layer's output shape and parameter count.
     Summary(summary::SummaryArgs),
+    /// Turn PyTorch weights (`.pth` or `.safetensors`, e.g. torchvision's GoogLeNet) into a
+    /// checkpoint.
+    Import(import::ImportArgs),
+    /// Write a checkpoint's weights for PyTorch (safetensors, PyTorch's names).
+    Export(export::ExportArgs),
 }
 
 /// Where the computation runs.
@@ -113,6 +120,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Summary(args) => summary::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

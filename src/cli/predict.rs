@@ -8,7 +8,9 @@ use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
 use super::{CheckpointArgs, ComputeArgs};
-use crate::data::{resize_to_unit, CLASS_NAMES};
+use crate::data::resize_to_unit;
+use crate::interop::imagenet;
+use crate::models::Labels;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
@@ -17,13 +19,13 @@ pub struct PredictArgs {
     /// PNG or JPEG images to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
-    /// Invert gray levels first (Fashion-MNIST shows light garments on black; photos are
+    /// Invert the image first (Fashion-MNIST shows light garments on black; photos are
     /// usually dark on light).
     #[arg(long)]
     pub invert: bool,
-    /// Show the K most likely classes.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
-    pub top: u8,
+    /// Show the K most likely classes [default: 5 for ImageNet models, 1 otherwise].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub top: Option<u8>,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }
@@ -32,17 +34,27 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
     let model = args.saved.load(&device)?;
     let [channels, side, _] = model.config.input;
+    let labels = model.config.labels;
+    if labels == Labels::Imagenet && channels != 3 {
+        anyhow::bail!(
+            "{} is an ImageNet model with {channels} input channels; ImageNet models take RGB",
+            args.saved.checkpoint.display()
+        );
+    }
     let mut pixels = Vec::with_capacity(args.images.len() * channels * side * side);
     for path in &args.images {
-        let image = image::open(path)
-            .with_context(|| format!("cannot read {} as a PNG or JPEG image", path.display()))?
-            .to_luma8();
-        let (w, h) = image.dimensions();
-        let mut gray = image.into_raw();
+        let mut image = image::open(path)
+            .with_context(|| format!("cannot read {} as a PNG or JPEG image", path.display()))?;
         if args.invert {
-            gray.iter_mut().for_each(|p| *p = 255 - *p);
+            image.invert();
         }
-        let plane = resize_to_unit(&gray, h as usize, w as usize, side);
+        if labels == Labels::Imagenet {
+            pixels.extend(imagenet::preprocess(&image, side));
+            continue;
+        }
+        let gray = image.to_luma8();
+        let (w, h) = gray.dimensions();
+        let plane = resize_to_unit(&gray.into_raw(), h as usize, w as usize, side);
         for _ in 0..channels {
             pixels.extend_from_slice(&plane);
         }
@@ -54,20 +66,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         .as_slice::<f32>()
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let classes = model.config.num_classes;
+    let top = usize::from(
+        args.top
+            .unwrap_or(if labels == Labels::Imagenet { 5 } else { 1 }),
+    );
     for (i, path) in args.images.iter().enumerate() {
         let row = &probs[i * classes..(i + 1) * classes];
         let mut order: Vec<usize> = (0..classes).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
         let top: Vec<String> = order
             .iter()
-            .take(args.top as usize)
-            .map(|&c| {
-                format!(
-                    "{} ({:.1}%)",
-                    CLASS_NAMES.get(c).copied().unwrap_or("?"),
-                    100.0 * row[c]
-                )
-            })
+            .take(top)
+            .map(|&c| format!("{} ({:.1}%)", labels.class_name(c), 100.0 * row[c]))
             .collect();
         println!("{}: {}", path.display(), top.join(", "));
     }

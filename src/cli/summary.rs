@@ -31,6 +31,10 @@ pub struct SummaryArgs {
     /// Also list every parameter with its name and shape (Gluon's `collect_params`).
     #[arg(long)]
     pub params: bool,
+    /// Also list every tensor as PyTorch's `state_dict()` names it (what `import` expects and
+    /// `export` writes).
+    #[arg(long)]
+    pub state_dict: bool,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }
@@ -121,6 +125,15 @@ pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
                 format!("({})", shape.join(", ")),
                 thousands(p.count())
             );
+        }
+        println!();
+    }
+    if args.state_dict {
+        let names = crate::interop::torch_names(&model);
+        let width = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        println!();
+        for (name, shape) in &names {
+            println!("{name:<width$}  {shape:?}");
         }
         println!();
     }

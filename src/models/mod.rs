@@ -35,6 +35,8 @@ pub enum ModelKind {
     GooglenetBn,
     /// GoogLeNet as in the paper (seed 001): 3x224x224, batch norm, two auxiliary classifiers.
     GooglenetPaper,
+    /// torchvision's GoogLeNet, layer for layer (loads its ImageNet weights): 3x224x224.
+    GooglenetTorchvision,
 }
 
 /// Optimizers offered on the command line.
@@ -56,6 +58,49 @@ impl OptimizerKind {
     }
 }
 
+/// What a model's classes are: gives their names, and how `predict` prepares an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Labels {
+    /// Fashion-MNIST's ten garments; images are read as gray levels in [0, 1].
+    #[default]
+    FashionMnist,
+    /// ImageNet's 1000 classes; images are read as RGB, center-cropped and normalized as
+    /// torchvision does.
+    Imagenet,
+    /// Classes known by number only.
+    Indices,
+}
+
+impl Labels {
+    pub fn name(self) -> &'static str {
+        match self {
+            Labels::FashionMnist => "fashion-mnist",
+            Labels::Imagenet => "imagenet",
+            Labels::Indices => "indices",
+        }
+    }
+
+    /// The name of class `index`, or its number when there is none.
+    pub fn class_name(self, index: usize) -> String {
+        let known = match self {
+            Labels::FashionMnist => crate::data::CLASS_NAMES.get(index).copied(),
+            Labels::Imagenet => crate::interop::imagenet::class_name(index),
+            Labels::Indices => None,
+        };
+        known.map_or_else(|| format!("class {index}"), str::to_string)
+    }
+
+    /// The labels that go with `num_classes` classes when nothing else says.
+    pub fn guess(num_classes: usize) -> Self {
+        match num_classes {
+            10 => Labels::FashionMnist,
+            1000 => Labels::Imagenet,
+            _ => Labels::Indices,
+        }
+    }
+}
+
 /// A seed's training recipe: the defaults of `inception train --model M`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
@@ -68,7 +113,7 @@ pub struct Recipe {
 
 impl ModelKind {
     /// Every model, in the order of the zoo.
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 9] = [
         ModelKind::Lenet,
         ModelKind::Alexnet,
         ModelKind::Vgg11,
@@ -77,6 +122,7 @@ impl ModelKind {
         ModelKind::Googlenet,
         ModelKind::GooglenetBn,
         ModelKind::GooglenetPaper,
+        ModelKind::GooglenetTorchvision,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +135,7 @@ impl ModelKind {
             ModelKind::Googlenet => "googlenet",
             ModelKind::GooglenetBn => "googlenet-bn",
             ModelKind::GooglenetPaper => "googlenet-paper",
+            ModelKind::GooglenetTorchvision => "googlenet-torchvision",
         }
     }
 
@@ -108,6 +155,9 @@ impl ModelKind {
             ModelKind::Googlenet => plain(googlenet::googlenet(classes)),
             ModelKind::GooglenetBn => plain(googlenet::googlenet_bn(classes)),
             ModelKind::GooglenetPaper => googlenet::googlenet_paper(classes, config.pool_mode),
+            ModelKind::GooglenetTorchvision => {
+                googlenet::googlenet_torchvision(classes, config.transform_input)
+            }
         }
     }
 
@@ -116,7 +166,7 @@ impl ModelKind {
         match self {
             ModelKind::Lenet => [1, 28, 28],
             ModelKind::Googlenet | ModelKind::GooglenetBn => [1, 96, 96],
-            ModelKind::GooglenetPaper => [3, 224, 224],
+            ModelKind::GooglenetPaper | ModelKind::GooglenetTorchvision => [3, 224, 224],
             ModelKind::Alexnet | ModelKind::Vgg11 | ModelKind::Vgg11Small | ModelKind::Nin => {
                 [1, 224, 224]
             }
@@ -149,7 +199,9 @@ impl ModelKind {
             ModelKind::Vgg11 | ModelKind::Vgg11Small => recipe(Adam, 0.001, 64, 5, 224),
             ModelKind::Nin => recipe(Adam, 0.002, 128, 5, 224),
             ModelKind::Googlenet | ModelKind::GooglenetBn => recipe(Sgd, 0.1, 128, 5, 96),
-            ModelKind::GooglenetPaper => recipe(Sgd, 0.1, 128, 5, 224),
+            ModelKind::GooglenetPaper | ModelKind::GooglenetTorchvision => {
+                recipe(Sgd, 0.1, 128, 5, 224)
+            }
         }
     }
 }
@@ -193,6 +245,13 @@ pub struct ModelConfig {
     /// Max-pool border handling (GoogLeNet-paper only).
     #[serde(default)]
     pub pool_mode: PoolMode,
+    /// torchvision's `transform_input` (GoogLeNet-torchvision on 3-channel input only): the
+    /// model takes ImageNet-normalized images and rescales them as its weights expect.
+    #[serde(default)]
+    pub transform_input: bool,
+    /// What the classes are (Fashion-MNIST unless imported).
+    #[serde(default)]
+    pub labels: Labels,
 }
 
 impl ModelConfig {
@@ -204,11 +263,29 @@ impl ModelConfig {
             input: kind.default_input(),
             init: kind.default_init(),
             pool_mode: PoolMode::default(),
+            transform_input: kind == ModelKind::GooglenetTorchvision,
+            labels: Labels::FashionMnist,
         }
     }
 
+    /// Sets the input shape; `transform_input` only applies to 3 channels and is dropped for
+    /// others (a grayscale GoogLeNet-torchvision trained here has no use for it).
     pub fn with_input(mut self, input: [usize; 3]) -> Self {
         self.input = input;
+        if input[0] != 3 {
+            self.transform_input = false;
+        }
+        self
+    }
+
+    pub fn with_labels(mut self, labels: Labels) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    /// Turns torchvision's `transform_input` on or off (GoogLeNet-torchvision only).
+    pub fn with_transform_input(mut self, on: bool) -> Self {
+        self.transform_input = on && self.kind == ModelKind::GooglenetTorchvision;
         self
     }
 

@@ -15,17 +15,20 @@ use burn::tensor::{Device, Tensor};
 
 use super::features::Shape;
 use super::init::Init;
-use super::layers::{Conv, ConvSpec, Pool};
+use super::layers::{Conv, ConvSpec, ConvStyle, Pool};
 
 /// Channel counts of the four paths, as in `Inception(c1, c2, c3, c4)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InceptionSpec {
     pub c1: usize,
     pub c2: (usize, usize),
     pub c3: (usize, usize),
     pub c4: usize,
-    /// Every convolution is a `conv_block` (conv, batch norm, ReLU) as in seed 001.
-    pub batch_norm: bool,
+    /// How every convolution is made: plain (seed 000), `conv_block` (seed 001) or
+    /// torchvision's `BasicConv2d`.
+    pub conv: ConvStyle,
+    /// Kernel of the third path's second convolution: 5 in the paper, 3 in torchvision.
+    pub p3_kernel: usize,
 }
 
 impl InceptionSpec {
@@ -35,13 +38,22 @@ impl InceptionSpec {
             c2,
             c3,
             c4,
-            batch_norm: false,
+            conv: ConvStyle::PLAIN,
+            p3_kernel: 5,
         }
     }
 
     /// Batch-norm conv blocks on every path.
     pub fn batch_norm(mut self) -> Self {
-        self.batch_norm = true;
+        self.conv = ConvStyle::CONV_BLOCK;
+        self
+    }
+
+    /// torchvision's `Inception`: `BasicConv2d` on every path and a 3x3 kernel on the third
+    /// (a known difference from the paper's 5x5, kept for its pretrained weights).
+    pub fn torchvision(mut self) -> Self {
+        self.conv = ConvStyle::BASIC_CONV2D;
+        self.p3_kernel = 3;
         self
     }
 
@@ -50,10 +62,26 @@ impl InceptionSpec {
         self.c1 + self.c2.1 + self.c3.1 + self.c4
     }
 
+    /// `Inception`, `InceptionBN` (conv blocks) or `Inception(BasicConv2d)` (torchvision).
+    pub fn kind_name(&self) -> &'static str {
+        if self.conv == ConvStyle::PLAIN {
+            "Inception"
+        } else if self.conv == ConvStyle::CONV_BLOCK {
+            "InceptionBN"
+        } else {
+            "Inception(BasicConv2d)"
+        }
+    }
+
     pub fn describe(&self) -> String {
+        let kind = self.kind_name();
+        let p3 = if self.p3_kernel == 5 {
+            String::new()
+        } else {
+            format!(", c3 kernel {k}x{k}", k = self.p3_kernel)
+        };
         format!(
-            "Inception{}(c1={}, c2=({}, {}), c3=({}, {}), c4={}) -> {} channels",
-            if self.batch_norm { "BN" } else { "" },
+            "{kind}(c1={}, c2=({}, {}), c3=({}, {}){p3}, c4={}) -> {} channels",
             self.c1,
             self.c2.0,
             self.c2.1,
@@ -70,19 +98,14 @@ impl InceptionSpec {
         init: Init,
         device: &Device,
     ) -> Result<(Inception, Shape), String> {
-        let conv = |spec: ConvSpec, shape: &Shape| {
-            let spec = if self.batch_norm {
-                spec.batch_norm()
-            } else {
-                spec
-            };
-            spec.relu().build(shape, init, device)
-        };
+        let conv =
+            |spec: ConvSpec, shape: &Shape| spec.style(self.conv).relu().build(shape, init, device);
         let (p1, out1) = conv(ConvSpec::new(self.c1, 1), input)?;
         let (p2_1, mid2) = conv(ConvSpec::new(self.c2.0, 1), input)?;
         let (p2_2, _) = conv(ConvSpec::new(self.c2.1, 3).padding(1), &mid2)?;
         let (p3_1, mid3) = conv(ConvSpec::new(self.c3.0, 1), input)?;
-        let (p3_2, _) = conv(ConvSpec::new(self.c3.1, 5).padding(2), &mid3)?;
+        let k3 = self.p3_kernel;
+        let (p3_2, _) = conv(ConvSpec::new(self.c3.1, k3).padding(k3 / 2), &mid3)?;
         let p4_1 = Pool::max(3, 1, 1);
         let pooled = p4_1.output_shape(input)?;
         let (p4_2, _) = conv(ConvSpec::new(self.c4, 1), &pooled)?;
@@ -139,7 +162,8 @@ impl Inception {
             c2: (out(&self.p2_1), out(&self.p2_2)),
             c3: (out(&self.p3_1), out(&self.p3_2)),
             c4: out(&self.p4_2),
-            batch_norm: self.p1.bn.is_some(),
+            conv: self.p1.spec().conv_style(),
+            p3_kernel: self.p3_2.spec().kernel,
         }
     }
 }

@@ -49,6 +49,9 @@ fn expect_maps(input: &Shape, what: &str) -> Result<[usize; 3], String> {
     }
 }
 
+/// Batch norm's default epsilon (PyTorch's and Gluon's).
+pub const BN_EPS: f64 = 1e-5;
+
 /// Hyper-parameters of a 2-d convolution (square kernel), optionally followed by batch
 /// normalization (seed 001's `conv_block`) and ReLU.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +60,12 @@ pub struct ConvSpec {
     pub kernel: usize,
     pub stride: usize,
     pub padding: usize,
+    /// The convolution adds a bias (torchvision's `BasicConv2d` has none: batch norm's shift
+    /// does its work).
+    pub bias: bool,
     pub batch_norm: bool,
+    /// Batch norm's epsilon.
+    pub bn_eps: f64,
     pub relu: bool,
 }
 
@@ -69,9 +77,37 @@ impl ConvSpec {
             kernel,
             stride: 1,
             padding: 0,
+            bias: true,
             batch_norm: false,
+            bn_eps: BN_EPS,
             relu: false,
         }
+    }
+
+    /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001, ReLU.
+    pub fn basic_conv2d(channels: usize, kernel: usize) -> Self {
+        Self {
+            bias: false,
+            batch_norm: true,
+            bn_eps: 1e-3,
+            relu: true,
+            ..Self::new(channels, kernel)
+        }
+    }
+    /// Its bias, batch norm and epsilon.
+    pub fn conv_style(&self) -> ConvStyle {
+        ConvStyle {
+            bias: self.bias,
+            batch_norm: self.batch_norm,
+            bn_eps: self.bn_eps,
+        }
+    }
+    /// Applies a convolution style (bias, batch norm, epsilon) shared by a whole network.
+    pub fn style(mut self, style: ConvStyle) -> Self {
+        self.bias = style.bias;
+        self.batch_norm = style.batch_norm;
+        self.bn_eps = style.bn_eps;
+        self
     }
     /// Batch normalization between the convolution and the activation (`BatchNorm2d(channels)`).
     pub fn batch_norm(mut self) -> Self {
@@ -93,12 +129,18 @@ impl ConvSpec {
     }
 
     pub fn describe(&self) -> String {
+        let batch_norm = match (self.batch_norm, self.bn_eps == BN_EPS) {
+            (false, _) => String::new(),
+            (true, true) => ", BatchNorm".to_string(),
+            (true, false) => format!(", BatchNorm(eps={})", self.bn_eps),
+        };
         format!(
-            "Conv2D({}, kernel_size={k}x{k}, stride={}, padding={}{}{})",
+            "Conv2D({}, kernel_size={k}x{k}, stride={}, padding={}{}{}{})",
             self.channels,
             self.stride,
             self.padding,
-            if self.batch_norm { ", BatchNorm" } else { "" },
+            if self.bias { "" } else { ", use_bias=False" },
+            batch_norm,
             if self.relu { ", Activation(relu)" } else { "" },
             k = self.kernel
         )
@@ -127,10 +169,12 @@ impl ConvSpec {
                 self.channels * k2,
                 device,
             ),
-            bias: init.bias(self.channels, device),
-            bn: self
-                .batch_norm
-                .then(|| BatchNormConfig::new(self.channels).init(device)),
+            bias: self.bias.then(|| init.bias(self.channels, device)),
+            bn: self.batch_norm.then(|| {
+                BatchNormConfig::new(self.channels)
+                    .with_epsilon(self.bn_eps)
+                    .init(device)
+            }),
             stride: self.stride,
             padding: self.padding,
             relu: self.relu,
@@ -139,12 +183,12 @@ impl ConvSpec {
     }
 }
 
-/// A 2-d convolution with bias, optional batch norm and optional ReLU. Parameters:
+/// A 2-d convolution with optional bias, optional batch norm and optional ReLU. Parameters:
 /// `weight [out, in, k, k]`, `bias [out]`, and `bn.gamma`, `bn.beta` (plus running statistics).
 #[derive(Module, Debug)]
 pub struct Conv {
     pub weight: Param<Tensor<4>>,
-    pub bias: Param<Tensor<1>>,
+    pub bias: Option<Param<Tensor<1>>>,
     pub bn: Option<BatchNorm>,
     pub stride: usize,
     pub padding: usize,
@@ -155,7 +199,8 @@ impl Conv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let p = self.padding;
         let options = ConvOptions::new([self.stride; 2], [p, p], [1, 1], 1);
-        let mut y = conv2d(x, self.weight.val(), Some(self.bias.val()), options);
+        let bias = self.bias.as_ref().map(Param::val);
+        let mut y = conv2d(x, self.weight.val(), bias, options);
         if let Some(bn) = &self.bn {
             y = bn.forward(y);
         }
@@ -173,10 +218,42 @@ impl Conv {
             kernel: k,
             stride: self.stride,
             padding: self.padding,
+            bias: self.bias.is_some(),
             batch_norm: self.bn.is_some(),
+            bn_eps: self.bn.as_ref().map_or(BN_EPS, |bn| bn.epsilon),
             relu: self.relu,
         }
     }
+}
+
+/// How the convolutions of a network are made: Gluon's plain ones, seed 001's `conv_block`,
+/// or torchvision's `BasicConv2d`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvStyle {
+    pub bias: bool,
+    pub batch_norm: bool,
+    pub bn_eps: f64,
+}
+
+impl ConvStyle {
+    /// Convolution with bias, no batch norm.
+    pub const PLAIN: Self = Self {
+        bias: true,
+        batch_norm: false,
+        bn_eps: BN_EPS,
+    };
+    /// Seed 001's `conv_block`: convolution with bias, batch norm (eps 1e-5).
+    pub const CONV_BLOCK: Self = Self {
+        bias: true,
+        batch_norm: true,
+        bn_eps: BN_EPS,
+    };
+    /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001.
+    pub const BASIC_CONV2D: Self = Self {
+        bias: false,
+        batch_norm: true,
+        bn_eps: 1e-3,
+    };
 }
 
 /// Hyper-parameters of a fully connected layer; its input is flattened first, as in Gluon.
@@ -339,6 +416,76 @@ impl Pool {
                 },
             ),
         }
+    }
+}
+
+/// Average pooling to a fixed `size`x`size` output whatever the input (PyTorch's
+/// `AdaptiveAvgPool2d`, used by torchvision's auxiliary classifiers).
+#[derive(Module, Debug, PartialEq)]
+pub struct AdaptiveAvgPool {
+    pub size: usize,
+}
+
+impl AdaptiveAvgPool {
+    pub fn describe(&self) -> String {
+        format!("AdaptiveAvgPool2D(output_size={s}x{s})", s = self.size)
+    }
+
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let [c, h, w] = expect_maps(input, "adaptive pooling")?;
+        if self.size == 0 || h < self.size || w < self.size {
+            return Err(format!(
+                "cannot pool a {h}x{w} input to {s}x{s}",
+                s = self.size
+            ));
+        }
+        Ok(vec![c, self.size, self.size])
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        adaptive_avg_pool2d(x, [self.size, self.size])
+    }
+}
+
+/// torchvision GoogLeNet's `transform_input`: turns an image normalized with the ImageNet mean
+/// and standard deviation into one scaled to [-1, 1] per channel, which the original Google
+/// weights expect: `x[c] * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5`. No parameters.
+#[derive(Module, Debug, Default)]
+pub struct TransformInput;
+
+impl TransformInput {
+    /// ImageNet's per-channel mean (RGB).
+    pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+    /// ImageNet's per-channel standard deviation (RGB).
+    pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+    pub fn describe(&self) -> String {
+        "TransformInput(ImageNet normalization to [-1, 1])".to_string()
+    }
+
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        match expect_maps(input, "transform_input")? {
+            [3, _, _] => Ok(input.clone()),
+            [c, _, _] => Err(format!(
+                "transform_input works on 3-channel RGB images, not {c} channels"
+            )),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        // Per channel, in the order torchvision computes it (multiply, then add), so float32
+        // rounding matches.
+        let channels = (0..3)
+            .map(|c| {
+                let scale = Self::STD[c] / 0.5;
+                let shift = (Self::MEAN[c] - 0.5) / 0.5;
+                x.clone()
+                    .narrow(1, c, 1)
+                    .mul_scalar(scale)
+                    .add_scalar(shift)
+            })
+            .collect();
+        Tensor::cat(channels, 1)
     }
 }
 

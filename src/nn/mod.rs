@@ -12,7 +12,10 @@ pub mod trace;
 pub use features::{format_shape, Features, Shape};
 pub use inception::{Inception, InceptionSpec};
 pub use init::{reinitialize, Init, MyInit, ParamInit, ParamRole};
-pub use layers::{Conv, ConvSpec, Dense, DenseSpec, Pool, PoolKind};
+pub use layers::{
+    AdaptiveAvgPool, Conv, ConvSpec, ConvStyle, Dense, DenseSpec, Pool, PoolKind, TransformInput,
+    BN_EPS,
+};
 pub use params::{count_params, named_params, tie_shared, NamedParam};
 pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
 pub use trace::{TraceRow, Tracer};

@@ -13,7 +13,8 @@ use super::features::{Features, Shape};
 use super::inception::{Inception, InceptionSpec};
 use super::init::Init;
 use super::layers::{
-    batch_norm, dropout, global_avg_pool, relu_features, Conv, ConvSpec, Dense, DenseSpec, Pool,
+    batch_norm, dropout, global_avg_pool, relu_features, AdaptiveAvgPool, Conv, ConvSpec, Dense,
+    DenseSpec, Pool, TransformInput,
 };
 use super::trace::Tracer;
 use super::ShapeError;
@@ -24,8 +25,11 @@ pub enum LayerSpec {
     Conv(ConvSpec),
     Dense(DenseSpec),
     Pool(Pool),
+    AdaptiveAvgPool(usize),
     GlobalAvgPool,
     Flatten,
+    /// torchvision GoogLeNet's `transform_input` (ImageNet normalization to [-1, 1]).
+    TransformInput,
     Relu,
     Sigmoid,
     Dropout(f64),
@@ -45,6 +49,8 @@ impl LayerSpec {
             LayerSpec::Conv(c) => c.describe(),
             LayerSpec::Dense(d) => d.describe(),
             LayerSpec::Pool(p) => p.describe(),
+            LayerSpec::AdaptiveAvgPool(size) => AdaptiveAvgPool { size: *size }.describe(),
+            LayerSpec::TransformInput => TransformInput.describe(),
             LayerSpec::GlobalAvgPool => "GlobalAvgPool2D()".into(),
             LayerSpec::Flatten => "Flatten()".into(),
             LayerSpec::Relu => "Activation(relu)".into(),
@@ -80,6 +86,14 @@ impl LayerSpec {
             LayerSpec::Pool(pool) => pool
                 .output_shape(input)
                 .map(|s| (Layer::Pool(pool.clone()), s)),
+            LayerSpec::AdaptiveAvgPool(size) => {
+                let pool = AdaptiveAvgPool { size: *size };
+                pool.output_shape(input)
+                    .map(|s| (Layer::AdaptiveAvgPool(pool), s))
+            }
+            LayerSpec::TransformInput => TransformInput
+                .output_shape(input)
+                .map(|s| (Layer::TransformInput(TransformInput), s)),
             LayerSpec::GlobalAvgPool => match input.as_slice() {
                 [c, _, _] => Ok((Layer::GlobalAvgPool(GlobalAvgPool), vec![*c, 1, 1])),
                 _ => Err("global pooling needs feature maps CxHxW".to_string()),
@@ -228,8 +242,10 @@ pub enum Layer {
     Conv(Conv),
     Dense(Dense),
     Pool(Pool),
+    AdaptiveAvgPool(AdaptiveAvgPool),
     GlobalAvgPool(GlobalAvgPool),
     Flatten(Flatten),
+    TransformInput(TransformInput),
     Relu(Relu),
     Sigmoid(Sigmoid),
     Dropout(Dropout),
@@ -248,6 +264,8 @@ impl Layer {
             Layer::Conv(conv) => Features::Maps(conv.forward(x.into_maps())),
             Layer::Dense(dense) => Features::Flat(dense.forward(x.into_flat())),
             Layer::Pool(pool) => Features::Maps(pool.forward(x.into_maps())),
+            Layer::AdaptiveAvgPool(pool) => Features::Maps(pool.forward(x.into_maps())),
+            Layer::TransformInput(t) => Features::Maps(t.forward(x.into_maps())),
             Layer::GlobalAvgPool(_) => Features::Maps(global_avg_pool(x.into_maps())),
             Layer::Flatten(_) => Features::Flat(x.into_flat()),
             Layer::Relu(_) => relu_features(x),
@@ -272,6 +290,8 @@ impl Layer {
                 .describe()
             }
             Layer::Pool(p) => p.describe(),
+            Layer::AdaptiveAvgPool(p) => p.describe(),
+            Layer::TransformInput(t) => t.describe(),
             Layer::Inception(i) => i.spec().describe(),
             Layer::GlobalAvgPool(_) => LayerSpec::GlobalAvgPool.describe(),
             Layer::Flatten(_) => LayerSpec::Flatten.describe(),
@@ -345,11 +365,7 @@ impl Sequential {
                 }
                 Layer::Inception(block) => {
                     let spec = block.spec();
-                    let kind = if spec.batch_norm {
-                        "InceptionBN"
-                    } else {
-                        "Inception"
-                    };
+                    let kind = spec.kind_name();
                     out.push_str(&format!(
                         "{pad}({name}): {kind}(  # {} channels\n",
                         spec.out_channels()
