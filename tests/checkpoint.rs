@@ -27,7 +27,7 @@ fn reloaded_model_gives_bit_identical_logits() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.ckpt");
-    checkpoint::save(&model, None, &path).unwrap();
+    checkpoint::save(&model, &path).unwrap();
     let (loaded, meta) = checkpoint::load(&path, &device).unwrap();
     assert_eq!(meta.model, config);
     assert_eq!(loaded.config, config);
@@ -45,7 +45,7 @@ fn damaged_and_foreign_checkpoints_give_clear_errors() {
     let device = Device::flex();
     let config = ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]);
     let model = config.init(&device).unwrap();
-    let bytes = checkpoint::to_bytes(&model, None).unwrap();
+    let bytes = checkpoint::to_bytes(&model, None, &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.ckpt");
     let load = |data: &[u8]| {
@@ -86,7 +86,7 @@ fn damaged_and_foreign_checkpoints_give_clear_errors() {
     }
     .init(&device)
     .unwrap();
-    let other_bytes = checkpoint::to_bytes(&other, None).unwrap();
+    let other_bytes = checkpoint::to_bytes(&other, None, &[]).unwrap();
     let forged = splice_meta(&other_bytes, &bytes);
     let err = load(&forged);
     assert!(matches!(err, CheckpointError::Mismatch { .. }), "{err}");

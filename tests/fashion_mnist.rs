@@ -38,6 +38,7 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
         channels: 1,
         batch_size: 32,
         shuffle: None,
+        skip: 0,
         limit: Some(100),
         workers: 1,
     };
@@ -69,11 +70,12 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
     );
 
     // The same seed gives the same order; a different seed another.
-    let order = |seed| {
+    let order_from = |seed, skip| {
         let loader = data_loader(
             &test,
             &LoaderOptions {
                 shuffle: Some(seed),
+                skip,
                 ..options.clone()
             },
             &device,
@@ -90,7 +92,10 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
             })
             .collect::<Vec<_>>()
     };
+    let order = |seed| order_from(seed, 0);
     assert_eq!(order(7), order(7));
+    // A resumed epoch skips what was done and sees the rest in the same order.
+    assert_eq!(order_from(7, 40), order(7)[40..]);
     assert_ne!(order(7), order(8));
     // A shuffle is a permutation of the same 100 examples.
     let file_order: Vec<i64> = test.labels()[..100].iter().map(|&l| i64::from(l)).collect();

@@ -23,6 +23,8 @@ fn googlenet_learns_a_few_hundred_real_images() {
         limit_test: Some(320),
         workers: 1,
         out_dir: None,
+        checkpoint_every: None,
+        keep_checkpoints: 0,
     };
     let outcome = train(
         &config,
@@ -67,11 +69,19 @@ fn bad_settings_are_refused_before_training() {
         limit_test: Some(8),
         workers: 1,
         out_dir: None,
+        checkpoint_every: None,
+        keep_checkpoints: 0,
     };
     let err = train(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
-    assert!(err.contains("--lr must be a positive number"), "{err}");
+    assert!(
+        err.to_string().contains("--lr must be a positive number"),
+        "{err}"
+    );
     config.lr = 0.1;
     config.batch_size = 0;
     let err = train(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
-    assert!(err.contains("--batch-size must be at least 1"), "{err}");
+    assert!(
+        err.to_string().contains("--batch-size must be at least 1"),
+        "{err}"
+    );
 }

@@ -45,6 +45,8 @@ fn every_model_lowers_its_loss_on_real_images() {
             limit_test: Some(16),
             workers: 1,
             out_dir: None,
+            checkpoint_every: None,
+            keep_checkpoints: 0,
         };
         let outcome = train(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
         let (first, last) = (&outcome.epochs[0], &outcome.epochs[2]);

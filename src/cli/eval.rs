@@ -34,6 +34,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         channels,
         batch_size: args.batch_size as usize,
         shuffle: None,
+        skip: 0,
         limit: args.limit,
         workers: 1,
     };

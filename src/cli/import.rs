@@ -51,7 +51,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .with_labels(args.labels.unwrap_or(Labels::guess(classes)));
     let model = config.init(&device)?;
     let model = interop::load_state_dict(model, &dict, &args.from)?;
-    crate::train::checkpoint::save(&model, None, &args.out)?;
+    crate::train::checkpoint::save(&model, &args.out)?;
     println!(
         "imported {} tensors ({} parameters) from {} into a {} model with {} classes ({} labels, input {}x{}x{}): {}",
         dict.tensors.len(),

@@ -4,9 +4,9 @@ use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
 use super::ComputeArgs;
+use crate::models::MAX_SIDE;
 use crate::models::{ModelConfig, ModelKind, PoolMode};
 use crate::nn::format_shape;
-use crate::train::fit::MAX_SIDE;
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {

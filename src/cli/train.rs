@@ -1,6 +1,8 @@
 //! `inception train`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::Args;
 use indicatif::ProgressBar;
@@ -9,7 +11,9 @@ use super::{load_split, ComputeArgs, DataArgs};
 use crate::data::Split;
 use crate::models::{ModelConfig, ModelKind, OptimizerKind, PoolMode};
 use crate::progress::{epoch_bar, eval_bar};
-use crate::train::{train, EpochReport, TrainConfig, TrainObserver};
+use crate::train::{
+    resume, train, EpochReport, Progress, RunDir, TrainConfig, TrainError, TrainObserver,
+};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -47,9 +51,28 @@ pub struct TrainArgs {
     /// Evaluate on the first N test images only.
     #[arg(long, value_name = "N")]
     pub limit_test: Option<usize>,
-    /// Directory for the checkpoint (`model.ckpt`, rewritten after every epoch).
+    /// Run directory: `model.ckpt` (the latest checkpoint, rewritten after every epoch) and
+    /// `checkpoints/` (the last few, step-numbered).
     #[arg(long, value_name = "DIR", default_value = "runs/latest")]
     pub out: PathBuf,
+    /// Also write a checkpoint every N optimizer steps.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
+    /// Step-numbered checkpoints to keep in `checkpoints/` besides `model.ckpt`.
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    pub keep_checkpoints: usize,
+    /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
+    /// was started with (only --data, --no-download, --device and --threads may be given).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = [
+            "model", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
+            "pool_mode", "seed", "limit_train", "limit_test", "out", "workers",
+            "checkpoint_every", "keep_checkpoints",
+        ]
+    )]
+    pub resume: Option<PathBuf>,
     /// Threads preparing batches while the model computes (1 keeps runs reproducible).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -78,22 +101,73 @@ impl TrainArgs {
             limit_test: self.limit_test,
             workers: self.workers,
             out_dir: Some(self.out.clone()),
+            checkpoint_every: self.checkpoint_every,
+            keep_checkpoints: self.keep_checkpoints,
         };
         config.validate().map_err(anyhow::Error::msg)?;
+        // Every layer's shape, checked before anything is loaded or written (parameters are
+        // created lazily, so this costs nothing).
+        config.model.init(&burn::tensor::Device::flex())?;
         Ok(config)
     }
 }
 
-/// Draws a progress bar per epoch and prints the seed's line after each.
+/// Draws a progress bar per epoch, prints the seed's line after each, and turns Ctrl-C into a
+/// clean stop.
 struct ConsoleObserver {
     bar: Option<ProgressBar>,
     loss_sum: f64,
     images: usize,
+    interrupted: Arc<AtomicBool>,
+    data_dir: PathBuf,
+    threads: usize,
+}
+
+impl ConsoleObserver {
+    /// The first Ctrl-C asks the loop to finish its step, save and stop; a second one exits at
+    /// once (the checkpoints on disk stay valid: each is renamed into place whole).
+    fn new(data_dir: PathBuf, threads: usize) -> anyhow::Result<Self> {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted again: exiting without saving");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)");
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+        Ok(Self {
+            bar: None,
+            loss_sum: 0.0,
+            images: 0,
+            interrupted,
+            data_dir,
+            threads,
+        })
+    }
 }
 
 impl TrainObserver for ConsoleObserver {
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, images: usize) {
-        self.bar = Some(epoch_bar(epoch, epochs, images as u64));
+    fn run_started(&mut self, config: &TrainConfig, resumed: Option<(&Path, &Progress)>) {
+        print_header(config, &self.data_dir, self.threads);
+        if let Some((path, progress)) = resumed {
+            println!(
+                "resuming from {} at epoch {}, step {} ({} steps done)",
+                path.display(),
+                progress.epochs_done + 1,
+                progress.step_in_epoch,
+                progress.global_step
+            );
+            for report in &progress.history {
+                println!("{}", report.line());
+            }
+        }
+    }
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, images: usize, done: usize) {
+        let bar = epoch_bar(epoch, epochs, images as u64);
+        bar.set_position(done as u64);
+        self.bar = Some(bar);
         self.loss_sum = 0.0;
         self.images = 0;
     }
@@ -119,6 +193,15 @@ impl TrainObserver for ConsoleObserver {
         }
         println!("{}", report.line());
     }
+    fn stop_requested(&mut self) -> bool {
+        let stop = self.interrupted.load(Ordering::SeqCst);
+        if stop {
+            if let Some(bar) = self.bar.take() {
+                bar.abandon();
+            }
+        }
+        stop
+    }
 }
 
 /// Creates `dir` and checks a file can be written there, before any time is spent training.
@@ -133,18 +216,14 @@ fn ensure_writable(dir: &std::path::Path) -> anyhow::Result<()> {
         })
 }
 
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
-    let device = args.compute.setup()?;
-    let dir = args.data.locate()?;
-    let train_set = load_split(&dir, Split::Train)?;
-    let test_set = load_split(&dir, Split::Test)?;
-    ensure_writable(&args.out)?;
+/// The two lines that open a run: what is trained on what, and the settings (all of them are
+/// saved in every checkpoint).
+fn print_header(config: &TrainConfig, data_dir: &Path, threads: usize) {
     let [c, h, w] = config.model.input;
     println!(
         "training {} on Fashion-MNIST from {} ({} train / {} test images), input {c}x{h}x{w}",
         config.model.kind.name(),
-        dir.display(),
+        data_dir.display(),
         config.limit_train.map_or(60_000, |l| l.min(60_000)),
         config.limit_test.map_or(10_000, |l| l.min(10_000)),
     );
@@ -155,18 +234,40 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         config.batch_size,
         config.epochs,
         config.seed,
-        args.compute
-            .threads
-            .map_or_else(rayon::current_num_threads, usize::from),
+        threads,
     );
-    let mut observer = ConsoleObserver {
-        bar: None,
-        loss_sum: 0.0,
-        images: 0,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let device = args.compute.setup()?;
+    let threads = args
+        .compute
+        .threads
+        .map_or_else(rayon::current_num_threads, usize::from);
+    let config = match &args.resume {
+        Some(_) => None,
+        None => Some(args.config()?),
     };
-    train(&config, &train_set, &test_set, &device, &mut observer).map_err(anyhow::Error::msg)?;
-    if let Some(path) = config.checkpoint_path() {
-        println!("saved {}", path.display());
+    let data_dir = args.data.locate()?;
+    let train_set = load_split(&data_dir, Split::Train)?;
+    let test_set = load_split(&data_dir, Split::Test)?;
+    let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
+    ensure_writable(&out)?;
+    let mut observer = ConsoleObserver::new(data_dir, threads)?;
+    let outcome = match (&args.resume, &config) {
+        (Some(run_dir), _) => resume(run_dir, &train_set, &test_set, &device, &mut observer),
+        (None, Some(config)) => train(config, &train_set, &test_set, &device, &mut observer),
+        (None, None) => unreachable!("a configuration is made when not resuming"),
+    };
+    match outcome {
+        Ok(_) => {
+            println!("saved {}", RunDir::new(&out, 0).latest().display());
+            Ok(())
+        }
+        Err(e @ TrainError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            std::process::exit(130);
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }

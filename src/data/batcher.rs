@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use burn::data::dataloader::{batcher::Batcher, DataLoader, DataLoaderBuilder};
-use burn::data::dataset::transform::{MapperDataset, PartialDataset};
+use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::fashion::FashionMnist;
+use super::fashion::{FashionMnist, RawImage};
 use super::transform::{ImageItem, ResizeToTensor};
 
 /// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
@@ -52,8 +52,12 @@ pub struct LoaderOptions {
     /// Channels of the model input; the gray channel is repeated.
     pub channels: usize,
     pub batch_size: usize,
-    /// Shuffle with this seed (reshuffled every epoch), or keep the file order.
+    /// Shuffle with this seed, or keep the file order. The order depends on the seed alone:
+    /// the training loop gives every epoch a seed of its own, so a resumed run sees the same
+    /// batches as an uninterrupted one.
     pub shuffle: Option<u64>,
+    /// Leave out the first `skip` examples of that order (an epoch resumed part-way).
+    pub skip: usize,
     /// Use only the first `limit` examples.
     pub limit: Option<usize>,
     /// Worker threads preparing batches while the model computes (0: prepare in line).
@@ -70,20 +74,30 @@ pub fn data_loader(
     use burn::data::dataset::Dataset;
     let len = options.limit.map_or(split.len(), |l| l.min(split.len()));
     let subset = PartialDataset::new(split.clone(), 0, len);
+    match options.shuffle {
+        Some(seed) => build(ShuffledDataset::new(subset, seed), options, device),
+        None => build(subset, options, device),
+    }
+}
+
+fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
+    ordered: D,
+    options: &LoaderOptions,
+    device: &Device,
+) -> Arc<dyn DataLoader<ImageBatch>> {
+    let len = ordered.len();
+    let rest = PartialDataset::new(ordered, options.skip.min(len), len);
     let dataset = MapperDataset::new(
-        subset,
+        rest,
         ResizeToTensor {
             side: options.resize,
         },
     );
-    let mut builder = DataLoaderBuilder::new(ImageBatcher {
+    DataLoaderBuilder::new(ImageBatcher {
         channels: options.channels,
     })
     .batch_size(options.batch_size)
     .num_workers(options.workers)
-    .set_device(device.clone());
-    if let Some(seed) = options.shuffle {
-        builder = builder.shuffle(seed);
-    }
-    builder.build(dataset)
+    .set_device(device.clone())
+    .build(dataset)
 }

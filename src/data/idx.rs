@@ -19,14 +19,17 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 pub const MAX_ITEMS: usize = 10_000_000;
 /// The largest image side we accept from a header.
 pub const MAX_SIDE: usize = 4096;
+/// The most pixel bytes we accept from a header (Fashion-MNIST's training set has 47 million),
+/// so that a gzip bomb with a plausible header cannot fill memory.
+pub const MAX_PAYLOAD: usize = 1 << 31;
 
 /// Everything that can be wrong with an IDX file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} ({what}); is this the right file?")]
     BadMagic {
@@ -85,9 +88,9 @@ impl IdxImages {
 }
 
 fn open(path: &Path) -> Result<Box<dyn Read>, IdxError> {
-    let io = |source| IdxError::Io {
+    let io = |error| IdxError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = File::open(path).map_err(io)?;
     let reader = BufReader::new(file);
@@ -105,9 +108,9 @@ fn read_up_to(reader: &mut dyn Read, want: u64, path: &Path) -> Result<Vec<u8>, 
     reader
         .take(want)
         .read_to_end(&mut out)
-        .map_err(|source| IdxError::Io {
+        .map_err(|error| IdxError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     Ok(out)
 }
@@ -173,18 +176,28 @@ fn read_payload(reader: &mut dyn Read, path: &Path, expected: u64) -> Result<Vec
 
 /// Reads an images file (`*-images-idx3-ubyte[.gz]`).
 pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
-    let mut reader = open(path)?;
-    let magic = read_header(&mut *reader, path, 1, 0)?[0];
+    parse_images(&mut *open(path)?, path)
+}
+
+/// Reads the IDX images in `reader` (errors name `path`). Never panics, and allocates no more
+/// than the input holds, whatever the bytes say.
+pub fn parse_images(reader: &mut dyn Read, path: &Path) -> Result<IdxImages, IdxError> {
+    let magic = read_header(reader, path, 1, 0)?[0];
     check_magic(path, magic, IMAGES_MAGIC, "images, u8, 3 dimensions")?;
-    let dims = read_header(&mut *reader, path, 3, 4)?;
+    let dims = read_header(reader, path, 3, 4)?;
     let (count, rows, cols) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
-    if count > MAX_ITEMS || rows > MAX_SIDE || cols > MAX_SIDE || rows == 0 || cols == 0 {
+    let too_big = count
+        .checked_mul(rows)
+        .and_then(|n| n.checked_mul(cols))
+        .is_none_or(|bytes| bytes > MAX_PAYLOAD);
+    if count > MAX_ITEMS || rows > MAX_SIDE || cols > MAX_SIDE || rows == 0 || cols == 0 || too_big
+    {
         return Err(IdxError::Oversized {
             path: path.to_path_buf(),
             detail: format!("{count} images of {rows}x{cols}"),
         });
     }
-    let pixels = read_payload(&mut *reader, path, (count * rows * cols) as u64)?;
+    let pixels = read_payload(reader, path, (count * rows * cols) as u64)?;
     Ok(IdxImages {
         count,
         rows,
@@ -195,17 +208,25 @@ pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
 
 /// Reads a labels file (`*-labels-idx1-ubyte[.gz]`) and checks every label is `0..=max_label`.
 pub fn read_labels(path: &Path, max_label: u8) -> Result<Vec<u8>, IdxError> {
-    let mut reader = open(path)?;
-    let magic = read_header(&mut *reader, path, 1, 0)?[0];
+    parse_labels(&mut *open(path)?, path, max_label)
+}
+
+/// Reads the IDX labels in `reader` (errors name `path`); see [`parse_images`].
+pub fn parse_labels(
+    reader: &mut dyn Read,
+    path: &Path,
+    max_label: u8,
+) -> Result<Vec<u8>, IdxError> {
+    let magic = read_header(reader, path, 1, 0)?[0];
     check_magic(path, magic, LABELS_MAGIC, "labels, u8, 1 dimension")?;
-    let count = read_header(&mut *reader, path, 1, 4)?[0] as usize;
+    let count = read_header(reader, path, 1, 4)?[0] as usize;
     if count > MAX_ITEMS {
         return Err(IdxError::Oversized {
             path: path.to_path_buf(),
             detail: format!("{count} labels"),
         });
     }
-    let labels = read_payload(&mut *reader, path, count as u64)?;
+    let labels = read_payload(reader, path, count as u64)?;
     if let Some((index, &value)) = labels.iter().enumerate().find(|(_, &l)| l > max_label) {
         return Err(IdxError::BadLabel {
             path: path.to_path_buf(),

@@ -234,6 +234,13 @@ pub struct ModelSpec {
     pub aux: Vec<AuxSpec>,
 }
 
+/// The largest image side accepted (larger ones would only exhaust memory).
+pub const MAX_SIDE: usize = 1024;
+/// The most input channels accepted.
+pub const MAX_CHANNELS: usize = 64;
+/// The most classes accepted (ImageNet-21k has about 21,000).
+pub const MAX_CLASSES: usize = 100_000;
+
 /// Everything needed to rebuild a model: stored in every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -299,8 +306,35 @@ impl ModelConfig {
         self
     }
 
+    /// Checks the sizes are possible before anything is built (a checkpoint's configuration
+    /// comes from a file, and could say anything).
+    pub fn validate(&self) -> Result<(), String> {
+        let [channels, height, width] = self.input;
+        if !(1..=MAX_CHANNELS).contains(&channels)
+            || !(1..=MAX_SIDE).contains(&height)
+            || !(1..=MAX_SIDE).contains(&width)
+        {
+            return Err(format!(
+                "input {channels}x{height}x{width} is not possible: channels must be 1..={MAX_CHANNELS} and sides (--resize) 1..={MAX_SIDE}"
+            ));
+        }
+        if !(1..=MAX_CLASSES).contains(&self.num_classes) {
+            return Err(format!(
+                "{} classes is not possible: 1..={MAX_CLASSES}",
+                self.num_classes
+            ));
+        }
+        Ok(())
+    }
+
     /// Builds the model on `device` (weights are initialized lazily, on first use).
     pub fn init(&self, device: &Device) -> Result<Model, ShapeError> {
+        self.validate().map_err(|reason| ShapeError {
+            layer: "input".to_string(),
+            description: self.kind.name().to_string(),
+            input: self.input.to_vec(),
+            reason,
+        })?;
         let spec = self.kind.spec(self);
         let input = self.input.to_vec();
         let (body, _) = spec.trunk.build(&input, self.init, device)?;

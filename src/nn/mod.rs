@@ -16,7 +16,7 @@ pub use layers::{
     AdaptiveAvgPool, Conv, ConvSpec, ConvStyle, Dense, DenseSpec, Pool, PoolKind, TransformInput,
     BN_EPS,
 };
-pub use params::{count_params, named_params, tie_shared, NamedParam};
+pub use params::{all_finite, count_params, named_params, tie_shared, NamedParam};
 pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
 pub use trace::{TraceRow, Tracer};
 

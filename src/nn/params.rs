@@ -121,6 +121,28 @@ impl ModuleVisitor for Namer {
     }
 }
 
+/// Whether every parameter and buffer of `module` is finite (no NaN, no infinity).
+pub fn all_finite<M: Module>(module: &M) -> bool {
+    let mut check = FiniteCheck { finite: true };
+    module.visit(&mut check);
+    check.finite
+}
+
+struct FiniteCheck {
+    finite: bool,
+}
+
+impl ModuleVisitor for FiniteCheck {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.finite && param.is_initialized() {
+            // x - x is 0 for finite x and NaN for NaN and the infinities.
+            let value = param.val();
+            let sum = (value.clone() - value).sum().into_scalar::<f32>();
+            self.finite = sum == 0.0;
+        }
+    }
+}
+
 /// Makes every occurrence of a shared parameter hold the value of its first occurrence.
 ///
 /// A parameter shared by two layers (same [`ParamId`]) collects the sum of both layers'

@@ -1,12 +1,16 @@
-//! Checkpoint files: the model's configuration and weights in one self-checking file.
+//! Checkpoint files: the model's configuration and weights, and for a training run the
+//! optimizer's state and where the run stands, in one self-checking file.
 //!
 //! Layout (all integers little-endian):
 //! ```text
-//! b"INCEPTCK" | version u32 | meta_len u64 | meta (JSON) | weights_len u64 | weights (burnpack) | SHA-256 of all before
+//! b"INCEPTCK" | version u32 | meta_len u64 | meta (JSON) | weights_len u64 | weights (burnpack)
+//!            | optimizer_len u64 | optimizer (burnpack, may be empty) | SHA-256 of all before
 //! ```
-//! burnpack stores tensors only; the container adds the configuration (so `eval` and `predict`
-//! need no flags), a format version and a checksum, which burn's format does not give us. Files
-//! are written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+//! Version 1 files (no optimizer section, less training metadata) are still read. burnpack
+//! stores tensors only; the container adds the configuration (so `eval`, `predict` and
+//! `train --resume` need no flags), a format version and a checksum, which burn's format does
+//! not give us. Files are written to a temporary file and renamed, so a crash never leaves half
+//! a checkpoint.
 
 use std::path::{Path, PathBuf};
 
@@ -16,26 +20,22 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::models::{Model, ModelConfig, OptimizerKind};
+use super::fit::{Progress, TrainConfig};
+use crate::models::{Model, ModelConfig};
 
 const MAGIC: &[u8; 8] = b"INCEPTCK";
 /// The current format version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const CHECKSUM_LEN: usize = 32;
-/// The largest checkpoint we agree to read (a VGG-11 is about 0.5 GB).
+/// The largest checkpoint we agree to read (a VGG-11 with Adam's moments is about 1.5 GB).
 const MAX_LEN: u64 = 4 << 30;
 
-/// What a checkpoint says about the run that produced it.
+/// Where a training run stands: with the optimizer's state, enough to continue it exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingState {
-    /// Epochs completed.
-    pub epoch: usize,
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub batch_size: usize,
-    pub seed: u64,
-    /// Test accuracy after the last epoch, if measured.
-    pub test_acc: Option<f64>,
+    /// The run's full configuration.
+    pub config: TrainConfig,
+    pub progress: Progress,
 }
 
 /// The JSON part of a checkpoint.
@@ -45,24 +45,39 @@ pub struct CheckpointMeta {
     pub training: Option<TrainingState>,
 }
 
+/// Version 1's JSON part: its training summary cannot resume a run and is dropped.
+#[derive(Deserialize)]
+struct CheckpointMetaV1 {
+    model: ModelConfig,
+}
+
+/// A checkpoint read back.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub model: Model,
+    pub meta: CheckpointMeta,
+    /// The optimizer's state as burnpack bytes (empty for a model saved outside training).
+    pub optimizer: Vec<u8>,
+}
+
 /// Why a checkpoint could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot read checkpoint {path}: {source}")]
+    #[error("cannot read checkpoint {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write checkpoint {path}: {source}")]
+    #[error("cannot write checkpoint {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path} is not an inception checkpoint (it does not start with the INCEPTCK signature)"
     )]
     NotACheckpoint { path: PathBuf },
-    #[error("{path} is checkpoint format version {found}, but this build reads version {VERSION}; use a newer inception")]
+    #[error("{path} is checkpoint format version {found}, but this build reads versions 1 to {VERSION}; use a newer inception")]
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error("{path} is corrupt or truncated ({detail}); use an earlier checkpoint or train again")]
     Corrupt { path: PathBuf, detail: String },
@@ -74,8 +89,13 @@ pub enum CheckpointError {
     },
 }
 
-/// Serializes `model` (and what is known of its training) to bytes.
-pub fn to_bytes(model: &Model, training: Option<TrainingState>) -> Result<Vec<u8>, String> {
+/// Serializes `model`, what is known of its training and the optimizer's state (burnpack
+/// bytes, empty if none) to bytes.
+pub fn to_bytes(
+    model: &Model,
+    training: Option<TrainingState>,
+    optimizer: &[u8],
+) -> Result<Vec<u8>, String> {
     let meta = CheckpointMeta {
         model: model.config.clone(),
         training,
@@ -86,34 +106,40 @@ pub fn to_bytes(model: &Model, training: Option<TrainingState>) -> Result<Vec<u8
         .into_record()
         .into_bytes()
         .map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(MAGIC.len() + 20 + meta.len() + weights.len() + CHECKSUM_LEN);
+    let mut out = Vec::with_capacity(
+        MAGIC.len() + 28 + meta.len() + weights.len() + optimizer.len() + CHECKSUM_LEN,
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
-    out.extend_from_slice(&meta);
-    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    out.extend_from_slice(&weights);
+    for section in [&meta[..], &weights[..], optimizer] {
+        out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        out.extend_from_slice(section);
+    }
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
     Ok(out)
 }
 
-/// Saves `model` to `path` atomically.
-pub fn save(
-    model: &Model,
-    training: Option<TrainingState>,
-    path: &Path,
-) -> Result<(), CheckpointError> {
-    let write_error = |source| CheckpointError::Write {
+/// Saves `model` (no training state) to `path` atomically.
+pub fn save(model: &Model, path: &Path) -> Result<(), CheckpointError> {
+    let write_error = |error| CheckpointError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
-    let bytes = to_bytes(model, training).map_err(|e| write_error(std::io::Error::other(e)))?;
+    let bytes = to_bytes(model, None, &[]).map_err(|e| write_error(std::io::Error::other(e)))?;
     crate::fsutil::write_atomic(path, &bytes).map_err(write_error)
 }
 
-/// Splits and verifies a checkpoint's bytes into its metadata and burnpack weights.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<(CheckpointMeta, Vec<u8>), CheckpointError> {
+/// The parts of a verified checkpoint.
+pub struct Parts<'a> {
+    pub meta: CheckpointMeta,
+    pub weights: &'a [u8],
+    pub optimizer: &'a [u8],
+}
+
+/// Splits and verifies a checkpoint's bytes into its metadata, burnpack weights and optimizer
+/// state. Never panics and never allocates more than the input's size, whatever the bytes.
+pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Parts<'a>, CheckpointError> {
     let corrupt = |detail: &str| CheckpointError::Corrupt {
         path: path.to_path_buf(),
         detail: detail.to_string(),
@@ -129,7 +155,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(CheckpointMeta, Vec<u8>), Che
     };
     let ends_early = || corrupt("the file ends early");
     let version = fields.u32().ok_or_else(ends_early)?;
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(CheckpointError::UnsupportedVersion {
             path: path.to_path_buf(),
             found: version,
@@ -137,6 +163,11 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(CheckpointMeta, Vec<u8>), Che
     }
     let meta = fields.sized().ok_or_else(ends_early)?;
     let weights = fields.sized().ok_or_else(ends_early)?;
+    let optimizer = if version >= 2 {
+        fields.sized().ok_or_else(ends_early)?
+    } else {
+        &[]
+    };
     let body_end = fields.cursor;
     let checksum = fields.take(CHECKSUM_LEN).ok_or_else(ends_early)?;
     if fields.cursor != bytes.len() {
@@ -145,9 +176,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(CheckpointMeta, Vec<u8>), Che
     if Sha256::digest(&bytes[..body_end]).as_slice() != checksum {
         return Err(corrupt("checksum mismatch"));
     }
-    let meta: CheckpointMeta = serde_json::from_slice(meta)
-        .map_err(|e| corrupt(&format!("unreadable configuration: {e}")))?;
-    Ok((meta, weights.to_vec()))
+    let unreadable = |e: serde_json::Error| corrupt(&format!("unreadable configuration: {e}"));
+    let meta: CheckpointMeta = if version == 1 {
+        let old: CheckpointMetaV1 = serde_json::from_slice(meta).map_err(unreadable)?;
+        CheckpointMeta {
+            model: old.model,
+            training: None,
+        }
+    } else {
+        serde_json::from_slice(meta).map_err(unreadable)?
+    };
+    Ok(Parts {
+        meta,
+        weights,
+        optimizer,
+    })
 }
 
 /// A cursor over the fields of a checkpoint; every read is bounds-checked.
@@ -180,9 +223,9 @@ impl<'a> Fields<'a> {
 
 /// Reads the file at `path` (refusing absurd sizes before reading).
 fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    let read_error = |source| CheckpointError::Read {
+    let read_error = |error| CheckpointError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let len = std::fs::metadata(path).map_err(read_error)?.len();
     if len > MAX_LEN {
@@ -196,26 +239,53 @@ fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
 
 /// Reads only the metadata of the checkpoint at `path` (verifying the whole file).
 pub fn read_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
-    parse(path, &read(path)?).map(|(meta, _)| meta)
+    parse(path, &read(path)?).map(|parts| parts.meta)
 }
 
 /// Loads the checkpoint at `path` onto `device`: rebuilds the model from its configuration and
 /// loads the weights, checking every tensor's name and shape.
 pub fn load(path: &Path, device: &Device) -> Result<(Model, CheckpointMeta), CheckpointError> {
-    let (meta, weights) = parse(path, &read(path)?)?;
+    load_all(path, device).map(|c| (c.model, c.meta))
+}
+
+/// As [`load`], also returning the optimizer's state (to resume training).
+pub fn load_all(path: &Path, device: &Device) -> Result<Checkpoint, CheckpointError> {
+    from_bytes(path, &read(path)?, device)
+}
+
+/// Loads a checkpoint from its bytes (errors name `path`). Whatever the bytes, this returns an
+/// error rather than panicking, and allocates no more than the model they describe.
+pub fn from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<Checkpoint, CheckpointError> {
+    let Parts {
+        meta,
+        weights,
+        optimizer,
+    } = parse(path, bytes)?;
     let mismatch = |detail: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
         model: meta.model.kind.name().to_string(),
         detail,
     };
+    meta.model.validate().map_err(&mismatch)?;
+    if let Some(training) = &meta.training {
+        training.config.validate().map_err(&mismatch)?;
+    }
     let model = meta
         .model
         .init(device)
         .map_err(|e| mismatch(e.to_string()))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| mismatch(e.to_string()))?;
     let model = model
         .try_load_record(record)
         .map_err(|e| mismatch(e.to_string()))?;
-    Ok((model, meta))
+    Ok(Checkpoint {
+        model,
+        optimizer: optimizer.to_vec(),
+        meta,
+    })
 }

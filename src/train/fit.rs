@@ -2,22 +2,23 @@
 //! the training loss and accuracy accumulated over the epoch, the test accuracy after it, and the
 //! seed's per-epoch line `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
-use burn::tensor::Device;
+use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{self, TrainingState};
+use super::checkpoint::{self, CheckpointError, TrainingState};
 use super::evaluate::{batch_stats, evaluate, EvalReport};
+use super::run_dir::RunDir;
 use crate::data::{data_loader, FashionMnist, LoaderOptions};
 use crate::models::{Model, ModelConfig, OptimizerKind};
 
-/// The largest image side accepted (larger ones would only exhaust memory).
-pub const MAX_SIDE: usize = 1024;
+pub use crate::models::MAX_SIDE;
 
 /// Everything that defines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +28,7 @@ pub struct TrainConfig {
     pub lr: f64,
     pub batch_size: usize,
     pub epochs: usize,
-    /// Seeds weight initialization and shuffling.
+    /// Seeds weight initialization, shuffling and dropout.
     pub seed: u64,
     /// Train on the first N training images only.
     pub limit_train: Option<usize>,
@@ -35,8 +36,19 @@ pub struct TrainConfig {
     pub limit_test: Option<usize>,
     /// Data-loading worker threads.
     pub workers: usize,
-    /// Where checkpoints go (`model.ckpt`); `None` saves nothing.
+    /// The run directory for checkpoints (`model.ckpt` and `checkpoints/`); `None` saves nothing.
     pub out_dir: Option<PathBuf>,
+    /// Also write a checkpoint every N optimizer steps (checkpoints are always written after
+    /// every epoch).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// How many step-numbered checkpoints `checkpoints/` keeps besides `model.ckpt`.
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+}
+
+fn default_keep() -> usize {
+    2
 }
 
 impl TrainConfig {
@@ -51,21 +63,93 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err("--epochs must be at least 1".into());
         }
-        let [channels, height, width] = self.model.input;
-        if channels == 0 || !(1..=MAX_SIDE).contains(&height) || !(1..=MAX_SIDE).contains(&width) {
-            return Err(format!(
-                "input {channels}x{height}x{width} is not possible: sides (--resize) must be 1..={MAX_SIDE}"
-            ));
-        }
+        self.model.validate()?;
         if self.limit_train == Some(0) || self.limit_test == Some(0) {
             return Err("--limit-train / --limit-test must be at least 1".into());
+        }
+        if self.checkpoint_every == Some(0) {
+            return Err("--checkpoint-every must be at least 1".into());
         }
         Ok(())
     }
 
-    /// Path of the checkpoint written after every epoch.
+    /// The run directory's checkpoints, if the run saves any.
+    pub fn run_dir(&self) -> Option<RunDir> {
+        self.out_dir
+            .as_ref()
+            .map(|d| RunDir::new(d, self.keep_checkpoints))
+    }
+
+    /// Path of the latest checkpoint (`model.ckpt` in the run directory).
     pub fn checkpoint_path(&self) -> Option<PathBuf> {
-        self.out_dir.as_ref().map(|d| d.join("model.ckpt"))
+        self.run_dir().map(|d| d.latest())
+    }
+}
+
+/// Where a run stands between two optimizer steps: with the weights and the optimizer's
+/// state, all that is needed to continue as if never stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Batches done in the epoch under way.
+    pub step_in_epoch: usize,
+    /// Optimizer steps since the start of the run.
+    pub global_step: u64,
+    /// Sum of per-example training losses in the epoch under way.
+    pub loss_sum: f64,
+    /// Correct predictions in the epoch under way.
+    pub correct: usize,
+    /// Examples seen in the epoch under way.
+    pub seen: usize,
+    /// Seconds spent training in the epoch under way.
+    pub train_seconds: f64,
+    /// Every completed epoch's report.
+    pub history: Vec<EpochReport>,
+}
+
+/// Why training stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Data(String),
+    #[error(
+        "training stopped at epoch {epoch}, step {step}; {}",
+        saved_note(checkpoint)
+    )]
+    Interrupted {
+        epoch: usize,
+        step: usize,
+        checkpoint: Option<PathBuf>,
+    },
+    #[error("the loss became {loss} at epoch {epoch}, step {step}: training diverged; try a lower --lr ({})", kept_note(checkpoint))]
+    Diverged {
+        loss: f64,
+        epoch: usize,
+        step: usize,
+        checkpoint: Option<PathBuf>,
+    },
+    #[error("{0}; training stopped, the previous checkpoint is intact")]
+    Checkpoint(#[from] CheckpointError),
+}
+
+fn saved_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint.as_deref().and_then(Path::parent) {
+        Some(dir) => format!(
+            "saved {}; continue with `inception train --resume {}`",
+            checkpoint.as_ref().expect("checked").display(),
+            dir.display()
+        ),
+        None => "nothing was saved (no output directory)".to_string(),
+    }
+}
+
+fn kept_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(path) if path.exists() => format!("the last good checkpoint is {}", path.display()),
+        _ => "no checkpoint was written".to_string(),
     }
 }
 
@@ -94,16 +178,25 @@ impl EpochReport {
     }
 }
 
-/// Where training progress goes (the CLI prints; tests collect).
+/// Where training progress goes (the CLI prints; tests collect), and whether to stop.
 pub trait TrainObserver {
-    /// A new epoch of `images` images begins.
-    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _images: usize) {}
+    /// The run begins, fresh or resumed from a checkpoint at `progress`.
+    fn run_started(&mut self, _config: &TrainConfig, _resumed: Option<(&Path, &Progress)>) {}
+    /// A new epoch of `images` images begins (`done` of them already trained on when a run
+    /// resumes part-way).
+    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _images: usize, _done: usize) {}
     /// A batch of `images` images was trained on, with this mean loss.
     fn batch_done(&mut self, _images: usize, _loss: f64) {}
     /// The test set is being evaluated.
     fn evaluating(&mut self, _images: usize) {}
     /// The epoch is complete.
     fn epoch_done(&mut self, _report: &EpochReport) {}
+    /// A checkpoint was written.
+    fn checkpoint_saved(&mut self, _path: &Path, _progress: &Progress) {}
+    /// Asked after every step: `true` writes a checkpoint and stops (Ctrl-C).
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -125,43 +218,175 @@ pub fn train(
     test_set: &FashionMnist,
     device: &Device,
     observer: &mut dyn TrainObserver,
-) -> Result<TrainOutcome, String> {
-    config.validate()?;
+) -> Result<TrainOutcome, TrainError> {
+    config.validate().map_err(TrainError::Invalid)?;
     let train_device = device.clone().autodiff();
     train_device.seed(config.seed);
-    let mut model = config
+    // Materialized now, so that the random numbers of later steps depend on the step alone.
+    let model = config
         .model
         .init(&train_device)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| TrainError::Invalid(e.to_string()))?
+        .materialize();
+    observer.run_started(config, None);
+    let start = Start {
+        model,
+        optimizer: Vec::new(),
+        progress: Progress::default(),
+    };
+    run(config, start, train_set, test_set, &train_device, observer)
+}
+
+/// Continues the run saved in the run directory `run_dir` (by [`train`]) from its furthest
+/// complete checkpoint to the end of its epochs, exactly as if it had never stopped: the same
+/// batches, dropout masks and optimizer state, so the same weights and losses, bit for bit.
+/// Checkpoints keep going to `run_dir`, wherever the run was started.
+pub fn resume(
+    run_dir: &Path,
+    train_set: &FashionMnist,
+    test_set: &FashionMnist,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, TrainError> {
+    let dir = RunDir::new(run_dir, 0);
+    let path = dir.resume_point().map_err(TrainError::Invalid)?;
+    dir.remove_stale_temporaries();
+    let train_device = device.clone().autodiff();
+    let saved = checkpoint::load_all(&path, &train_device)?;
+    let Some(state) = saved.meta.training else {
+        return Err(TrainError::Invalid(format!(
+            "{} holds a model but no training run to resume",
+            path.display()
+        )));
+    };
+    let mut config = state.config;
+    config.out_dir = Some(run_dir.to_path_buf());
+    config.validate().map_err(TrainError::Invalid)?;
+    observer.run_started(&config, Some((&path, &state.progress)));
+    let start = Start {
+        model: saved.model,
+        optimizer: saved.optimizer,
+        progress: state.progress,
+    };
+    run(&config, start, train_set, test_set, &train_device, observer)
+}
+
+/// The state a run starts from.
+struct Start {
+    model: Model,
+    /// burnpack bytes of the optimizer's state; empty for a fresh one.
+    optimizer: Vec<u8>,
+    progress: Progress,
+}
+
+/// A seed for step `step` of a run seeded `seed` (splitmix64's finalizer, so neighbouring steps
+/// get unrelated streams).
+fn mix(seed: u64, salt: u64, step: u64) -> u64 {
+    let mut z = seed ^ salt.wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The shuffle seed of epoch `epoch` (1-based).
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    mix(seed, 0x5348_5546_464c_4521, epoch as u64)
+}
+
+/// The seed of the random numbers (dropout) of optimizer step `step`.
+fn step_seed(seed: u64, step: u64) -> u64 {
+    mix(seed, 0x4452_4f50_4f55_5421, step)
+}
+
+fn run(
+    config: &TrainConfig,
+    start: Start,
+    train_set: &FashionMnist,
+    test_set: &FashionMnist,
+    train_device: &Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, TrainError> {
+    let Start {
+        mut model,
+        optimizer,
+        mut progress,
+    } = start;
     let mut optim = match config.optimizer {
         OptimizerKind::Sgd => SgdConfig::new().init(),
         OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
     };
+    if !optimizer.is_empty() {
+        optim = optim
+            .from_bytes(Bytes::from_bytes_vec(optimizer))
+            .map_err(|e| TrainError::Invalid(format!("unreadable optimizer state: {e}")))?;
+    }
+    let run_dir = config.run_dir();
+    let save = |model: &Model,
+                optim: &burn::optim::ModuleOptimizer,
+                progress: &Progress|
+     -> Result<Option<PathBuf>, TrainError> {
+        let Some(dir) = &run_dir else {
+            return Ok(None);
+        };
+        // A step on a finite loss can still overflow the weights: never save those.
+        if !crate::nn::all_finite(model) {
+            return Err(TrainError::Diverged {
+                loss: f64::NAN,
+                epoch: progress.epochs_done + 1,
+                step: progress.step_in_epoch,
+                checkpoint: config.checkpoint_path(),
+            });
+        }
+        let optimizer = optim
+            .into_bytes()
+            .map_err(|e| TrainError::Invalid(format!("cannot serialize the optimizer: {e}")))?;
+        let state = TrainingState {
+            config: config.clone(),
+            progress: progress.clone(),
+        };
+        Ok(Some(dir.save(&model.valid(), state, &optimizer)?))
+    };
     let [channels, side, _] = config.model.input;
-    let loader_options = |limit, shuffle| LoaderOptions {
+    let loader_options = |limit, shuffle, skip| LoaderOptions {
         resize: side,
         channels,
         batch_size: config.batch_size,
         shuffle,
+        skip,
         limit,
         workers: config.workers,
     };
-    let train_loader = data_loader(
-        train_set,
-        &loader_options(config.limit_train, Some(config.seed)),
-        &train_device,
+    let device = train_device.clone().inner();
+    let test_loader = data_loader(
+        test_set,
+        &loader_options(config.limit_test, None, 0),
+        &device,
     );
-    let test_loader = data_loader(test_set, &loader_options(config.limit_test, None), device);
-    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let loss_fn = CrossEntropyLossConfig::new().init(train_device);
+    let train_len = config
+        .limit_train
+        .map_or(train_set.len(), |l| l.min(train_set.len()));
 
-    let mut epochs = Vec::new();
-    for epoch in 1..=config.epochs {
-        let start = Instant::now();
-        observer.epoch_started(epoch, config.epochs, train_loader.num_items());
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    for epoch in progress.epochs_done + 1..=config.epochs {
+        // Seconds of this epoch spent before a resume count too.
+        let (start, before) = (Instant::now(), progress.train_seconds);
+        let elapsed = || before + start.elapsed().as_secs_f64();
+        let skip = progress.step_in_epoch * config.batch_size;
+        let train_loader = data_loader(
+            train_set,
+            &loader_options(
+                config.limit_train,
+                Some(epoch_seed(config.seed, epoch)),
+                skip,
+            ),
+            train_device,
+        );
+        observer.epoch_started(epoch, config.epochs, train_len, skip.min(train_len));
         for batch in train_loader.iter() {
-            let batch = batch.map_err(|e| format!("reading a training batch failed: {e}"))?;
+            let batch = batch
+                .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
             let n = batch.targets.dims()[0];
+            train_device.seed(step_seed(config.seed, progress.global_step));
             // The main loss plus each auxiliary classifier's, weighted (0.3 for GoogLeNet-paper).
             let output = model.forward_train(batch.images);
             let logits = output.logits;
@@ -170,50 +395,82 @@ pub fn train(
                 |loss, (weight, aux)| loss + loss_fn.forward(aux, batch.targets.clone()) * weight,
             );
             let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
+            if !batch_loss.is_finite() {
+                return Err(TrainError::Diverged {
+                    loss: batch_loss,
+                    epoch,
+                    step: progress.step_in_epoch + 1,
+                    checkpoint: config.checkpoint_path(),
+                });
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = crate::nn::tie_shared(optim.step(config.lr, model, grads));
-            loss_sum += batch_loss * n as f64;
-            correct += batch_correct;
-            seen += n;
+            progress.loss_sum += batch_loss * n as f64;
+            progress.correct += batch_correct;
+            progress.seen += n;
+            progress.step_in_epoch += 1;
+            progress.global_step += 1;
             observer.batch_done(n, batch_loss);
+            // The epoch's end writes its own checkpoint a moment later.
+            let epoch_ends = progress.step_in_epoch == train_len.div_ceil(config.batch_size);
+            let due = !epoch_ends
+                && config
+                    .checkpoint_every
+                    .is_some_and(|every| progress.global_step % every as u64 == 0);
+            let stop = observer.stop_requested();
+            if due || stop {
+                progress.train_seconds = elapsed();
+                if let Some(path) = save(&model, &optim, &progress)? {
+                    observer.checkpoint_saved(&path, &progress);
+                }
+            }
+            if stop {
+                return Err(TrainError::Interrupted {
+                    epoch,
+                    step: progress.step_in_epoch,
+                    checkpoint: config.checkpoint_path(),
+                });
+            }
         }
-        let train_seconds = start.elapsed().as_secs_f64();
-        if !loss_sum.is_finite() {
-            return Err(format!(
-                "the training loss became {loss_sum} in epoch {epoch}: training diverged; try a lower --lr"
-            ));
-        }
+        let train_seconds = elapsed();
         observer.evaluating(test_loader.num_items());
         let EvalReport {
             loss: test_loss,
             accuracy: test_acc,
             ..
-        } = evaluate(&model.valid(), test_loader.as_ref())?;
+        } = evaluate(&model.valid(), test_loader.as_ref()).map_err(TrainError::Data)?;
+        if !test_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                loss: test_loss,
+                epoch,
+                step: progress.step_in_epoch,
+                checkpoint: config.checkpoint_path(),
+            });
+        }
+        let seen = progress.seen.max(1) as f64;
         let report = EpochReport {
             epoch,
-            loss: loss_sum / seen.max(1) as f64,
-            train_acc: correct as f64 / seen.max(1) as f64,
+            loss: progress.loss_sum / seen,
+            train_acc: progress.correct as f64 / seen,
             test_acc,
             test_loss,
-            seconds: start.elapsed().as_secs_f64(),
-            images_per_sec: seen as f64 / train_seconds,
+            seconds: elapsed(),
+            images_per_sec: progress.seen as f64 / train_seconds,
         };
-        if let Some(path) = config.checkpoint_path() {
-            let state = TrainingState {
-                epoch,
-                optimizer: config.optimizer,
-                lr: config.lr,
-                batch_size: config.batch_size,
-                seed: config.seed,
-                test_acc: Some(test_acc),
-            };
-            checkpoint::save(&model.valid(), Some(state), &path).map_err(|e| e.to_string())?;
+        progress = Progress {
+            epochs_done: epoch,
+            global_step: progress.global_step,
+            history: progress.history,
+            ..Progress::default()
+        };
+        progress.history.push(report.clone());
+        if let Some(path) = save(&model, &optim, &progress)? {
+            observer.checkpoint_saved(&path, &progress);
         }
         observer.epoch_done(&report);
-        epochs.push(report);
     }
     Ok(TrainOutcome {
         model: model.valid(),
-        epochs,
+        epochs: progress.history,
     })
 }

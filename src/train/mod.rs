@@ -3,7 +3,12 @@
 pub mod checkpoint;
 pub mod evaluate;
 pub mod fit;
+pub mod run_dir;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
 pub use evaluate::{evaluate, evaluate_with, EvalReport};
-pub use fit::{train, EpochReport, Silent, TrainConfig, TrainObserver, TrainOutcome};
+pub use fit::{
+    resume, train, EpochReport, Progress, Silent, TrainConfig, TrainError, TrainObserver,
+    TrainOutcome,
+};
+pub use run_dir::RunDir;

@@ -1,0 +1,198 @@
+//! Bad input never panics: every case below is one `error: ...` line (clap's own usage errors
+//! aside), a non-zero exit and nothing written. The messages are printed with --nocapture.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use burn::tensor::Device;
+use inception::data::idx::{encode_images, encode_labels, IdxImages};
+use inception::models::{ModelConfig, ModelKind};
+use inception::train::checkpoint;
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_inception"))
+}
+
+/// Runs `inception args...` and checks it fails cleanly, returning its stderr.
+fn fails(case: &str, args: &[&str], expected: &str, out: &Path) -> String {
+    let output = Command::new(binary())
+        .args(args)
+        .env("FASHION_MNIST_DIR", common::fashion_mnist_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    eprintln!("{case}:\n  {}", stderr.trim_end().replace('\n', "\n  "));
+    assert!(!output.status.success(), "{case}: succeeded");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{case}: {stderr}"
+    );
+    assert!(stderr.contains(expected), "{case}: {stderr}");
+    assert!(!out.exists(), "{case}: wrote {}", out.display());
+    stderr
+}
+
+#[test]
+fn impossible_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let cases: [(&str, &[&str], &str); 7] = [
+        ("batch 0", &["train", "--batch-size", "0", "--out", o], "--batch-size must be at least 1"),
+        ("negative lr", &["train", "--lr=-0.1", "--out", o], "--lr must be a positive number, got -0.1"),
+        ("lr not a number", &["train", "--lr", "fast", "--out", o], "invalid value 'fast' for '--lr <LR>'"),
+        ("resize 0", &["train", "--resize", "0", "--out", o], "input 1x0x0 is not possible"),
+        ("resize too small for the model", &["train", "--model", "alexnet", "--resize", "32", "--out", o], "error: layer `3` (MaxPool2D(pool_size=3x3, stride=2, padding=0)) cannot take an input of shape [256, 2, 2]"),
+        ("unknown model", &["train", "--model", "resnet", "--out", o], "invalid value 'resnet' for '--model <MODEL>'"),
+        ("epochs 0", &["train", "--epochs", "0", "--out", o], "--epochs must be at least 1"),
+    ];
+    for (case, args, expected) in cases {
+        let stderr = fails(case, args, expected, &out);
+        if !expected.starts_with("invalid value") {
+            assert!(
+                stderr.starts_with("error: ") && stderr.lines().count() == 1,
+                "{case}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn damaged_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let images = encode_images(&IdxImages {
+        count: 2,
+        rows: 28,
+        cols: 28,
+        pixels: vec![7; 2 * 28 * 28],
+    });
+    let labels = encode_labels(&[1, 2]);
+    let write_all = |train_images: &[u8]| {
+        std::fs::write(data.join("train-images-idx3-ubyte"), train_images).unwrap();
+        std::fs::write(data.join("train-labels-idx1-ubyte"), &labels).unwrap();
+        std::fs::write(data.join("t10k-images-idx3-ubyte"), &images).unwrap();
+        std::fs::write(data.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    };
+    let train = |case: &str, expected: &str| {
+        let args = [
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        fails(case, &args, expected, &out);
+    };
+    write_all(&images[..images.len() - 100]);
+    train(
+        "truncated images",
+        "truncated data: expected 1568 bytes, found only 1468",
+    );
+    // 4,294,967,295 images of 28x28 claimed in a 16-byte file: refused before any allocation.
+    let mut huge = images[..4].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    huge.extend_from_slice(&images[8..16]);
+    write_all(&huge);
+    train(
+        "16-byte file claiming 4 billion images",
+        "header claims an implausible size (4294967295 images of 28x28)",
+    );
+    let mut bad_magic = images.clone();
+    bad_magic[3] = 0x01;
+    write_all(&bad_magic);
+    train(
+        "wrong magic number",
+        "wrong magic number 0x00000801, expected 0x00000803",
+    );
+    let mut extra = images.clone();
+    extra.extend_from_slice(b"junk");
+    write_all(&extra);
+    train(
+        "trailing bytes",
+        "4 unexpected byte(s) after the 1568 bytes the header announces",
+    );
+}
+
+#[test]
+fn bad_checkpoints_and_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never-written");
+    let model = ModelConfig::new(ModelKind::Lenet)
+        .init(&Device::flex())
+        .unwrap();
+    let good = dir.path().join("lenet.ckpt");
+    checkpoint::save(&model, &good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let variant = |name: &str, data: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        path.display().to_string()
+    };
+    let truncated = variant("truncated.ckpt", &bytes[..bytes.len() - 1000]);
+    let mut future = bytes.clone();
+    future[8..12].copy_from_slice(&7u32.to_le_bytes());
+    let future = variant("future.ckpt", &future);
+    let png = variant("photo.png", b"\x89PNG\r\n\x1a\n but not really");
+    let text = variant("notes.txt", b"hello");
+    let good = good.display().to_string();
+    let e = |case, args: &[&str], expected| {
+        fails(case, args, expected, &out);
+    };
+    e(
+        "truncated checkpoint",
+        &["eval", "--checkpoint", &truncated],
+        "is corrupt or truncated (the file ends early)",
+    );
+    e(
+        "future format version",
+        &["eval", "--checkpoint", &future],
+        "is checkpoint format version 7, but this build reads versions 1 to 2",
+    );
+    e(
+        "checkpoint of another model",
+        &[
+            "predict",
+            "--model",
+            "googlenet",
+            "--checkpoint",
+            &good,
+            &text,
+        ],
+        "holds a lenet model, not googlenet",
+    );
+    e(
+        "a text file as checkpoint",
+        &["eval", "--checkpoint", &text],
+        "is not an inception checkpoint",
+    );
+    e(
+        "missing checkpoint",
+        &["eval", "--checkpoint", "/nonexistent/model.ckpt"],
+        "cannot read checkpoint /nonexistent/model.ckpt",
+    );
+    e(
+        "non-image given to predict",
+        &["predict", "--checkpoint", &good, &text],
+        "cannot read",
+    );
+    e(
+        "broken PNG given to predict",
+        &["predict", "--checkpoint", &good, &png],
+        "as a PNG or JPEG image",
+    );
+    e(
+        "missing image",
+        &["predict", "--checkpoint", &good, "/nonexistent/a.png"],
+        "cannot read /nonexistent/a.png",
+    );
+    e(
+        "resume of a model-only checkpoint",
+        &["train", "--resume", dir.path().to_str().unwrap()],
+        "holds no checkpoint to resume from",
+    );
+}
