@@ -48,6 +48,13 @@ fn impossible_flags() {
         ("unknown model", &["train", "--model", "resnet", "--out", o], "invalid value 'resnet' for '--model <MODEL>'"),
         ("epochs 0", &["train", "--epochs", "0", "--out", o], "--epochs must be at least 1"),
     ];
+    // Even root cannot create a directory in /proc.
+    fails(
+        "output directory not writable",
+        &["train", "--model", "lenet", "--out", "/proc/inception-run"],
+        "the output directory /proc/inception-run is not writable",
+        Path::new("/proc/inception-run"),
+    );
     for (case, args, expected) in cases {
         let stderr = fails(case, args, expected, &out);
         if !expected.starts_with("invalid value") {
