@@ -34,6 +34,7 @@ fn train_args_with(out: &Path, changes: &[(&str, &str)]) -> Vec<String> {
         ("--limit-test", "64"),
         ("--seed", "9"),
         ("--checkpoint-every", "2"),
+        ("--log-every", "5"),
         ("--threads", "2"),
     ]
     .iter()
@@ -332,6 +333,7 @@ fn small_config(out: Option<PathBuf>, lr: f64) -> TrainConfig {
         out_dir: out,
         checkpoint_every: Some(1),
         keep_checkpoints: 1,
+        log_every: 50,
     }
 }
 

@@ -25,6 +25,7 @@ fn googlenet_learns_a_few_hundred_real_images() {
         out_dir: None,
         checkpoint_every: None,
         keep_checkpoints: 0,
+        log_every: 50,
     };
     let outcome = train(
         &config,
@@ -71,6 +72,7 @@ fn bad_settings_are_refused_before_training() {
         out_dir: None,
         checkpoint_every: None,
         keep_checkpoints: 0,
+        log_every: 50,
     };
     let err = train(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(

@@ -47,6 +47,7 @@ fn every_model_lowers_its_loss_on_real_images() {
             out_dir: None,
             checkpoint_every: None,
             keep_checkpoints: 0,
+            log_every: 50,
         };
         let outcome = train(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
         let (first, last) = (&outcome.epochs[0], &outcome.epochs[2]);

@@ -61,6 +61,9 @@ pub struct TrainArgs {
     /// Step-numbered checkpoints to keep in `checkpoints/` besides `model.ckpt`.
     #[arg(long, value_name = "K", default_value_t = 2)]
     pub keep_checkpoints: usize,
+    /// Record the running loss every N steps (steps.csv, metrics.jsonl).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub log_every: usize,
     /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
     /// was started with (only --data, --no-download, --device and --threads may be given).
     #[arg(
@@ -69,7 +72,7 @@ pub struct TrainArgs {
         conflicts_with_all = [
             "model", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "out", "workers",
-            "checkpoint_every", "keep_checkpoints",
+            "checkpoint_every", "keep_checkpoints", "log_every",
         ]
     )]
     pub resume: Option<PathBuf>,
@@ -103,6 +106,7 @@ impl TrainArgs {
             out_dir: Some(self.out.clone()),
             checkpoint_every: self.checkpoint_every,
             keep_checkpoints: self.keep_checkpoints,
+            log_every: self.log_every,
         };
         config.validate().map_err(anyhow::Error::msg)?;
         // Every layer's shape, checked before anything is loaded or written (parameters are

@@ -45,10 +45,17 @@ pub struct TrainConfig {
     /// How many step-numbered checkpoints `checkpoints/` keeps besides `model.ckpt`.
     #[serde(default = "default_keep")]
     pub keep_checkpoints: usize,
+    /// Record the running loss every N steps (in `steps.csv` and `metrics.jsonl`).
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
 }
 
 fn default_keep() -> usize {
     2
+}
+
+fn default_log_every() -> usize {
+    50
 }
 
 impl TrainConfig {
@@ -69,6 +76,9 @@ impl TrainConfig {
         }
         if self.checkpoint_every == Some(0) {
             return Err("--checkpoint-every must be at least 1".into());
+        }
+        if self.log_every == 0 {
+            return Err("--log-every must be at least 1".into());
         }
         Ok(())
     }
@@ -106,6 +116,9 @@ pub struct Progress {
     pub train_seconds: f64,
     /// Every completed epoch's report.
     pub history: Vec<EpochReport>,
+    /// The running loss every `log_every` steps, from the start of the run.
+    #[serde(default)]
+    pub steps: Vec<StepLoss>,
 }
 
 /// Why training stopped before the end.
@@ -166,6 +179,20 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Training images per second.
     pub images_per_sec: f64,
+    /// Learning rate of the epoch.
+    #[serde(default)]
+    pub lr: f64,
+}
+
+/// The running training loss of an epoch, recorded every `log_every` steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLoss {
+    /// Optimizer steps since the start of the run.
+    pub step: u64,
+    pub epoch: usize,
+    /// Mean training loss over the epoch so far.
+    pub loss: f64,
+    pub lr: f64,
 }
 
 impl EpochReport {
@@ -344,7 +371,16 @@ fn run(
             config: config.clone(),
             progress: progress.clone(),
         };
-        Ok(Some(dir.save(&model.valid(), state, &optimizer)?))
+        let latest = dir.save(&model.valid(), state, &optimizer)?;
+        let root = config
+            .out_dir
+            .as_deref()
+            .expect("a run directory has a root");
+        super::metrics::write(root, progress).map_err(|error| CheckpointError::Write {
+            path: root.join("metrics.csv"),
+            error,
+        })?;
+        Ok(Some(latest))
     };
     let [channels, side, _] = config.model.input;
     let loader_options = |limit, shuffle, skip| LoaderOptions {
@@ -410,6 +446,14 @@ fn run(
             progress.seen += n;
             progress.step_in_epoch += 1;
             progress.global_step += 1;
+            if progress.global_step % config.log_every as u64 == 0 {
+                progress.steps.push(StepLoss {
+                    step: progress.global_step,
+                    epoch,
+                    loss: progress.loss_sum / progress.seen as f64,
+                    lr: config.lr,
+                });
+            }
             observer.batch_done(n, batch_loss);
             // The epoch's end writes its own checkpoint a moment later.
             let epoch_ends = progress.step_in_epoch == train_len.div_ceil(config.batch_size);
@@ -456,11 +500,13 @@ fn run(
             test_loss,
             seconds: elapsed(),
             images_per_sec: progress.seen as f64 / train_seconds,
+            lr: config.lr,
         };
         progress = Progress {
             epochs_done: epoch,
             global_step: progress.global_step,
             history: progress.history,
+            steps: progress.steps,
             ..Progress::default()
         };
         progress.history.push(report.clone());

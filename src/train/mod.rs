@@ -3,12 +3,13 @@
 pub mod checkpoint;
 pub mod evaluate;
 pub mod fit;
+pub mod metrics;
 pub mod run_dir;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
 pub use evaluate::{evaluate, evaluate_with, EvalReport};
 pub use fit::{
-    resume, train, EpochReport, Progress, Silent, TrainConfig, TrainError, TrainObserver,
+    resume, train, EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainError, TrainObserver,
     TrainOutcome,
 };
 pub use run_dir::RunDir;
