@@ -18,19 +18,86 @@
 //!   auxiliary heads with adaptive 4x4 average pooling. 13,004,888 parameters with 1000
 //!   classes and the auxiliary heads (6,624,904 without), as torchvision reports.
 
-use super::{AuxSpec, ModelSpec};
-use crate::nn::{ConvSpec, DenseSpec, InceptionSpec, LayerSpec, Pool, SequentialSpec};
+use std::ops::Range;
 
-/// torchvision's `InceptionAux`: adaptive average pool to 4x4, `BasicConv2d` 1x1 of 128,
-/// dense 1024 with ReLU, dropout 0.7, dense to the classes.
-fn torchvision_aux_head(num_classes: usize) -> SequentialSpec {
-    SequentialSpec::new()
-        .add_named("pool", LayerSpec::AdaptiveAvgPool(4))
-        .add_named("conv", LayerSpec::Conv(ConvSpec::basic_conv2d(128, 1)))
+use super::{AuxSpec, ModelSpec};
+use crate::nn::{ConvSpec, ConvStyle, DenseSpec, InceptionSpec, LayerSpec, Pool, SequentialSpec};
+
+/// The nine Inception blocks of the paper's Table 1, shared by every form: name, c1, c2, c3,
+/// c4.
+type Block = (&'static str, usize, (usize, usize), (usize, usize), usize);
+const BLOCKS: [Block; 9] = [
+    ("inception3a", 64, (96, 128), (16, 32), 32),
+    ("inception3b", 128, (128, 192), (32, 96), 64),
+    ("inception4a", 192, (96, 208), (16, 48), 64),
+    ("inception4b", 160, (112, 224), (24, 64), 64),
+    ("inception4c", 128, (128, 256), (24, 64), 64),
+    ("inception4d", 112, (144, 288), (32, 64), 64),
+    ("inception4e", 256, (160, 320), (32, 128), 128),
+    ("inception5a", 256, (160, 320), (32, 128), 128),
+    ("inception5b", 384, (192, 384), (48, 128), 128),
+];
+
+/// The blocks `range` of [`BLOCKS`], each made into a layer by `form` (plain, batch norm,
+/// torchvision), with their names.
+fn inceptions(
+    range: Range<usize>,
+    form: fn(InceptionSpec) -> InceptionSpec,
+) -> impl Iterator<Item = (&'static str, LayerSpec)> {
+    BLOCKS[range].iter().map(move |&(name, c1, c2, c3, c4)| {
+        (
+            name,
+            LayerSpec::Inception(form(InceptionSpec::new(c1, c2, c3, c4))),
+        )
+    })
+}
+
+/// A convolution of `style` followed by ReLU.
+fn conv(channels: usize, kernel: usize, style: ConvStyle) -> ConvSpec {
+    ConvSpec::new(channels, kernel).style(style).relu()
+}
+
+/// The two auxiliary classifiers after 4a and 4d (weight 0.3 each), as `InceptionAux`:
+/// `pool`, a 1x1 convolution of 128 made by `conv`, dense 1024 with ReLU, dropout 0.7, dense to
+/// the classes.
+fn aux_heads(pool: LayerSpec, conv: ConvSpec, num_classes: usize) -> Vec<AuxSpec> {
+    let head = SequentialSpec::new()
+        .add_named("pool", pool)
+        .add_named("conv", LayerSpec::Conv(conv))
         .add_named("flatten", LayerSpec::Flatten)
         .add_named("fc1", LayerSpec::Dense(DenseSpec::new(1024).relu()))
         .add_named("dropout", LayerSpec::Dropout(0.7))
-        .add_named("fc2", LayerSpec::Dense(DenseSpec::new(num_classes)))
+        .add_named("fc2", LayerSpec::Dense(DenseSpec::new(num_classes)));
+    vec![
+        AuxSpec::new("aux1", "inception4a", head.clone(), 0.3),
+        AuxSpec::new("aux2", "inception4d", head, 0.3),
+    ]
+}
+
+/// The paper's layout after its `stem`: the nine blocks named as in torchvision with
+/// `maxpool3` after 3b and `maxpool4` after 4e, global average pooling, dropout and `fc`.
+fn paper_trunk(
+    stem: SequentialSpec,
+    form: fn(InceptionSpec) -> InceptionSpec,
+    maxpool3: LayerSpec,
+    maxpool4: LayerSpec,
+    dropout: f64,
+    num_classes: usize,
+) -> SequentialSpec {
+    let mut trunk = stem;
+    for (name, block) in inceptions(0..BLOCKS.len(), form) {
+        trunk = trunk.add_named(name, block);
+        match name {
+            "inception3b" => trunk = trunk.add_named("maxpool3", maxpool3.clone()),
+            "inception4e" => trunk = trunk.add_named("maxpool4", maxpool4.clone()),
+            _ => {}
+        }
+    }
+    trunk
+        .add_named("avgpool", LayerSpec::GlobalAvgPool)
+        .add_named("flatten", LayerSpec::Flatten)
+        .add_named("dropout", LayerSpec::Dropout(dropout))
+        .add_named("fc", LayerSpec::Dense(DenseSpec::new(num_classes)))
 }
 
 /// torchvision's `GoogLeNet` (`torchvision/models/googlenet.py`) with its module names, so a
@@ -38,50 +105,27 @@ fn torchvision_aux_head(num_classes: usize) -> SequentialSpec {
 /// torchvision turns on with its pretrained weights.
 pub fn googlenet_torchvision(num_classes: usize, transform_input: bool) -> ModelSpec {
     let pool = |kernel| LayerSpec::Pool(Pool::max(kernel, 2, 0).ceil());
-    let block =
-        |c1, c2, c3, c4| LayerSpec::Inception(InceptionSpec::new(c1, c2, c3, c4).torchvision());
     let basic = |channels, kernel| ConvSpec::basic_conv2d(channels, kernel);
-    let mut trunk = SequentialSpec::new();
+    let mut stem = SequentialSpec::new();
     if transform_input {
-        trunk = trunk.add_named("transform_input", LayerSpec::TransformInput);
+        stem = stem.add_named("transform_input", LayerSpec::TransformInput);
     }
-    let trunk = trunk
+    let stem = stem
         .add_named("conv1", LayerSpec::Conv(basic(64, 7).stride(2).padding(3)))
         .add_named("maxpool1", pool(3))
         .add_named("conv2", LayerSpec::Conv(basic(64, 1)))
         .add_named("conv3", LayerSpec::Conv(basic(192, 3).padding(1)))
-        .add_named("maxpool2", pool(3))
-        .add_named("inception3a", block(64, (96, 128), (16, 32), 32))
-        .add_named("inception3b", block(128, (128, 192), (32, 96), 64))
-        .add_named("maxpool3", pool(3))
-        .add_named("inception4a", block(192, (96, 208), (16, 48), 64))
-        .add_named("inception4b", block(160, (112, 224), (24, 64), 64))
-        .add_named("inception4c", block(128, (128, 256), (24, 64), 64))
-        .add_named("inception4d", block(112, (144, 288), (32, 64), 64))
-        .add_named("inception4e", block(256, (160, 320), (32, 128), 128))
-        .add_named("maxpool4", pool(2))
-        .add_named("inception5a", block(256, (160, 320), (32, 128), 128))
-        .add_named("inception5b", block(384, (192, 384), (48, 128), 128))
-        .add_named("avgpool", LayerSpec::GlobalAvgPool)
-        .add_named("flatten", LayerSpec::Flatten)
-        .add_named("dropout", LayerSpec::Dropout(0.2))
-        .add_named("fc", LayerSpec::Dense(DenseSpec::new(num_classes)));
+        .add_named("maxpool2", pool(3));
     ModelSpec {
-        trunk,
-        aux: vec![
-            AuxSpec::new(
-                "aux1",
-                "inception4a",
-                torchvision_aux_head(num_classes),
-                0.3,
-            ),
-            AuxSpec::new(
-                "aux2",
-                "inception4d",
-                torchvision_aux_head(num_classes),
-                0.3,
-            ),
-        ],
+        trunk: paper_trunk(
+            stem,
+            InceptionSpec::torchvision,
+            pool(3),
+            pool(2),
+            0.2,
+            num_classes,
+        ),
+        aux: aux_heads(LayerSpec::AdaptiveAvgPool(4), basic(128, 1), num_classes),
     }
 }
 
@@ -114,53 +158,36 @@ impl PoolMode {
     }
 }
 
-/// A convolution with ReLU, and batch norm in between when `bn`.
-fn conv(channels: usize, kernel: usize, bn: bool) -> ConvSpec {
-    let spec = ConvSpec::new(channels, kernel).relu();
-    if bn {
-        spec.batch_norm()
-    } else {
-        spec
-    }
-}
-
-fn inception(c1: usize, c2: (usize, usize), c3: (usize, usize), c4: usize, bn: bool) -> LayerSpec {
-    let spec = InceptionSpec::new(c1, c2, c3, c4);
-    LayerSpec::Inception(if bn { spec.batch_norm() } else { spec })
-}
-
 /// The d2l layout, blocks `b1`..`b5` and a `dense` classifier; `bn` makes every convolution a
 /// batch-norm conv block.
 fn d2l_layout(num_classes: usize, bn: bool) -> SequentialSpec {
     let pool = || PoolMode::Padding.pool();
+    let (style, form): (_, fn(InceptionSpec) -> InceptionSpec) = if bn {
+        (ConvStyle::CONV_BLOCK, InceptionSpec::batch_norm)
+    } else {
+        (ConvStyle::PLAIN, |spec| spec)
+    };
+    let stage = |range, end| {
+        inceptions(range, form)
+            .fold(SequentialSpec::new(), |stage, (_, block)| stage.add(block))
+            .add(end)
+    };
     let b1 = SequentialSpec::new()
-        .add(LayerSpec::Conv(conv(64, 7, bn).stride(2).padding(3)))
+        .add(LayerSpec::Conv(conv(64, 7, style).stride(2).padding(3)))
         .add(pool());
     let b2 = SequentialSpec::new()
-        .add(LayerSpec::Conv(conv(64, 1, bn)))
-        .add(LayerSpec::Conv(conv(192, 3, bn).padding(1)))
+        .add(LayerSpec::Conv(conv(64, 1, style)))
+        .add(LayerSpec::Conv(conv(192, 3, style).padding(1)))
         .add(pool());
-    let b3 = SequentialSpec::new()
-        .add(inception(64, (96, 128), (16, 32), 32, bn))
-        .add(inception(128, (128, 192), (32, 96), 64, bn))
-        .add(pool());
-    let b4 = SequentialSpec::new()
-        .add(inception(192, (96, 208), (16, 48), 64, bn))
-        .add(inception(160, (112, 224), (24, 64), 64, bn))
-        .add(inception(128, (128, 256), (24, 64), 64, bn))
-        .add(inception(112, (144, 288), (32, 64), 64, bn))
-        .add(inception(256, (160, 320), (32, 128), 128, bn))
-        .add(pool());
-    let b5 = SequentialSpec::new()
-        .add(inception(256, (160, 320), (32, 128), 128, bn))
-        .add(inception(384, (192, 384), (48, 128), 128, bn))
-        .add(LayerSpec::GlobalAvgPool);
     SequentialSpec::new()
         .add_named("b1", LayerSpec::Sequential(b1))
         .add_named("b2", LayerSpec::Sequential(b2))
-        .add_named("b3", LayerSpec::Sequential(b3))
-        .add_named("b4", LayerSpec::Sequential(b4))
-        .add_named("b5", LayerSpec::Sequential(b5))
+        .add_named("b3", LayerSpec::Sequential(stage(0..2, pool())))
+        .add_named("b4", LayerSpec::Sequential(stage(2..7, pool())))
+        .add_named(
+            "b5",
+            LayerSpec::Sequential(stage(7..9, LayerSpec::GlobalAvgPool)),
+        )
         .add_named("dense", LayerSpec::Dense(DenseSpec::new(num_classes)))
 }
 
@@ -174,50 +201,31 @@ pub fn googlenet_bn(num_classes: usize) -> SequentialSpec {
     d2l_layout(num_classes, true)
 }
 
-/// Seed 001's `InceptionAux`: average pool 5/3, 1x1 conv block of 128, dense 1024 with ReLU,
-/// dropout 0.7, dense to the classes.
-fn aux_head(num_classes: usize) -> SequentialSpec {
-    SequentialSpec::new()
-        .add_named("pool", LayerSpec::Pool(Pool::avg(5, 3, 0)))
-        .add_named("conv", LayerSpec::Conv(conv(128, 1, true)))
-        .add_named("flatten", LayerSpec::Flatten)
-        .add_named("fc1", LayerSpec::Dense(DenseSpec::new(1024).relu()))
-        .add_named("dropout", LayerSpec::Dropout(0.7))
-        .add_named("fc2", LayerSpec::Dense(DenseSpec::new(num_classes)))
-}
-
-/// The paper's GoogLeNet with its two auxiliary classifiers (names as in torchvision).
+/// The paper's GoogLeNet with its two auxiliary classifiers (names as in torchvision); seed
+/// 001's `InceptionAux` pools 5x5 with stride 3.
 pub fn googlenet_paper(num_classes: usize, pool_mode: PoolMode) -> ModelSpec {
-    let pool = || pool_mode.pool();
-    let block = |c1, c2, c3, c4| inception(c1, c2, c3, c4, true);
-    let trunk = SequentialSpec::new()
+    let block_conv = |channels, kernel| conv(channels, kernel, ConvStyle::CONV_BLOCK);
+    let stem = SequentialSpec::new()
         .add_named(
             "conv1",
-            LayerSpec::Conv(conv(64, 7, true).stride(2).padding(3)),
+            LayerSpec::Conv(block_conv(64, 7).stride(2).padding(3)),
         )
-        .add_named("maxpool1", pool())
-        .add_named("conv2", LayerSpec::Conv(conv(192, 3, true).padding(1)))
-        .add_named("maxpool2", pool())
-        .add_named("inception3a", block(64, (96, 128), (16, 32), 32))
-        .add_named("inception3b", block(128, (128, 192), (32, 96), 64))
-        .add_named("maxpool3", pool())
-        .add_named("inception4a", block(192, (96, 208), (16, 48), 64))
-        .add_named("inception4b", block(160, (112, 224), (24, 64), 64))
-        .add_named("inception4c", block(128, (128, 256), (24, 64), 64))
-        .add_named("inception4d", block(112, (144, 288), (32, 64), 64))
-        .add_named("inception4e", block(256, (160, 320), (32, 128), 128))
-        .add_named("maxpool4", pool())
-        .add_named("inception5a", block(256, (160, 320), (32, 128), 128))
-        .add_named("inception5b", block(384, (192, 384), (48, 128), 128))
-        .add_named("avgpool", LayerSpec::GlobalAvgPool)
-        .add_named("flatten", LayerSpec::Flatten)
-        .add_named("dropout", LayerSpec::Dropout(0.4))
-        .add_named("fc", LayerSpec::Dense(DenseSpec::new(num_classes)));
+        .add_named("maxpool1", pool_mode.pool())
+        .add_named("conv2", LayerSpec::Conv(block_conv(192, 3).padding(1)))
+        .add_named("maxpool2", pool_mode.pool());
     ModelSpec {
-        trunk,
-        aux: vec![
-            AuxSpec::new("aux1", "inception4a", aux_head(num_classes), 0.3),
-            AuxSpec::new("aux2", "inception4d", aux_head(num_classes), 0.3),
-        ],
+        trunk: paper_trunk(
+            stem,
+            InceptionSpec::batch_norm,
+            pool_mode.pool(),
+            pool_mode.pool(),
+            0.4,
+            num_classes,
+        ),
+        aux: aux_heads(
+            LayerSpec::Pool(Pool::avg(5, 3, 0)),
+            block_conv(128, 1),
+            num_classes,
+        ),
     }
 }

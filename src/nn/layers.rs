@@ -86,13 +86,9 @@ impl ConvSpec {
 
     /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001, ReLU.
     pub fn basic_conv2d(channels: usize, kernel: usize) -> Self {
-        Self {
-            bias: false,
-            batch_norm: true,
-            bn_eps: 1e-3,
-            relu: true,
-            ..Self::new(channels, kernel)
-        }
+        Self::new(channels, kernel)
+            .style(ConvStyle::BASIC_CONV2D)
+            .relu()
     }
     /// Its bias, batch norm and epsilon.
     pub fn conv_style(&self) -> ConvStyle {
