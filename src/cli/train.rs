@@ -248,7 +248,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .compute
         .threads
         .map_or_else(rayon::current_num_threads, usize::from);
-    let config = match &args.resume {
+    // A fresh run's settings are checked before anything is loaded; a resumed run has its own.
+    let fresh = match &args.resume {
         Some(_) => None,
         None => Some(args.config()?),
     };
@@ -258,10 +259,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
     ensure_writable(&out)?;
     let mut observer = ConsoleObserver::new(data_dir, threads)?;
-    let outcome = match (&args.resume, &config) {
-        (Some(run_dir), _) => resume(run_dir, &train_set, &test_set, &device, &mut observer),
-        (None, Some(config)) => train(config, &train_set, &test_set, &device, &mut observer),
-        (None, None) => unreachable!("a configuration is made when not resuming"),
+    let outcome = match fresh {
+        Some(config) => train(&config, &train_set, &test_set, &device, &mut observer),
+        // `out` is the run directory being resumed.
+        None => resume(&out, &train_set, &test_set, &device, &mut observer),
     };
     match outcome {
         Ok(_) => {

@@ -372,10 +372,7 @@ fn run(
             progress: progress.clone(),
         };
         let latest = dir.save(&model.valid(), state, &optimizer)?;
-        let root = config
-            .out_dir
-            .as_deref()
-            .expect("a run directory has a root");
+        let root = dir.root();
         super::metrics::write(root, progress).map_err(|error| CheckpointError::Write {
             path: root.join("metrics.csv"),
             error,

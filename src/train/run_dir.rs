@@ -34,6 +34,11 @@ impl RunDir {
         }
     }
 
+    /// The run directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// `model.ckpt`, the latest checkpoint.
     pub fn latest(&self) -> PathBuf {
         self.root.join(LATEST)
