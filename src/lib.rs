@@ -29,5 +29,6 @@ pub mod fsutil;
 pub mod interop;
 pub mod models;
 pub mod nn;
+pub mod plot;
 pub mod progress;
 pub mod train;

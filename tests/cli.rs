@@ -11,7 +11,9 @@ fn inception() -> Command {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["train", "eval", "predict", "summary", "import", "export"] {
+    for sub in [
+        "train", "eval", "predict", "summary", "import", "export", "plot",
+    ] {
         inception()
             .args([sub, "--help"])
             .assert()

@@ -41,6 +41,7 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
         skip: 0,
         limit: Some(100),
         workers: 1,
+        augmentation: Default::default(),
     };
     let loader = data_loader(&test, &options, &device);
     let batches: Vec<_> = loader.iter().map(|b| b.unwrap()).collect();

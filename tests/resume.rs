@@ -323,6 +323,8 @@ fn small_config(out: Option<PathBuf>, lr: f64) -> TrainConfig {
     TrainConfig {
         model: ModelConfig::new(ModelKind::Lenet),
         optimizer: OptimizerKind::Sgd,
+        optim: Default::default(),
+        augment: Default::default(),
         lr,
         batch_size: 32,
         epochs: 2,

@@ -14,6 +14,8 @@ fn googlenet_learns_a_few_hundred_real_images() {
     let config = TrainConfig {
         model: ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]),
         optimizer: OptimizerKind::Adam,
+        optim: Default::default(),
+        augment: Default::default(),
         lr: 0.001,
         batch_size: 32,
         epochs: 8,
@@ -62,6 +64,8 @@ fn bad_settings_are_refused_before_training() {
     let mut config = TrainConfig {
         model: ModelConfig::new(ModelKind::Googlenet),
         optimizer: OptimizerKind::Sgd,
+        optim: Default::default(),
+        augment: Default::default(),
         lr: -0.1,
         batch_size: 8,
         epochs: 1,

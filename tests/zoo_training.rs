@@ -32,6 +32,8 @@ fn every_model_lowers_its_loss_on_real_images() {
         let config = TrainConfig {
             model: ModelConfig::new(kind).with_input(small_input(kind)),
             optimizer: OptimizerKind::Adam,
+            optim: Default::default(),
+            augment: Default::default(),
             // AlexNet's 4096-wide dense layers need a gentler step on so few images.
             lr: if kind == ModelKind::Alexnet {
                 1e-4

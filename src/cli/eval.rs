@@ -28,16 +28,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let model = args.saved.load(&device)?;
     let dir = args.data.locate()?;
     let test_set = load_split(&dir, Split::Test)?;
-    let [channels, side, _] = model.config.input;
-    let options = LoaderOptions {
-        resize: side,
-        channels,
-        batch_size: args.batch_size as usize,
-        shuffle: None,
-        skip: 0,
-        limit: args.limit,
-        workers: 1,
-    };
+    let options =
+        LoaderOptions::evaluation(model.config.input, args.batch_size as usize, args.limit);
     let loader = data_loader(&test_set, &options, &device);
     let bar = eval_bar(loader.num_items() as u64);
     let start = std::time::Instant::now();
@@ -52,5 +44,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         report.images,
         start.elapsed().as_secs_f64()
     );
+    if report.confusion.classes > 0 {
+        let names = model.config.class_names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        print!("\n{}", report.confusion.table(&names));
+    }
     Ok(())
 }

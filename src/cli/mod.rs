@@ -3,6 +3,7 @@
 mod eval;
 mod export;
 mod import;
+mod plot;
 mod predict;
 mod summary;
 mod train;
@@ -27,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model on Fashion-MNIST (defaults: the seed's recipe for the model).
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Test loss and accuracy of a saved model.
     Eval(eval::EvalArgs),
     /// Classify PNG/JPEG images with a saved model.
@@ -39,6 +40,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Write a checkpoint's weights for PyTorch (safetensors, PyTorch's names).
     Export(export::ExportArgs),
+    /// Redraw a run's figures (curves, confusion matrix, predictions) as PNG and SVG.
+    Plot(plot::PlotArgs),
 }
 
 /// Where the computation runs.
@@ -116,12 +119,13 @@ fn load_split(dir: &Path, split: Split) -> anyhow::Result<FashionMnist> {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 

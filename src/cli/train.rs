@@ -8,12 +8,21 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::{load_split, ComputeArgs, DataArgs};
-use crate::data::Split;
+use crate::data::{Augmentation, Split};
 use crate::models::{ModelConfig, ModelKind, OptimizerKind, PoolMode};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
-    resume, train, EpochReport, Progress, RunDir, TrainConfig, TrainError, TrainObserver,
+    resume, train, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig, TrainError,
+    TrainObserver,
 };
+
+/// `--lr-schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleKind {
+    Constant,
+    Step,
+    Cosine,
+}
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -32,6 +41,69 @@ pub struct TrainArgs {
     /// Optimizer [default: recipe, sgd].
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
+    /// SGD momentum, e.g. 0.9.
+    #[arg(long, default_value_t = 0.0, help_heading = "Optimizer")]
+    pub momentum: f64,
+    /// Nesterov momentum (with --momentum).
+    #[arg(long, help_heading = "Optimizer")]
+    pub nesterov: bool,
+    /// Weight decay: L2 penalty for sgd and adam, decoupled for adamw (e.g. 5e-4 / 0.01).
+    #[arg(long, default_value_t = 0.0, help_heading = "Optimizer")]
+    pub weight_decay: f64,
+    /// Scale each parameter's gradient down to at most this L2 norm.
+    #[arg(long, value_name = "NORM", help_heading = "Optimizer")]
+    pub clip_grad_norm: Option<f64>,
+    /// Learning-rate schedule after the warm-up.
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant, help_heading = "Optimizer")]
+    pub lr_schedule: ScheduleKind,
+    /// Step schedule: multiply the rate by --lr-gamma every N epochs.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        help_heading = "Optimizer"
+    )]
+    pub lr_step_epochs: usize,
+    /// Step schedule: the factor applied every --lr-step-epochs.
+    #[arg(long, default_value_t = 0.1, help_heading = "Optimizer")]
+    pub lr_gamma: f64,
+    /// Cosine schedule: the rate reached at the last step.
+    #[arg(long, default_value_t = 0.0, help_heading = "Optimizer")]
+    pub min_lr: f64,
+    /// Raise the rate linearly from lr/steps to lr over this many epochs first (e.g. 0.5).
+    #[arg(
+        long,
+        value_name = "EPOCHS",
+        default_value_t = 0.0,
+        help_heading = "Optimizer"
+    )]
+    pub warmup_epochs: f64,
+    /// Augmentation: mirror training images left-right at random.
+    #[arg(long, help_heading = "Augmentation")]
+    pub hflip: bool,
+    /// Augmentation: pad training images by P black pixels and crop back at random.
+    #[arg(long, value_name = "P", help_heading = "Augmentation")]
+    pub random_crop: Option<usize>,
+    /// Augmentation: crop a random part of at least this fraction of the area (e.g. 0.6) and
+    /// resize it back.
+    #[arg(long, value_name = "MIN_SCALE", help_heading = "Augmentation")]
+    pub random_resized_crop: Option<f64>,
+    /// Augmentation: random brightness factor in [1-B, 1+B].
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 0.0,
+        help_heading = "Augmentation"
+    )]
+    pub brightness: f64,
+    /// Augmentation: random contrast factor in [1-C, 1+C].
+    #[arg(
+        long,
+        value_name = "C",
+        default_value_t = 0.0,
+        help_heading = "Augmentation"
+    )]
+    pub contrast: f64,
     /// Side the 28x28 images are resized to [default: recipe, 96].
     #[arg(long)]
     pub resize: Option<usize>,
@@ -72,7 +144,10 @@ pub struct TrainArgs {
         conflicts_with_all = [
             "model", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "out", "workers",
-            "checkpoint_every", "keep_checkpoints", "log_every",
+            "checkpoint_every", "keep_checkpoints", "log_every", "momentum", "nesterov",
+            "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
+            "min_lr", "warmup_epochs", "hflip", "random_crop", "random_resized_crop",
+            "brightness", "contrast",
         ]
     )]
     pub resume: Option<PathBuf>,
@@ -97,6 +172,30 @@ impl TrainArgs {
                 .with_pool_mode(self.pool_mode),
             optimizer: self.optimizer.unwrap_or(recipe.optimizer),
             lr: self.lr.unwrap_or(recipe.lr),
+            optim: OptimSettings {
+                momentum: self.momentum,
+                nesterov: self.nesterov,
+                weight_decay: self.weight_decay,
+                clip_grad_norm: self.clip_grad_norm,
+                schedule: match self.lr_schedule {
+                    ScheduleKind::Constant => Schedule::Constant,
+                    ScheduleKind::Step => Schedule::Step {
+                        every: self.lr_step_epochs,
+                        gamma: self.lr_gamma,
+                    },
+                    ScheduleKind::Cosine => Schedule::Cosine {
+                        min_lr: self.min_lr,
+                    },
+                },
+                warmup_epochs: self.warmup_epochs,
+            },
+            augment: Augmentation {
+                hflip: self.hflip,
+                crop_padding: self.random_crop.unwrap_or(0),
+                resized_crop: self.random_resized_crop,
+                brightness: self.brightness,
+                contrast: self.contrast,
+            },
             batch_size: self.batch_size.unwrap_or(recipe.batch_size),
             epochs: self.epochs.unwrap_or(recipe.epochs),
             seed: self.seed,
@@ -197,6 +296,12 @@ impl TrainObserver for ConsoleObserver {
         }
         println!("{}", report.line());
     }
+    fn warning(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
     fn stop_requested(&mut self) -> bool {
         let stop = self.interrupted.load(Ordering::SeqCst);
         if stop {
@@ -240,6 +345,17 @@ fn print_header(config: &TrainConfig, data_dir: &Path, threads: usize) {
         config.seed,
         threads,
     );
+    println!(
+        "optimizer: {}; augmentation: {}",
+        config.optim.describe(config.optimizer),
+        config.augment.describe()
+    );
+    if let Some(dir) = &config.out_dir {
+        println!(
+            "writing to {}: model.ckpt, metrics.csv, curves.png, confusion.png, predictions.png",
+            dir.display()
+        );
+    }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {

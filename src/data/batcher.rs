@@ -6,6 +6,7 @@ use burn::data::dataloader::{batcher::Batcher, DataLoader, DataLoaderBuilder};
 use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::augment::{Augmentation, AugmentedDataset};
 use super::fashion::{FashionMnist, RawImage};
 use super::transform::{ImageItem, ResizeToTensor};
 
@@ -63,6 +64,26 @@ pub struct LoaderOptions {
     /// Worker threads preparing batches while the model computes (0: prepare in line).
     /// One worker keeps the order of batches reproducible.
     pub workers: usize,
+    /// Random transforms of each example (training only), seeded from `shuffle`'s seed.
+    pub augmentation: Augmentation,
+}
+
+impl LoaderOptions {
+    /// Evaluation: the first `limit` examples in file order, resized for a model input
+    /// `[channels, side, side]`, no augmentation.
+    pub fn evaluation(input: [usize; 3], batch_size: usize, limit: Option<usize>) -> Self {
+        let [channels, side, _] = input;
+        Self {
+            resize: side,
+            channels,
+            batch_size,
+            shuffle: None,
+            skip: 0,
+            limit,
+            workers: 1,
+            augmentation: Augmentation::default(),
+        }
+    }
 }
 
 /// A burn data loader over `split`: resize + scale in the workers, batches on `device`.
@@ -86,13 +107,34 @@ fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
     device: &Device,
 ) -> Arc<dyn DataLoader<ImageBatch>> {
     let len = ordered.len();
-    let rest = PartialDataset::new(ordered, options.skip.min(len), len);
-    let dataset = MapperDataset::new(
-        rest,
-        ResizeToTensor {
-            side: options.resize,
-        },
-    );
+    let skip = options.skip.min(len);
+    match options.shuffle {
+        Some(seed) if !options.augmentation.is_off() => {
+            let augmented = AugmentedDataset {
+                inner: ordered,
+                augmentation: options.augmentation.clone(),
+                side: options.resize,
+                seed,
+            };
+            // Skipped after augmenting, so an example's random choices depend on its place in
+            // the epoch, not on where a resumed run starts.
+            loader(PartialDataset::new(augmented, skip, len), options, device)
+        }
+        _ => {
+            let resize = ResizeToTensor {
+                side: options.resize,
+            };
+            let plain = MapperDataset::new(PartialDataset::new(ordered, skip, len), resize);
+            loader(plain, options, device)
+        }
+    }
+}
+
+fn loader<D: burn::data::dataset::Dataset<ImageItem> + 'static>(
+    dataset: D,
+    options: &LoaderOptions,
+    device: &Device,
+) -> Arc<dyn DataLoader<ImageBatch>> {
     DataLoaderBuilder::new(ImageBatcher {
         channels: options.channels,
     })

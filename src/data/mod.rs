@@ -2,12 +2,14 @@
 //!
 //! Knows nothing of models: it produces [`ImageBatch`]es of `[batch, channels, side, side]`.
 
+pub mod augment;
 pub mod batcher;
 pub mod fashion;
 pub mod idx;
 pub mod locate;
 pub mod transform;
 
+pub use augment::Augmentation;
 pub use batcher::{data_loader, ImageBatch, ImageBatcher, LoaderOptions};
 pub use fashion::{FashionMnist, RawImage, Split, CLASS_NAMES};
 pub use locate::locate;

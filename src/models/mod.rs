@@ -47,6 +47,10 @@ pub enum OptimizerKind {
     Sgd,
     /// Adam (betas 0.9, 0.999; eps 1e-8 as in PyTorch).
     Adam,
+    /// AdamW: Adam with decoupled weight decay (`--weight-decay`, e.g. 0.01).
+    #[value(name = "adamw")]
+    #[serde(rename = "adamw")]
+    AdamW,
 }
 
 impl OptimizerKind {
@@ -54,6 +58,7 @@ impl OptimizerKind {
         match self {
             OptimizerKind::Sgd => "sgd",
             OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
         }
     }
 }
@@ -262,6 +267,13 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The name of every class, in label order.
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes)
+            .map(|c| self.labels.class_name(c))
+            .collect()
+    }
+
     /// The seed's configuration of `kind` for 10 classes.
     pub fn new(kind: ModelKind) -> Self {
         Self {
@@ -461,7 +473,21 @@ impl Model {
     /// Runs `images` and records the output shape of every layer down to `max_depth`,
     /// auxiliary heads included (marked as running in training only).
     pub fn trace(&self, images: Tensor<4>, max_depth: usize) -> (Tensor<2>, Vec<TraceRow>) {
-        let mut tracer = Tracer::new();
+        self.trace_with(images, max_depth, Tracer::new())
+    }
+
+    /// As [`trace`](Self::trace), with every layer's forward time.
+    pub fn profile(&self, images: Tensor<4>, max_depth: usize) -> (Tensor<2>, Vec<TraceRow>) {
+        let tracer = Tracer::timed(&images.device());
+        self.trace_with(images, max_depth, tracer)
+    }
+
+    fn trace_with(
+        &self,
+        images: Tensor<4>,
+        max_depth: usize,
+        mut tracer: Tracer,
+    ) -> (Tensor<2>, Vec<TraceRow>) {
         let out = self.body.forward_tapped(
             Features::Maps(images),
             "",

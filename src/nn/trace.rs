@@ -1,5 +1,9 @@
 //! Recording every layer's output shape, parameters and forward FLOPs during a forward pass
-//! (the seeds' "Shape of the output").
+//! (the seeds' "Shape of the output"), and optionally its time (`inception bench --profile`).
+
+use std::time::Instant;
+
+use burn::tensor::Device;
 
 use super::features::Features;
 use super::sequential::Layer;
@@ -19,6 +23,8 @@ pub struct TraceRow {
     /// Floating-point operations of its forward pass for the traced batch (a multiply-add
     /// counts 2; convolutions and dense layers only, as the usual FLOP counts do).
     pub flops: u64,
+    /// Wall-clock nanoseconds of its forward pass, when timed (children included).
+    pub nanos: u64,
 }
 
 /// Collects [`TraceRow`]s of every depth; switched off it costs nothing.
@@ -28,6 +34,9 @@ pub struct Tracer {
     rows: Vec<TraceRow>,
     /// Input dims of the open rows, by slot.
     inputs: Vec<Vec<usize>>,
+    /// Timing: the device to wait for before reading the clock, and each row's start.
+    clock: Option<Device>,
+    starts: Vec<Instant>,
 }
 
 impl Tracer {
@@ -40,6 +49,24 @@ impl Tracer {
 
     pub fn off() -> Self {
         Self::default()
+    }
+
+    /// Records times too: the device finishes its work before every reading of the clock, so
+    /// each layer's time is its own (and the whole pass gets slower by the waits).
+    pub fn timed(device: &Device) -> Self {
+        Self {
+            enabled: true,
+            clock: Some(device.clone()),
+            ..Self::default()
+        }
+    }
+
+    fn now(&self) -> Instant {
+        if let Some(device) = &self.clock {
+            // A failed wait only makes the time less exact.
+            let _ = device.sync();
+        }
+        Instant::now()
     }
 
     /// The rows of layers nested at most `max_depth` deep (0: the top level only).
@@ -62,13 +89,19 @@ impl Tracer {
             shape: Vec::new(),
             params: super::params::count_params(layer),
             flops: 0,
+            nanos: 0,
         });
         self.inputs.push(input.dims());
+        let start = self.now();
+        self.starts.push(start);
         Some(self.rows.len() - 1)
     }
 
     pub(crate) fn close(&mut self, slot: Option<usize>, layer: &Layer, output: &Features) {
         let Some(i) = slot else { return };
+        if self.clock.is_some() {
+            self.rows[i].nanos = self.now().duration_since(self.starts[i]).as_nanos() as u64;
+        }
         let shape = output.dims();
         self.rows[i].flops = match layer {
             Layer::Sequential(_) => {

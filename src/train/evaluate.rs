@@ -8,13 +8,107 @@ use serde::{Deserialize, Serialize};
 use crate::data::ImageBatch;
 use crate::models::Model;
 
-/// Loss and accuracy over a whole split.
+/// Loss and accuracy over a whole split, with every prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     /// Mean cross-entropy per example.
     pub loss: f64,
     pub accuracy: f64,
     pub images: usize,
+    /// The predicted class of every example, in the loader's order.
+    #[serde(default)]
+    pub predictions: Vec<u32>,
+    /// True class against predicted class.
+    #[serde(default)]
+    pub confusion: Confusion,
+}
+
+/// A confusion matrix: `count(t, p)` examples of class `t` were predicted as `p`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub classes: usize,
+    /// Row-major, `classes * classes`.
+    pub counts: Vec<u64>,
+}
+
+impl Confusion {
+    /// Models with more classes than this (ImageNet's 1000 fit) keep no matrix.
+    pub const MAX_CLASSES: usize = 1000;
+
+    pub fn new(classes: usize) -> Self {
+        let classes = if classes <= Self::MAX_CLASSES {
+            classes
+        } else {
+            0
+        };
+        Self {
+            classes,
+            counts: vec![0; classes * classes],
+        }
+    }
+
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        if truth < self.classes && predicted < self.classes {
+            self.counts[truth * self.classes + predicted] += 1;
+        }
+    }
+
+    pub fn count(&self, truth: usize, predicted: usize) -> u64 {
+        self.counts[truth * self.classes + predicted]
+    }
+
+    /// Examples of class `truth`.
+    pub fn support(&self, truth: usize) -> u64 {
+        (0..self.classes).map(|p| self.count(truth, p)).sum()
+    }
+
+    /// The fraction of class `truth` predicted right (recall), `None` without examples.
+    pub fn class_accuracy(&self, truth: usize) -> Option<f64> {
+        let support = self.support(truth);
+        (support > 0).then(|| self.count(truth, truth) as f64 / support as f64)
+    }
+
+    /// The matrix as text: a row per true class with its counts and accuracy, `names` giving
+    /// the class names (numbers where missing). Classes without examples are left out.
+    pub fn table(&self, names: &[&str]) -> String {
+        let name = |c: usize| {
+            names
+                .get(c)
+                .map_or_else(|| c.to_string(), |n| n.to_string())
+        };
+        let rows: Vec<usize> = (0..self.classes).filter(|&c| self.support(c) > 0).collect();
+        let width = rows
+            .iter()
+            .map(|&c| name(c).len())
+            .max()
+            .unwrap_or(4)
+            .max(10);
+        let cell = self
+            .counts
+            .iter()
+            .max()
+            .map_or(1, |m| m.to_string().len())
+            .max(4);
+        let mut out = format!("{:>width$}  predicted as\n{:>width$}", "true class", "");
+        for &p in &rows {
+            out += &format!(" {:>cell$}", short(&name(p), cell));
+        }
+        out += "  accuracy\n";
+        for &t in &rows {
+            out += &format!("{:>width$}", name(t));
+            for &p in &rows {
+                out += &format!(" {:>cell$}", self.count(t, p));
+            }
+            let acc = self.class_accuracy(t).unwrap_or(0.0);
+            out += &format!("  {acc:>8.3}\n");
+        }
+        out
+    }
+}
+
+/// The first `width` characters of a class name, for a column heading.
+fn short(name: &str, width: usize) -> String {
+    name.chars().take(width).collect()
 }
 
 /// Number of correct predictions in a batch, and the batch's mean loss.
@@ -41,6 +135,8 @@ pub fn evaluate_with(
 ) -> Result<EvalReport, String> {
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
     let mut loss_fn = None;
+    let mut predictions = Vec::new();
+    let mut confusion = None;
     for batch in loader.iter() {
         let batch = batch.map_err(|e| format!("reading a test batch failed: {e}"))?;
         let n = batch.targets.dims()[0];
@@ -48,7 +144,19 @@ pub fn evaluate_with(
         let loss_fn = loss_fn.get_or_insert_with(|| CrossEntropyLossConfig::new().init(&device));
         let logits = model.forward(batch.images);
         let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+        let confusion = confusion.get_or_insert_with(|| Confusion::new(logits.dims()[1]));
         let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
+        let predicted = logits.argmax(1).flatten::<1>(0, 1).into_data();
+        let truth = batch.targets.into_data();
+        let to_vec = |d: burn::tensor::TensorData| {
+            d.convert::<i64>()
+                .try_into_vec::<i64>()
+                .map_err(|e| format!("reading predictions failed: {e:?}"))
+        };
+        for (t, p) in to_vec(truth)?.into_iter().zip(to_vec(predicted)?) {
+            confusion.add(t as usize, p as usize);
+            predictions.push(p as u32);
+        }
         loss_sum += batch_loss * n as f64;
         correct += batch_correct;
         seen += n;
@@ -59,5 +167,7 @@ pub fn evaluate_with(
         loss: loss_sum / denom,
         accuracy: correct as f64 / denom,
         images: seen,
+        predictions,
+        confusion: confusion.unwrap_or_default(),
     })
 }

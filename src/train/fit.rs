@@ -8,14 +8,15 @@ use std::time::Instant;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
-use super::evaluate::{batch_stats, evaluate, EvalReport};
+use super::evaluate::{batch_stats, evaluate};
+use super::optim::{self, OptimSettings};
 use super::run_dir::RunDir;
-use crate::data::{data_loader, FashionMnist, LoaderOptions};
+use crate::data::{data_loader, Augmentation, FashionMnist, LoaderOptions};
 use crate::models::{Model, ModelConfig, OptimizerKind};
 
 pub use crate::models::MAX_SIDE;
@@ -25,7 +26,14 @@ pub use crate::models::MAX_SIDE;
 pub struct TrainConfig {
     pub model: ModelConfig,
     pub optimizer: OptimizerKind,
+    /// The base learning rate (the schedule's peak).
     pub lr: f64,
+    /// Momentum, weight decay, gradient clipping and the learning-rate schedule.
+    #[serde(default)]
+    pub optim: OptimSettings,
+    /// Random transforms of the training images.
+    #[serde(default)]
+    pub augment: Augmentation,
     pub batch_size: usize,
     pub epochs: usize,
     /// Seeds weight initialization, shuffling and dropout.
@@ -80,7 +88,16 @@ impl TrainConfig {
         if self.log_every == 0 {
             return Err("--log-every must be at least 1".into());
         }
-        Ok(())
+        self.optim.validate(self.optimizer, self.lr, self.epochs)?;
+        self.augment.validate()
+    }
+
+    /// Optimizer steps in one epoch.
+    pub fn steps_per_epoch(&self, train_images: usize) -> usize {
+        let images = self
+            .limit_train
+            .map_or(train_images, |l| l.min(train_images));
+        images.div_ceil(self.batch_size)
     }
 
     /// The run directory's checkpoints, if the run saves any.
@@ -224,6 +241,8 @@ pub trait TrainObserver {
     fn stop_requested(&mut self) -> bool {
         false
     }
+    /// Something went wrong that does not stop training (a plot could not be drawn).
+    fn warning(&mut self, _message: &str) {}
 }
 
 /// An observer that ignores everything.
@@ -239,6 +258,10 @@ pub struct TrainOutcome {
 }
 
 /// Trains a fresh model as `config` says, on the autodiff version of `device`.
+///
+/// The same configuration on the same machine and thread count gives the same run, bit for
+/// bit. burn keeps one random generator per device for the whole process, so that holds for
+/// one run at a time in a process (separate processes are independent).
 pub fn train(
     config: &TrainConfig,
     train_set: &FashionMnist,
@@ -338,10 +361,7 @@ fn run(
         optimizer,
         mut progress,
     } = start;
-    let mut optim = match config.optimizer {
-        OptimizerKind::Sgd => SgdConfig::new().init(),
-        OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-    };
+    let mut optim = optim::optimizer(config.optimizer, &config.optim);
     if !optimizer.is_empty() {
         optim = optim
             .from_bytes(Bytes::from_bytes_vec(optimizer))
@@ -379,26 +399,23 @@ fn run(
         })?;
         Ok(Some(latest))
     };
-    let [channels, side, _] = config.model.input;
-    let loader_options = |limit, shuffle, skip| LoaderOptions {
-        resize: side,
-        channels,
-        batch_size: config.batch_size,
-        shuffle,
-        skip,
-        limit,
-        workers: config.workers,
-    };
     let device = train_device.clone().inner();
-    let test_loader = data_loader(
-        test_set,
-        &loader_options(config.limit_test, None, 0),
-        &device,
-    );
+    // In file order (one worker), so that predictions line up with the test images.
+    let test_options =
+        LoaderOptions::evaluation(config.model.input, config.batch_size, config.limit_test);
+    let test_loader = data_loader(test_set, &test_options, &device);
     let loss_fn = CrossEntropyLossConfig::new().init(train_device);
     let train_len = config
         .limit_train
         .map_or(train_set.len(), |l| l.min(train_set.len()));
+    let steps_per_epoch = config.steps_per_epoch(train_set.len());
+    let mut schedule = optim::scheduler(config.lr, &config.optim, config.epochs, steps_per_epoch)
+        .map_err(TrainError::Invalid)?;
+    // The schedule depends on the step alone: catch up with a resumed run.
+    let mut lr = config.lr;
+    for _ in 0..progress.global_step {
+        lr = schedule.step().base();
+    }
 
     for epoch in progress.epochs_done + 1..=config.epochs {
         // Seconds of this epoch spent before a resume count too.
@@ -407,11 +424,16 @@ fn run(
         let skip = progress.step_in_epoch * config.batch_size;
         let train_loader = data_loader(
             train_set,
-            &loader_options(
-                config.limit_train,
-                Some(epoch_seed(config.seed, epoch)),
+            &LoaderOptions {
+                resize: config.model.input[1],
+                channels: config.model.input[0],
+                batch_size: config.batch_size,
+                shuffle: Some(epoch_seed(config.seed, epoch)),
                 skip,
-            ),
+                limit: config.limit_train,
+                workers: config.workers,
+                augmentation: config.augment.clone(),
+            },
             train_device,
         );
         observer.epoch_started(epoch, config.epochs, train_len, skip.min(train_len));
@@ -437,7 +459,9 @@ fn run(
                 });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = crate::nn::tie_shared(optim.step(config.lr, model, grads));
+            let rates = schedule.step();
+            lr = rates.base();
+            model = crate::nn::tie_shared(optim.step(rates, model, grads));
             progress.loss_sum += batch_loss * n as f64;
             progress.correct += batch_correct;
             progress.seen += n;
@@ -448,7 +472,7 @@ fn run(
                     step: progress.global_step,
                     epoch,
                     loss: progress.loss_sum / progress.seen as f64,
-                    lr: config.lr,
+                    lr,
                 });
             }
             observer.batch_done(n, batch_loss);
@@ -475,11 +499,8 @@ fn run(
         }
         let train_seconds = elapsed();
         observer.evaluating(test_loader.num_items());
-        let EvalReport {
-            loss: test_loss,
-            accuracy: test_acc,
-            ..
-        } = evaluate(&model.valid(), test_loader.as_ref()).map_err(TrainError::Data)?;
+        let eval = evaluate(&model.valid(), test_loader.as_ref()).map_err(TrainError::Data)?;
+        let (test_loss, test_acc) = (eval.loss, eval.accuracy);
         if !test_loss.is_finite() {
             return Err(TrainError::Diverged {
                 loss: test_loss,
@@ -497,7 +518,7 @@ fn run(
             test_loss,
             seconds: elapsed(),
             images_per_sec: progress.seen as f64 / train_seconds,
-            lr: config.lr,
+            lr,
         };
         progress = Progress {
             epochs_done: epoch,
@@ -509,6 +530,18 @@ fn run(
         progress.history.push(report.clone());
         if let Some(path) = save(&model, &optim, &progress)? {
             observer.checkpoint_saved(&path, &progress);
+        }
+        if let Some(dir) = &run_dir {
+            let figures = crate::plot::RunFigures {
+                progress: &progress,
+                eval: &eval,
+                test_set,
+                steps_per_epoch,
+                class_names: config.model.class_names(),
+            };
+            if let Err(e) = figures.draw(dir.root()) {
+                observer.warning(&format!("cannot draw the plots: {e}"));
+            }
         }
         observer.epoch_done(&report);
     }

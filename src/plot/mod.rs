@@ -1,0 +1,125 @@
+//! Figures of a training run, drawn with plotters as PNG and SVG (no external program):
+//! `curves` (loss, accuracy and learning rate per epoch, like d2l's animator), `confusion`
+//! (the test set's confusion matrix with class names) and `predictions` (test images with true
+//! and predicted labels, like d2l's `show_fashion_mnist`, wrong ones in red).
+//!
+//! Each figure is drawn into memory and written atomically: a reader never sees half a file.
+
+mod confusion;
+mod curves;
+mod predictions;
+
+use std::error::Error;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::data::FashionMnist;
+use crate::train::{EvalReport, Progress};
+
+pub use confusion::ConfusionFigure;
+pub use curves::Curves;
+pub use predictions::PredictionGrid;
+
+/// A drawing error, as text.
+pub type PlotResult<T = ()> = Result<T, Box<dyn Error>>;
+
+/// The font every figure uses, bundled (DejaVu Sans) so that no system font is needed.
+pub const FONT: &str = "sans-serif";
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the `dejavu` crate.
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans font is valid"));
+    });
+}
+
+/// One figure, drawable on any plotters backend.
+pub trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> PlotResult
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws `figure` and writes it as `stem.png` and `stem.svg` in `dir`; returns the two paths.
+pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> PlotResult<[PathBuf; 2]> {
+    register_font();
+    let size = figure.size();
+    let (w, h) = size;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        figure.draw(&root)?;
+        root.present()?;
+    }
+    let image = image::RgbImage::from_raw(w, h, pixels).ok_or("bitmap of the wrong size")?;
+    let mut png = Cursor::new(Vec::new());
+    image.write_to(&mut png, image::ImageFormat::Png)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        figure.draw(&root)?;
+        root.present()?;
+    }
+    let paths = [
+        dir.join(format!("{stem}.png")),
+        dir.join(format!("{stem}.svg")),
+    ];
+    crate::fsutil::write_atomic(&paths[0], png.get_ref())?;
+    crate::fsutil::write_atomic(&paths[1], svg.as_bytes())?;
+    Ok(paths)
+}
+
+/// Everything the three figures of a run are drawn from.
+pub struct RunFigures<'a> {
+    pub progress: &'a Progress,
+    /// The last evaluation on the test set (in file order).
+    pub eval: &'a EvalReport,
+    pub test_set: &'a FashionMnist,
+    /// Optimizer steps per epoch, to place the per-step losses.
+    pub steps_per_epoch: usize,
+    /// Class names, in label order.
+    pub class_names: Vec<String>,
+}
+
+impl RunFigures<'_> {
+    /// Writes `curves`, `confusion` and `predictions` (`.png` and `.svg`) into `dir`.
+    pub fn draw(&self, dir: &Path) -> PlotResult<Vec<PathBuf>> {
+        let curves = Curves {
+            progress: self.progress,
+            steps_per_epoch: self.steps_per_epoch,
+        };
+        let confusion = ConfusionFigure {
+            confusion: &self.eval.confusion,
+            names: &self.class_names,
+            title: self.title(),
+        };
+        let predictions = PredictionGrid {
+            test_set: self.test_set,
+            predictions: &self.eval.predictions,
+            names: &self.class_names,
+        };
+        let mut written = Vec::new();
+        written.extend(render(dir, "curves", &curves)?);
+        written.extend(render(dir, "confusion", &confusion)?);
+        written.extend(render(dir, "predictions", &predictions)?);
+        Ok(written)
+    }
+
+    fn title(&self) -> String {
+        let epoch = self.progress.history.last().map_or(0, |r| r.epoch);
+        format!(
+            "confusion matrix after epoch {epoch}: test acc {:.3} on {} images",
+            self.eval.accuracy, self.eval.images
+        )
+    }
+}

@@ -1,0 +1,90 @@
+//! The first test images with their true and predicted labels, as d2l's `show_fashion_mnist`
+//! shows them; a wrong prediction is written in red and framed in red.
+
+use burn::data::dataset::Dataset;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Figure, PlotResult, FONT};
+use crate::data::FashionMnist;
+
+const COLS: usize = 8;
+const ROWS: usize = 4;
+const SCALE: i32 = 4;
+const CELL_W: i32 = 28 * SCALE + 28;
+const CELL_H: i32 = 28 * SCALE + 44;
+const WRONG: RGBColor = RGBColor(214, 39, 40);
+
+pub struct PredictionGrid<'a> {
+    pub test_set: &'a FashionMnist,
+    /// Predicted class of each test image, in file order.
+    pub predictions: &'a [u32],
+    pub names: &'a [String],
+}
+
+impl Figure for PredictionGrid<'_> {
+    fn size(&self) -> (u32, u32) {
+        (
+            (COLS as i32 * CELL_W + 10) as u32,
+            (ROWS as i32 * CELL_H + 40) as u32,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> PlotResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let name = |c: usize| self.names.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let shown = self.predictions.len().min(COLS * ROWS);
+        let wrong = (0..shown)
+            .filter(|&i| {
+                self.test_set
+                    .get(i)
+                    .is_ok_and(|item| u32::from(item.label) != self.predictions[i])
+            })
+            .count();
+        area.draw(&Text::new(
+            format!("the first {shown} test images: true label, then prediction ({wrong} wrong, in red)"),
+            (10, 10),
+            (FONT, 16).into_font().color(&BLACK),
+        ))?;
+        for (i, &predicted) in self.predictions.iter().take(shown).enumerate() {
+            let item = self.test_set.get(i)?;
+            let x0 = 10 + (i % COLS) as i32 * CELL_W;
+            let y0 = 36 + (i / COLS) as i32 * CELL_H;
+            let right = u32::from(item.label) == predicted;
+            let ink = if right { BLACK } else { WRONG };
+            let font = |color: &RGBColor| (FONT, 12).into_font().color(color);
+            area.draw(&Text::new(name(item.label.into()), (x0, y0), font(&BLACK)))?;
+            area.draw(&Text::new(
+                name(predicted as usize),
+                (x0, y0 + 14),
+                font(&ink),
+            ))?;
+            let (ix, iy) = (x0, y0 + 30);
+            // Dark garment on white, as a printed figure; white pixels need no rectangle.
+            let cols = item.cols.max(1);
+            let scale = (28 * SCALE / cols as i32).max(1);
+            for (k, &value) in item.pixels.iter().enumerate() {
+                if value == 0 {
+                    continue;
+                }
+                let gray = 255 - value;
+                let x = ix + (k % cols) as i32 * scale;
+                let y = iy + (k / cols) as i32 * scale;
+                area.draw(&Rectangle::new(
+                    [(x, y), (x + scale, y + scale)],
+                    RGBColor(gray, gray, gray).filled(),
+                ))?;
+            }
+            let side = cols as i32 * scale;
+            let frame = if right {
+                RGBColor(200, 200, 200).stroke_width(1)
+            } else {
+                WRONG.stroke_width(3)
+            };
+            area.draw(&Rectangle::new([(ix, iy), (ix + side, iy + side)], frame))?;
+        }
+        Ok(())
+    }
+}
