@@ -22,6 +22,7 @@
 //! assert_eq!(logits.dims(), [1, 10]);
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod device;

@@ -159,3 +159,45 @@ fn train_eval_predict_end_to_end() {
         .failure()
         .stderr(predicate::str::contains("cannot read").and(predicate::str::contains("notes.txt")));
 }
+
+#[test]
+fn bench_reports_the_reference_keys_and_a_profile() {
+    // A tiny run: one timed step, no warm-up, one thread.
+    let quick = ["--warmup", "0", "--steps", "1", "--threads", "1"];
+    let out = inception()
+        .args(["bench", "--batch", "2", "--side", "32", "--json"])
+        .args(quick)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["batch"], 2);
+    assert_eq!(json["model"], "googlenet");
+    for key in ["train_ms", "train_img_s", "eval_ms", "eval_img_s"] {
+        assert!(json[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {json}");
+    }
+    inception()
+        .args([
+            "bench",
+            "--model",
+            "lenet",
+            "--batch",
+            "4",
+            "--side",
+            "28",
+            "--profile",
+        ])
+        .args(quick)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("backward")
+                .and(predicate::str::contains("optimizer step"))
+                .and(predicate::str::contains("inference forward pass by layer"))
+                .and(predicate::str::contains("Conv2D(20, kernel_size=5x5")),
+        );
+}

@@ -1,5 +1,6 @@
 //! The `inception` command line: a thin layer of clap parsers over the library.
 
+mod bench;
 mod eval;
 mod export;
 mod import;
@@ -40,6 +41,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Write a checkpoint's weights for PyTorch (safetensors, PyTorch's names).
     Export(export::ExportArgs),
+    /// Training and inference throughput (images/s) with the PyTorch reference's protocol.
+    Bench(bench::BenchArgs),
     /// Redraw a run's figures (curves, confusion matrix, predictions) as PNG and SVG.
     Plot(plot::PlotArgs),
 }
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -1,0 +1,257 @@
+//! Training and inference throughput with the protocol of the PyTorch reference
+//! (`../shared/bench/torch_googlenet.py`), so the two can be divided: input ~ N(0, 1) of shape
+//! `(B, C, S, S)`, labels `i % 10`; a training step is forward + mean softmax cross-entropy +
+//! backward + SGD(lr 0.05); 2 warm-up steps, then the median of 10 timed steps; inference is the
+//! forward pass alone. The device finishes its work before each clock reading.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use serde::Serialize;
+
+use crate::models::{ModelConfig, ModelKind};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub model: ModelKind,
+    pub batch: usize,
+    /// Input side; the reference uses 96 (d2l's GoogLeNet on Fashion-MNIST).
+    pub side: usize,
+    pub warmup: usize,
+    pub timed: usize,
+    /// Also time each layer and the phases of a training step.
+    pub profile: bool,
+}
+
+/// The result, with the reference's JSON keys (and a few more).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub framework: String,
+    pub model: String,
+    pub batch: usize,
+    pub threads: usize,
+    pub train_ms: f64,
+    pub train_img_s: f64,
+    pub eval_ms: f64,
+    pub eval_img_s: f64,
+    /// The process's peak resident memory (Linux), MiB.
+    pub peak_rss_mb: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// Where the time of a step goes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    /// Median milliseconds of forward (with the loss), backward and optimizer update.
+    pub train_phases: Vec<(String, f64)>,
+    /// Each layer's share of one inference forward pass, top-level blocks and their children.
+    pub layers: Vec<LayerTime>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerTime {
+    pub path: String,
+    pub depth: usize,
+    pub description: String,
+    pub shape: Vec<usize>,
+    pub ms: f64,
+    /// Forward GFLOP/s of the layer (convolutions and dense layers).
+    pub gflops: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn wait(device: &Device) {
+    // A failed wait only makes the time less exact.
+    let _ = device.sync();
+}
+
+/// The peak resident set size of this process in MiB (`VmHWM`), where the system tells it.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Runs the benchmark on `device` (training on its autodiff version).
+pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<BenchReport, String> {
+    let config = ModelConfig::new(options.model).with_input([
+        options.model.default_input()[0],
+        options.side,
+        options.side,
+    ]);
+    config.validate()?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(0);
+    let batch = options.batch;
+    let [c, h, w] = config.input;
+    let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), device);
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device);
+
+    let mut model = config
+        .init(&train_device)
+        .map_err(|e| e.to_string())?
+        .materialize();
+    let mut optim = SgdConfig::new().init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let (x, y) = (
+        images.clone().to_device(&train_device),
+        targets.to_device(&train_device),
+    );
+    let mut phases = [Vec::new(), Vec::new(), Vec::new()];
+    let mut steps = Vec::new();
+    for i in 0..options.warmup + options.timed {
+        wait(&train_device);
+        let start = Instant::now();
+        let output = model.forward_train(x.clone());
+        let loss = output.aux.into_iter().fold(
+            loss_fn.forward(output.logits, y.clone()),
+            |loss, (weight, aux)| loss + loss_fn.forward(aux, y.clone()) * weight,
+        );
+        if options.profile {
+            wait(&train_device);
+        }
+        let forward = start.elapsed();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        if options.profile {
+            wait(&train_device);
+        }
+        let backward = start.elapsed();
+        model = optim.step(0.05, model, grads);
+        wait(&train_device);
+        let total = start.elapsed();
+        if i >= options.warmup {
+            steps.push(total.as_secs_f64());
+            phases[0].push(forward.as_secs_f64());
+            phases[1].push((backward - forward).as_secs_f64());
+            phases[2].push((total - backward).as_secs_f64());
+        }
+    }
+    let train_s = median(steps);
+
+    let model = model.valid();
+    let mut evals = Vec::new();
+    for i in 0..options.warmup + options.timed {
+        wait(device);
+        let start = Instant::now();
+        let logits = model.forward(images.clone());
+        wait(device);
+        drop(logits);
+        if i >= options.warmup {
+            evals.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let eval_s = median(evals);
+
+    let profile = options.profile.then(|| {
+        let (_, rows) = model.profile(images.clone(), 1);
+        let layers = rows
+            .into_iter()
+            .map(|r| LayerTime {
+                ms: r.nanos as f64 / 1e6,
+                gflops: if r.nanos > 0 {
+                    r.flops as f64 / r.nanos as f64
+                } else {
+                    0.0
+                },
+                path: r.path,
+                depth: r.depth,
+                description: r.description,
+                shape: r.shape,
+            })
+            .collect();
+        let names = ["forward + loss", "backward", "optimizer step"];
+        Profile {
+            train_phases: names
+                .iter()
+                .zip(phases)
+                .map(|(name, times)| (name.to_string(), median(times) * 1e3))
+                .collect(),
+            layers,
+        }
+    });
+    Ok(BenchReport {
+        framework: "burn 0.22.1 flex".to_string(),
+        model: options.model.name().to_string(),
+        batch,
+        threads,
+        train_ms: round1(train_s * 1e3),
+        train_img_s: round2(batch as f64 / train_s),
+        eval_ms: round1(eval_s * 1e3),
+        eval_img_s: round2(batch as f64 / eval_s),
+        peak_rss_mb: peak_rss_mb().map(round1),
+        profile,
+    })
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl BenchReport {
+    /// The human-readable report.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "{} {}, batch {}, {} threads\ntrain: {:.1} ms/step, {:.2} images/s\neval:  {:.1} ms/batch, {:.2} images/s\n",
+            self.framework, self.model, self.batch, self.threads, self.train_ms, self.train_img_s,
+            self.eval_ms, self.eval_img_s
+        );
+        if let Some(mb) = self.peak_rss_mb {
+            out += &format!("peak resident memory: {mb:.0} MiB\n");
+        }
+        if let Some(profile) = &self.profile {
+            out += "\ntraining step (median, with waits between phases):\n";
+            for (name, ms) in &profile.train_phases {
+                out += &format!("  {name:<16} {ms:>9.1} ms\n");
+            }
+            let total: f64 = profile
+                .layers
+                .iter()
+                .filter(|l| l.depth == 0)
+                .map(|l| l.ms)
+                .sum();
+            out += "\ninference forward pass by layer (one pass, a wait after each layer):\n";
+            out += &format!(
+                "  {:<10} {:<34} {:>18} {:>9} {:>6} {:>8}\n",
+                "layer", "what", "output", "ms", "share", "GFLOP/s"
+            );
+            for l in &profile.layers {
+                let name = format!("{}{}", "  ".repeat(l.depth), l.path);
+                let mut what = l.description.clone();
+                what.truncate(34);
+                out += &format!(
+                    "  {:<10} {:<34} {:>18} {:>9.1} {:>5.1}% {:>8.1}\n",
+                    name,
+                    what,
+                    format!("{:?}", &l.shape[1..]),
+                    l.ms,
+                    100.0 * l.ms / total.max(1e-9),
+                    l.gflops
+                );
+            }
+        }
+        out
+    }
+}

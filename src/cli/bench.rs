@@ -1,0 +1,58 @@
+//! `inception bench`: training and inference throughput, comparable with PyTorch's.
+
+use clap::Args;
+
+use crate::bench::{run as bench, BenchOptions};
+use crate::device::{set_cpu_threads, Backend};
+use crate::models::ModelKind;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Architecture to measure.
+    #[arg(long, value_enum, default_value_t = ModelKind::Googlenet)]
+    pub model: ModelKind,
+    /// Images per step.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch: u32,
+    /// Input side (the PyTorch reference uses 96).
+    #[arg(long, default_value_t = 96)]
+    pub side: usize,
+    /// CPU threads (the reference uses 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed steps; the median is reported.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
+    /// Also show where a step goes: forward / backward / update, and each layer's time.
+    #[arg(long)]
+    pub profile: bool,
+    /// Print one JSON line (the keys of the PyTorch reference) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub device: Backend,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    set_cpu_threads(args.threads.into()).map_err(anyhow::Error::msg)?;
+    let options = BenchOptions {
+        model: args.model,
+        batch: args.batch as usize,
+        side: args.side,
+        warmup: args.warmup,
+        timed: args.steps as usize,
+        profile: args.profile,
+    };
+    let report =
+        bench(&options, &args.device.device(), args.threads.into()).map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
