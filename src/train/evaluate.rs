@@ -69,15 +69,19 @@ impl Confusion {
     }
 
     /// The matrix as text: a row per true class with its counts and accuracy, `names` giving
-    /// the class names (numbers where missing). Classes without examples are left out.
+    /// the class names (numbers where missing). Classes that neither occur nor are predicted
+    /// are left out.
     pub fn table(&self, names: &[&str]) -> String {
         let name = |c: usize| {
             names
                 .get(c)
                 .map_or_else(|| c.to_string(), |n| n.to_string())
         };
-        let rows: Vec<usize> = (0..self.classes).filter(|&c| self.support(c) > 0).collect();
-        let width = rows
+        let predicted = |c: usize| (0..self.classes).any(|t| self.count(t, c) > 0);
+        let shown: Vec<usize> = (0..self.classes)
+            .filter(|&c| self.support(c) > 0 || predicted(c))
+            .collect();
+        let width = shown
             .iter()
             .map(|&c| name(c).len())
             .max()
@@ -90,17 +94,19 @@ impl Confusion {
             .map_or(1, |m| m.to_string().len())
             .max(4);
         let mut out = format!("{:>width$}  predicted as\n{:>width$}", "true class", "");
-        for &p in &rows {
+        for &p in &shown {
             out += &format!(" {:>cell$}", short(&name(p), cell));
         }
         out += "  accuracy\n";
-        for &t in &rows {
+        for &t in &shown {
             out += &format!("{:>width$}", name(t));
-            for &p in &rows {
+            for &p in &shown {
                 out += &format!(" {:>cell$}", self.count(t, p));
             }
-            let acc = self.class_accuracy(t).unwrap_or(0.0);
-            out += &format!("  {acc:>8.3}\n");
+            match self.class_accuracy(t) {
+                Some(acc) => out += &format!("  {acc:>8.3}\n"),
+                None => out += &format!("  {:>8}\n", "-"),
+            }
         }
         out
     }
@@ -170,4 +176,43 @@ pub fn evaluate_with(
         predictions,
         confusion: confusion.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Confusion;
+
+    #[test]
+    fn table_counts_accuracy_and_classes_only_predicted() {
+        let mut m = Confusion::new(4);
+        for (t, p) in [(0, 0), (0, 0), (0, 2), (1, 1), (1, 0)] {
+            m.add(t, p);
+        }
+        assert_eq!((m.support(0), m.count(0, 2)), (3, 1));
+        assert_eq!(m.class_accuracy(0), Some(2.0 / 3.0));
+        assert_eq!(m.class_accuracy(2), None);
+        let table = m.table(&["zero", "one", "two", "three"]);
+        let lines: Vec<&str> = table.lines().collect();
+        // Class 2 never occurs but is predicted once: it keeps its column (and an empty row);
+        // class 3 neither occurs nor is predicted.
+        assert!(
+            lines[1].contains("zero") && lines[1].contains("two"),
+            "{table}"
+        );
+        assert!(!table.contains("three"), "{table}");
+        assert_eq!(
+            lines[2].split_whitespace().collect::<Vec<_>>(),
+            ["zero", "2", "0", "1", "0.667"]
+        );
+        assert_eq!(
+            lines[3].split_whitespace().collect::<Vec<_>>(),
+            ["one", "1", "1", "0", "0.500"]
+        );
+        assert_eq!(
+            lines[4].split_whitespace().collect::<Vec<_>>(),
+            ["two", "0", "0", "0", "-"]
+        );
+        // Too many classes for a matrix: none is kept.
+        assert_eq!(Confusion::new(5000).classes, 0);
+    }
 }
