@@ -121,11 +121,7 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     for i in 0..options.warmup + options.timed {
         wait(&train_device);
         let start = Instant::now();
-        let output = model.forward_train(x.clone());
-        let loss = output.aux.into_iter().fold(
-            loss_fn.forward(output.logits, y.clone()),
-            |loss, (weight, aux)| loss + loss_fn.forward(aux, y.clone()) * weight,
-        );
+        let (_, loss) = model.forward_train(x.clone()).loss(&loss_fn, &y);
         if options.profile {
             wait(&train_device);
         }

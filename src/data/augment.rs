@@ -7,7 +7,7 @@
 //! the number of loader workers, and a resumed run sees the same augmented images.
 
 use burn::data::dataset::{Dataset, DatasetError};
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::GrayImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -150,12 +150,7 @@ fn resized_crop(item: &RawImage, side: usize, min_scale: f64, rng: &mut StdRng) 
     let image = GrayImage::from_raw(cols as u32, rows as u32, item.pixels.clone())
         .expect("pixel buffer matches its dimensions");
     let crop = imageops::crop_imm(&image, left as u32, top as u32, w as u32, h as u32).to_image();
-    let resized = imageops::resize(&crop, side as u32, side as u32, FilterType::Triangle);
-    resized
-        .into_raw()
-        .into_iter()
-        .map(|p| f32::from(p) / 255.0)
-        .collect()
+    resize_to_unit(crop.as_raw(), h, w, side)
 }
 
 /// torchvision's `RandomCrop(side, padding)`: zero padding, then a random `side` x `side` window.

@@ -402,6 +402,22 @@ pub struct TrainOutput {
     pub aux: Vec<(f64, Tensor<2>)>,
 }
 
+impl TrainOutput {
+    /// The training loss: the main cross-entropy plus each auxiliary classifier's, weighted
+    /// (0.3 for GoogLeNet-paper). Returns the main logits with it.
+    pub fn loss(
+        self,
+        loss_fn: &burn::nn::loss::CrossEntropyLoss,
+        targets: &Tensor<1, burn::tensor::Int>,
+    ) -> (Tensor<2>, Tensor<1>) {
+        let main = loss_fn.forward(self.logits.clone(), targets.clone());
+        let loss = self.aux.into_iter().fold(main, |loss, (weight, aux)| {
+            loss + loss_fn.forward(aux, targets.clone()) * weight
+        });
+        (self.logits, loss)
+    }
+}
+
 /// A built model: its layers and the configuration they came from.
 #[derive(Module, Debug)]
 pub struct Model {

@@ -6,6 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
+use crate::train::evaluate::short;
 use crate::train::Confusion;
 
 const CELL: i32 = 64;
@@ -115,9 +116,4 @@ fn shade(intensity: f64, to: RGBColor) -> RGBColor {
     let f = intensity.clamp(0.0, 1.0);
     let c = |a: u8| (255.0 - (255.0 - f64::from(a)) * f).round() as u8;
     RGBColor(c(to.0), c(to.1), c(to.2))
-}
-
-/// The first `width` characters of a name, for a column heading.
-fn short(name: &str, width: usize) -> String {
-    name.chars().take(width).collect()
 }

@@ -442,13 +442,9 @@ fn run(
                 .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
             let n = batch.targets.dims()[0];
             train_device.seed(step_seed(config.seed, progress.global_step));
-            // The main loss plus each auxiliary classifier's, weighted (0.3 for GoogLeNet-paper).
-            let output = model.forward_train(batch.images);
-            let logits = output.logits;
-            let loss = output.aux.into_iter().fold(
-                loss_fn.forward(logits.clone(), batch.targets.clone()),
-                |loss, (weight, aux)| loss + loss_fn.forward(aux, batch.targets.clone()) * weight,
-            );
+            let (logits, loss) = model
+                .forward_train(batch.images)
+                .loss(&loss_fn, &batch.targets);
             let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
             if !batch_loss.is_finite() {
                 return Err(TrainError::Diverged {
@@ -477,7 +473,7 @@ fn run(
             }
             observer.batch_done(n, batch_loss);
             // The epoch's end writes its own checkpoint a moment later.
-            let epoch_ends = progress.step_in_epoch == train_len.div_ceil(config.batch_size);
+            let epoch_ends = progress.step_in_epoch == steps_per_epoch;
             let due = !epoch_ends
                 && config
                     .checkpoint_every
