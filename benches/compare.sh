@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ours against the PyTorch reference (../shared/bench/torch_googlenet.py), alternating runs in
-# one go so that both see the same machine, and the median ratio of each figure.
+# one go so that both see the same machine: medians of each figure, and the median of the
+# per-run ratios (each run of ours against the PyTorch run right next to it).
 #
 #   benches/compare.sh [--runs 3] [--batches "32 64 128 256"] [--threads 2]
 #
@@ -66,7 +67,9 @@ print("|---|---|---|---|---|---|---|---|---|")
 for batch in sorted({b for b, _ in rows}):
     o, t = rows[(batch, "ours")], rows[(batch, "torch")]
     med = lambda xs, i: statistics.median(x[i] for x in xs)
-    print(f"| {batch} | {med(o,0):.1f} | {med(t,0):.1f} | {med(o,0)/med(t,0):.2f}x | "
-          f"{med(o,1):.1f} | {med(t,1):.1f} | {med(o,1)/med(t,1):.2f}x | {med(o,2):.0f} | {med(t,2):.0f} |")
+    # Run k of ours ran right next to run k of PyTorch: the median of those paired ratios.
+    ratio = lambda i: statistics.median(a[i] / b[i] for a, b in zip(o, t))
+    print(f"| {batch} | {med(o,0):.1f} | {med(t,0):.1f} | {ratio(0):.2f}x | "
+          f"{med(o,1):.1f} | {med(t,1):.1f} | {ratio(1):.2f}x | {med(o,2):.0f} | {med(t,2):.0f} |")
 print(f"\nmedian of {len(o)} alternating runs each")
 PY

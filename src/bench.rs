@@ -185,7 +185,12 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
         }
     });
     Ok(BenchReport {
-        framework: "burn 0.22.1 flex".to_string(),
+        framework: if crate::flex::fast_path() {
+            "burn 0.22.1 flex + inception fast path"
+        } else {
+            "burn 0.22.1 flex"
+        }
+        .to_string(),
         model: options.model.name().to_string(),
         batch,
         threads,

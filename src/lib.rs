@@ -2,6 +2,7 @@
 //! GoogLeNet (Inception v1) first.
 //!
 //! - [`data`]: Fashion-MNIST IDX files, finding or downloading them, transforms and loaders.
+//! - [`flex`]: fast paths for the flex CPU backend (a fused convolution with its own backward).
 //! - [`nn`]: layers and blocks, the run-time [`nn::Sequential`], initializers, shape tracing.
 //! - [`models`]: the architectures, each a layer tree with its seed's training recipe.
 //! - [`train`]: the `train_ch5` loop, evaluation and checkpoints.
@@ -26,6 +27,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod flex;
 pub mod fsutil;
 pub mod interop;
 pub mod models;

@@ -35,10 +35,14 @@ pub struct BenchArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub device: Backend,
+    /// Measure burn's own convolution instead of this crate's fused flex one.
+    #[arg(long)]
+    pub no_fast_path: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     set_cpu_threads(args.threads.into()).map_err(anyhow::Error::msg)?;
+    crate::flex::set_fast_path(!args.no_fast_path);
     let options = BenchOptions {
         model: args.model,
         batch: args.batch as usize,

@@ -56,10 +56,15 @@ pub struct ComputeArgs {
     /// CPU threads for the flex backend (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Run burn's own convolution instead of this crate's fused flex one (same results; for
+    /// comparison).
+    #[arg(long)]
+    pub no_fast_path: bool,
 }
 
 impl ComputeArgs {
     fn setup(&self) -> anyhow::Result<burn::tensor::Device> {
+        crate::flex::set_fast_path(!self.no_fast_path);
         if let Some(threads) = self.threads {
             set_cpu_threads(threads.into()).map_err(anyhow::Error::msg)?;
         }

@@ -7,12 +7,13 @@
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d};
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::features::{Features, Shape};
 use super::init::Init;
+use crate::flex;
 
 /// Output length of a sliding window (convolution or pooling) along one axis, with PyTorch's
 /// rules: floor by default; in ceil mode the last window must start inside the input or the left
@@ -192,14 +193,22 @@ pub struct Conv {
 }
 
 impl Conv {
+    /// Convolution, then batch norm and ReLU. Without batch norm the ReLU is fused into the
+    /// convolution (`crate::flex::conv2d`: the flex fast path, or burn's ops elsewhere).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let p = self.padding;
-        let options = ConvOptions::new([self.stride; 2], [p, p], [1, 1], 1);
         let bias = self.bias.as_ref().map(Param::val);
-        let mut y = conv2d(x, self.weight.val(), bias, options);
-        if let Some(bn) = &self.bn {
-            y = bn.forward(y);
-        }
+        let weight = self.weight.val();
+        let Some(bn) = &self.bn else {
+            return flex::conv2d(x, weight, bias, self.stride, self.padding, self.relu);
+        };
+        let y = bn.forward(flex::conv2d(
+            x,
+            weight,
+            bias,
+            self.stride,
+            self.padding,
+            false,
+        ));
         if self.relu {
             relu(y)
         } else {
@@ -391,16 +400,7 @@ impl Pool {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (k, s, p) = (self.kernel, self.stride, self.padding);
         match self.kind {
-            PoolKind::Max => max_pool2d(
-                x,
-                MaxPoolOptions {
-                    kernel_size: [k, k],
-                    stride: [s, s],
-                    padding: [(p, p), (p, p)],
-                    dilation: [1, 1],
-                    ceil_mode: self.ceil_mode,
-                },
-            ),
+            PoolKind::Max => flex::max_pool2d(x, k, s, p, self.ceil_mode),
             PoolKind::Avg => avg_pool2d(
                 x,
                 AvgPoolOptions {

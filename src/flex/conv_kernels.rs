@@ -1,0 +1,590 @@
+//! A 2-d convolution with bias and optional ReLU, forward and backward, on plain `f32` slices
+//! in NCHW layout: im2col + GEMM (the `gemm` crate, which burn's flex backend also uses), with
+//! 1x1 stride-1 convolutions as one GEMM straight on the input.
+//!
+//! Why hand-written: burn 0.22's flex backend has no convolution backward of its own. Its
+//! generic fallback computes the input gradient as a transposed convolution and the weight
+//! gradient as a convolution with batch and channels swapped, each round-tripping through
+//! NHWC; here both gradients are one GEMM per image, the input kept in NCHW, and the ReLU mask,
+//! bias gradient and bias/ReLU of the forward pass are fused into the same loops.
+//!
+//! Parallelism: images are split across rayon's threads, each running single-threaded GEMMs
+//! (an image's matrices are small; splitting the batch keeps every thread busy without
+//! synchronisation). With fewer images than threads, the GEMMs themselves are parallel.
+
+use rayon::prelude::*;
+
+/// The sizes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, k, k]`,
+/// output `[n, c_out, oh, ow]`. Square kernel, same stride and padding on both axes,
+/// no dilation, one group: every convolution of this crate's models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl ConvGeometry {
+    /// Output height and width (PyTorch's floor formula); `None` when the window does not fit.
+    pub fn output_size(&self) -> Option<(usize, usize)> {
+        let out = |len: usize| {
+            let padded = len + 2 * self.padding;
+            (padded >= self.kernel && self.stride > 0)
+                .then(|| (padded - self.kernel) / self.stride + 1)
+        };
+        Some((out(self.h)?, out(self.w)?))
+    }
+
+    fn oh_ow(&self) -> (usize, usize) {
+        self.output_size()
+            .expect("convolution window larger than the padded input")
+    }
+
+    /// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
+    fn patch_len(&self) -> usize {
+        self.c_in * self.kernel * self.kernel
+    }
+
+    fn out_plane(&self) -> usize {
+        let (oh, ow) = self.oh_ow();
+        oh * ow
+    }
+
+    fn in_item(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn out_item(&self) -> usize {
+        self.c_out * self.out_plane()
+    }
+
+    /// A 1x1 stride-1 unpadded convolution reads its input as the im2col matrix itself.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+}
+
+/// Gradients of a convolution's three inputs.
+pub struct ConvGrads {
+    /// `[n, c_in, h, w]`, when asked for.
+    pub x: Option<Vec<f32>>,
+    /// `[c_out, c_in, k, k]`.
+    pub weight: Vec<f32>,
+    /// `[c_out]`.
+    pub bias: Vec<f32>,
+}
+
+/// How a batch is cut up: contiguous runs of images, one per thread when there are enough
+/// images (each thread then runs single-threaded GEMMs), else one run with parallel GEMMs;
+/// within a run, groups of images side by side in one GEMM, so that a GEMM is at least
+/// `GEMM_MIN_WIDTH` columns wide even when the planes are small (6x6 and 3x3 in GoogLeNet's
+/// last blocks: one image alone would make a GEMM of 36 or 9 columns).
+struct Schedule {
+    per_run: usize,
+    group: usize,
+    gemm: gemm::Parallelism,
+    split: bool,
+}
+
+const GEMM_MIN_WIDTH: usize = 512;
+
+impl Schedule {
+    fn new(g: &ConvGeometry) -> Self {
+        let threads = rayon::current_num_threads();
+        let split = g.batch >= threads;
+        let per_run = if split {
+            g.batch.div_ceil(threads)
+        } else {
+            g.batch
+        };
+        let group = GEMM_MIN_WIDTH.div_ceil(g.out_plane()).clamp(1, per_run);
+        let gemm = if split {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(threads)
+        };
+        Self {
+            per_run,
+            group,
+            gemm,
+            split,
+        }
+    }
+}
+
+/// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`.
+pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
+    check_lengths(g, x, weight);
+    assert_eq!(bias.len(), g.c_out, "bias length");
+    let (out_item, in_item, plane, patch) =
+        (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
+    let sched = Schedule::new(g);
+    let mut out = vec![0.0f32; g.batch * out_item];
+    let one_run = |(out_run, x_run): (&mut [f32], &[f32])| {
+        let (mut col, mut y) = (Vec::new(), Vec::new());
+        let groups = out_run
+            .chunks_mut(sched.group * out_item)
+            .zip(x_run.chunks(sched.group * in_item));
+        for (out_group, x_group) in groups {
+            let images = x_group.len() / in_item;
+            let width = images * plane;
+            let rhs = group_patches(g, x_group, &mut col);
+            // y[c_out x width] = weight[c_out x patch] · rhs[patch x width], straight into the
+            // output when the group is one image.
+            let dst: &mut [f32] = if images == 1 {
+                out_group
+            } else {
+                y.resize(g.c_out * width, 0.0);
+                &mut y
+            };
+            let (lhs, rhs) = (Mat::row_major(weight, patch), Mat::row_major(rhs, width));
+            matmul(dst, (g.c_out, width, patch), lhs, rhs, false, sched.gemm);
+            if images == 1 {
+                for (row, &b) in out_group.chunks_exact_mut(plane).zip(bias) {
+                    add_bias(row, b, relu);
+                }
+            } else {
+                // From [c_out][image][plane] back to NCHW's [image][c_out][plane].
+                for (j, out_item_slice) in out_group.chunks_exact_mut(out_item).enumerate() {
+                    for (co, row) in out_item_slice.chunks_exact_mut(plane).enumerate() {
+                        row.copy_from_slice(&y[co * width + j * plane..][..plane]);
+                        add_bias(row, bias[co], relu);
+                    }
+                }
+            }
+        }
+    };
+    let runs = out
+        .chunks_mut(sched.per_run * out_item)
+        .zip(x.chunks(sched.per_run * in_item));
+    if sched.split {
+        runs.collect::<Vec<_>>().into_par_iter().for_each(one_run);
+    } else {
+        runs.for_each(one_run);
+    }
+    out
+}
+
+/// Gradients of `forward` given the gradient of its output. `output` is what `forward`
+/// returned; with `relu` its zeros mask the incoming gradient. The input gradient is computed
+/// only when `need_x` (a network's first layer does not need it).
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    g: &ConvGeometry,
+    x: &[f32],
+    weight: &[f32],
+    output: &[f32],
+    grad_output: &[f32],
+    relu: bool,
+    need_x: bool,
+) -> ConvGrads {
+    check_lengths(g, x, weight);
+    let (out_item, in_item, plane, patch) =
+        (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
+    assert_eq!(output.len(), g.batch * out_item, "output length");
+    assert_eq!(
+        grad_output.len(),
+        g.batch * out_item,
+        "output gradient length"
+    );
+    let sched = Schedule::new(g);
+    let mut grad_x = if need_x {
+        vec![0.0f32; g.batch * in_item]
+    } else {
+        Vec::new()
+    };
+    let run_count = g.batch.div_ceil(sched.per_run);
+    let x_runs: Vec<Option<&mut [f32]>> = if need_x {
+        grad_x
+            .chunks_mut(sched.per_run * in_item)
+            .map(Some)
+            .collect()
+    } else {
+        (0..run_count).map(|_| None).collect()
+    };
+
+    let one_run = |(run, mut grad_x_run): (usize, Option<&mut [f32]>)| {
+        let mut grad_w = vec![0.0f32; g.c_out * patch];
+        let mut grad_b = vec![0.0f32; g.c_out];
+        let (mut dy, mut col) = (Vec::new(), Vec::new());
+        let first = run * sched.per_run;
+        let last = (first + sched.per_run).min(g.batch);
+        for group_start in (first..last).step_by(sched.group) {
+            let images = sched.group.min(last - group_start);
+            let width = images * plane;
+            // dy[c_out x width]: the output gradient of the group's images side by side,
+            // zero where the ReLU was off.
+            dy.resize(g.c_out * width, 0.0);
+            for j in 0..images {
+                let i = group_start + j;
+                let dy_item = &grad_output[i * out_item..][..out_item];
+                let y_item = &output[i * out_item..][..out_item];
+                for co in 0..g.c_out {
+                    let dst = &mut dy[co * width + j * plane..][..plane];
+                    let src = &dy_item[co * plane..][..plane];
+                    if relu {
+                        let y = &y_item[co * plane..][..plane];
+                        for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
+                            *d = if y > 0.0 { s } else { 0.0 };
+                        }
+                    } else {
+                        dst.copy_from_slice(src);
+                    }
+                }
+            }
+            for (gb, row) in grad_b.iter_mut().zip(dy.chunks_exact(width)) {
+                *gb += row.iter().sum::<f32>();
+            }
+            let x_group = &x[group_start * in_item..][..images * in_item];
+            let cols = group_patches(g, x_group, &mut col);
+            // grad_w[c_out x patch] += dy[c_out x width] · colsᵀ[width x patch]
+            matmul(
+                &mut grad_w,
+                (g.c_out, patch, width),
+                Mat::row_major(&dy, width),
+                Mat::col_major(cols, width),
+                true,
+                sched.gemm,
+            );
+            if let Some(gx_run) = grad_x_run.as_deref_mut() {
+                let gx_group = &mut gx_run[(group_start - first) * in_item..][..images * in_item];
+                // d_cols[patch x width] = weightᵀ[patch x c_out] · dy[c_out x width]
+                let weight_t = Mat::col_major(weight, patch);
+                let dy_mat = Mat::row_major(&dy, width);
+                let shape = (patch, width, g.c_out);
+                if g.is_pointwise() && images == 1 {
+                    matmul(gx_group, shape, weight_t, dy_mat, false, sched.gemm);
+                } else {
+                    col.resize(patch * width, 0.0);
+                    matmul(&mut col, shape, weight_t, dy_mat, false, sched.gemm);
+                    for (j, gx_item) in gx_group.chunks_exact_mut(in_item).enumerate() {
+                        col2im_add(g, &col[j * plane..], width, gx_item);
+                    }
+                }
+            }
+        }
+        (grad_w, grad_b)
+    };
+    let add = |(mut w1, mut b1): (Vec<f32>, Vec<f32>), (w2, b2): (Vec<f32>, Vec<f32>)| {
+        w1.iter_mut().zip(&w2).for_each(|(a, b)| *a += b);
+        b1.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
+        (w1, b1)
+    };
+    let runs = x_runs.into_iter().enumerate();
+    let (grad_w, grad_b) = if sched.split {
+        runs.collect::<Vec<_>>()
+            .into_par_iter()
+            .map(one_run)
+            .reduce_with(add)
+    } else {
+        runs.map(one_run).reduce(add)
+    }
+    .expect("a convolution over an empty batch");
+    ConvGrads {
+        x: need_x.then_some(grad_x),
+        weight: grad_w,
+        bias: grad_b,
+    }
+}
+
+/// The im2col matrix `[patch x (images * plane)]` of a group of images side by side: the input
+/// itself for one image under a 1x1 stride-1 kernel, else built in `col`.
+fn group_patches<'a>(g: &ConvGeometry, x_group: &'a [f32], col: &'a mut Vec<f32>) -> &'a [f32] {
+    let (in_item, plane) = (g.in_item(), g.out_plane());
+    let images = x_group.len() / in_item;
+    if g.is_pointwise() && images == 1 {
+        return x_group;
+    }
+    let width = images * plane;
+    col.resize(g.patch_len() * width, 0.0);
+    for (j, x_item) in x_group.chunks_exact(in_item).enumerate() {
+        im2col(g, x_item, &mut col[j * plane..], width);
+    }
+    col
+}
+
+fn add_bias(row: &mut [f32], bias: f32, relu: bool) {
+    if relu {
+        row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+    } else {
+        row.iter_mut().for_each(|v| *v += bias);
+    }
+}
+
+fn check_lengths(g: &ConvGeometry, x: &[f32], weight: &[f32]) {
+    assert!(g.batch > 0, "a convolution over an empty batch");
+    assert_eq!(x.len(), g.batch * g.in_item(), "input length");
+    assert_eq!(weight.len(), g.c_out * g.patch_len(), "weight length");
+}
+
+/// A read-only matrix view: data with its row and column strides.
+#[derive(Clone, Copy)]
+struct Mat<'a> {
+    data: &'a [f32],
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a> Mat<'a> {
+    /// Rows of `row_len` contiguous values.
+    fn row_major(data: &'a [f32], row_len: usize) -> Self {
+        Self {
+            data,
+            row_stride: row_len as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix whose rows hold `row_len` values.
+    fn col_major(data: &'a [f32], row_len: usize) -> Self {
+        Self {
+            data,
+            row_stride: 1,
+            col_stride: row_len as isize,
+        }
+    }
+
+    /// The largest offset reached by an `rows x cols` view, to bound-check before the GEMM.
+    fn span(&self, rows: usize, cols: usize) -> usize {
+        (rows - 1) * self.row_stride as usize + (cols - 1) * self.col_stride as usize + 1
+    }
+}
+
+/// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, `dst` row-major; accumulates when `accumulate`.
+fn matmul(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(dst.len() >= m * n, "GEMM destination too small");
+    assert!(
+        lhs.data.len() >= lhs.span(m, k),
+        "GEMM left operand too small"
+    );
+    assert!(
+        rhs.data.len() >= rhs.span(k, n),
+        "GEMM right operand too small"
+    );
+    // SAFETY: the three asserts above keep every access of an m x n, m x k and k x n view with
+    // these strides inside its slice; `dst` is borrowed mutably, so it aliases neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.data.as_ptr(),
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Output positions `o` in `0..out_len` whose input index `o * stride + offset - padding`
+/// falls inside `0..in_len`, as a half-open range.
+fn valid_outputs(
+    out_len: usize,
+    in_len: usize,
+    stride: usize,
+    offset: usize,
+    padding: usize,
+) -> (usize, usize) {
+    let lo = padding.saturating_sub(offset).div_ceil(stride);
+    let hi = (in_len + padding).saturating_sub(offset).div_ceil(stride);
+    (lo.min(out_len), hi.min(out_len).max(lo.min(out_len)))
+}
+
+/// One image's patches: row `(c, ki, kj)` of `col` (rows `row_stride` apart) holds, for every
+/// output position, the input value under kernel tap `(ki, kj)` of channel `c` (zero in the
+/// padding).
+fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
+    let (oh, ow) = g.oh_ow();
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let mut r = 0;
+    for channel in x.chunks_exact(g.h * g.w) {
+        for ki in 0..k {
+            let (oy_lo, oy_hi) = valid_outputs(oh, g.h, s, ki, p);
+            for kj in 0..k {
+                let row = &mut col[r * row_stride..][..oh * ow];
+                r += 1;
+                let (ox_lo, ox_hi) = valid_outputs(ow, g.w, s, kj, p);
+                for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
+                    if oy < oy_lo || oy >= oy_hi {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &channel[(oy * s + ki - p) * g.w..][..g.w];
+                    dst[..ox_lo].fill(0.0);
+                    dst[ox_hi..].fill(0.0);
+                    if ox_lo == ox_hi {
+                        // The tap reads only padding on this row (a kernel wider than the
+                        // input): nothing to copy.
+                    } else if s == 1 {
+                        let start = ox_lo + kj - p;
+                        dst[ox_lo..ox_hi].copy_from_slice(&src[start..start + ox_hi - ox_lo]);
+                    } else {
+                        for (ox, d) in dst.iter_mut().enumerate().take(ox_hi).skip(ox_lo) {
+                            *d = src[ox * s + kj - p];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The transpose of `im2col`: adds every patch value back onto the input position it came from.
+fn col2im_add(g: &ConvGeometry, col: &[f32], row_stride: usize, x: &mut [f32]) {
+    let (oh, ow) = g.oh_ow();
+    let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let mut r = 0;
+    for channel in x.chunks_exact_mut(g.h * g.w) {
+        for ki in 0..k {
+            let (oy_lo, oy_hi) = valid_outputs(oh, g.h, s, ki, p);
+            for kj in 0..k {
+                let row = &col[r * row_stride..][..oh * ow];
+                r += 1;
+                let (ox_lo, ox_hi) = valid_outputs(ow, g.w, s, kj, p);
+                for oy in oy_lo..oy_hi {
+                    let src = &row[oy * ow..][..ow];
+                    let dst = &mut channel[(oy * s + ki - p) * g.w..][..g.w];
+                    for ox in ox_lo..ox_hi {
+                        dst[ox * s + kj - p] += src[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one multiply-add at a time.
+    fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let (oh, ow) = g.output_size().unwrap();
+        let mut out = vec![0.0; g.batch * g.c_out * oh * ow];
+        for n in 0..g.batch {
+            for co in 0..g.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = b[co];
+                        for ci in 0..g.c_in {
+                            for ki in 0..g.kernel {
+                                for kj in 0..g.kernel {
+                                    let iy = (oy * g.stride + ki) as isize - g.padding as isize;
+                                    let ix = (ox * g.stride + kj) as isize - g.padding as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xv = x[((n * g.c_in + ci) * g.h + iy as usize) * g.w
+                                        + ix as usize];
+                                    let wv =
+                                        w[((co * g.c_in + ci) * g.kernel + ki) * g.kernel + kj];
+                                    acc += xv * wv;
+                                }
+                            }
+                        }
+                        out[((n * g.c_out + co) * oh + oy) * ow + ox] = acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forward_matches_the_definition_for_strides_paddings_and_kernels() {
+        for (batch, c_in, h, w, c_out, kernel, stride, padding) in [
+            (2, 3, 7, 6, 4, 3, 1, 1),
+            (3, 2, 9, 9, 5, 5, 2, 2),
+            (1, 4, 5, 5, 3, 1, 1, 0),
+            (2, 1, 11, 11, 2, 7, 2, 3),
+            (2, 3, 6, 6, 2, 3, 3, 0),
+            (4, 3, 1, 1, 2, 5, 1, 2),
+            (5, 2, 2, 3, 3, 3, 1, 1),
+        ] {
+            let g = ConvGeometry {
+                batch,
+                c_in,
+                h,
+                w,
+                c_out,
+                kernel,
+                stride,
+                padding,
+            };
+            let x = values(batch * c_in * h * w, 1);
+            let wt = values(c_out * c_in * kernel * kernel, 2);
+            let b = values(c_out, 3);
+            let expected = naive(&g, &x, &wt, &b);
+            let got = forward(&g, &x, &wt, &b, false);
+            for (e, o) in expected.iter().zip(&got) {
+                assert!((e - o).abs() < 1e-4, "{g:?}: {e} vs {o}");
+            }
+            let got_relu = forward(&g, &x, &wt, &b, true);
+            for (e, o) in expected.iter().zip(&got_relu) {
+                assert!((e.max(0.0) - o).abs() < 1e-4, "{g:?} with ReLU");
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_transpose_of_im2col() {
+        // <im2col(x), c> == <x, col2im(c)> for any x and c.
+        let g = ConvGeometry {
+            batch: 1,
+            c_in: 2,
+            h: 7,
+            w: 5,
+            c_out: 1,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let (oh, ow) = g.output_size().unwrap();
+        let x = values(g.in_item(), 4);
+        let c = values(g.patch_len() * oh * ow, 5);
+        let mut col = vec![0.0; c.len()];
+        im2col(&g, &x, &mut col, oh * ow);
+        let mut back = vec![0.0; x.len()];
+        col2im_add(&g, &c, oh * ow, &mut back);
+        let lhs: f64 = col.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
+        assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
+    }
+}

@@ -1,0 +1,157 @@
+//! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
+//!
+//! `conv2d` and `max_pool2d` are the entry points the layers call. On a flex device (with or
+//! without autodiff) in float32 they run this module's operations (`ops`, a burn backend
+//! extension): a convolution by im2col + GEMM with bias and ReLU fused and a one-pass backward
+//! (`conv_kernels`), and a direct max pool (`pool_kernels`). On CUDA or WGPU, or when the fast
+//! path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line), they
+//! run burn's own `conv2d` + ReLU and `max_pool2d`. Both compute the same function;
+//! `tests/fast_path.rs` checks outputs and gradients against each other.
+
+mod conv_kernels;
+mod ops;
+mod pool_kernels;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::activation::relu as burn_relu;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::module::max_pool2d as burn_max_pool2d;
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{DType, Tensor};
+
+pub use conv_kernels::ConvGeometry;
+use ops::FastOps;
+pub use pool_kernels::PoolGeometry;
+
+static FAST_PATH: AtomicBool = AtomicBool::new(true);
+
+/// Turns the flex fast paths on (the default) or off for the whole process, to compare them
+/// with burn's own operations.
+pub fn set_fast_path(enabled: bool) {
+    FAST_PATH.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the fast paths are switched on.
+pub fn fast_path() -> bool {
+    FAST_PATH.load(Ordering::Relaxed)
+}
+
+/// Whether a tensor will take the fast path: switched on, on the flex backend, in float32.
+pub fn takes_fast_path<const D: usize>(x: &Tensor<D>) -> bool {
+    fast_path()
+        && x.dtype() == DType::F32
+        && matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// `relu(conv2d(x, weight) + bias)` (ReLU only when `relu`): a square kernel, the same stride
+/// and zero padding on both axes, no dilation, one group.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Tensor<4> {
+    let [_, _, kh, kw] = weight.dims();
+    if takes_fast_path(&x) && kh == kw {
+        fused_conv2d(x, weight, bias, stride, padding, relu)
+    } else {
+        reference_conv2d(x, weight, bias, stride, padding, relu)
+    }
+}
+
+/// The fast path itself, whatever the switch: flex tensors in float32 only.
+pub fn fused_conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Tensor<4> {
+    // A constant zero bias keeps one operation for both cases; it is not a parameter, so
+    // autodiff never computes a gradient for it.
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+    let out = <Dispatch as FastOps>::fused_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        padding,
+        relu,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// The same function with burn's own `conv2d` and ReLU, on any backend.
+pub fn reference_conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+    relu: bool,
+) -> Tensor<4> {
+    let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+    let y = burn_conv2d(x, weight, bias, options);
+    if relu {
+        burn_relu(y)
+    } else {
+        y
+    }
+}
+
+/// 2-d max pooling with a square window, the same stride and padding on both axes; padding
+/// counts as minus infinity, `ceil_mode` as in PyTorch.
+pub fn max_pool2d(
+    x: Tensor<4>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> Tensor<4> {
+    if takes_fast_path(&x) {
+        fast_max_pool2d(x, kernel, stride, padding, ceil_mode)
+    } else {
+        reference_max_pool2d(x, kernel, stride, padding, ceil_mode)
+    }
+}
+
+/// The max-pool fast path itself, whatever the switch: flex tensors in float32 only.
+pub fn fast_max_pool2d(
+    x: Tensor<4>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> Tensor<4> {
+    let out = <Dispatch as FastOps>::fast_max_pool2d(
+        x.into_dispatch(),
+        kernel,
+        stride,
+        padding,
+        ceil_mode,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// The same pooling with burn's `max_pool2d`, on any backend.
+pub fn reference_max_pool2d(
+    x: Tensor<4>,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> Tensor<4> {
+    let options = MaxPoolOptions {
+        kernel_size: [kernel; 2],
+        stride: [stride; 2],
+        padding: [(padding, padding); 2],
+        dilation: [1, 1],
+        ceil_mode,
+    };
+    burn_max_pool2d(x, options)
+}

@@ -1,0 +1,390 @@
+//! The fast operations as a burn backend extension: implemented for the flex backend by
+//! `conv_kernels` and `pool_kernels`, and for `Autodiff<flex>` with handwritten backward passes
+//! (the convolution's computes all three gradients in one pass, where burn's generic backward
+//! runs three separate operations).
+//!
+//! The `#[backend_extension]` pattern follows burn's own `burn-signal` crate.
+
+use burn::backend::{backend_extension, tensor::FloatTensor, AutodiffBackend, Backend, Flex};
+use burn::tensor::{DType, TensorData};
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::Autodiff;
+use burn_flex::FlexTensor;
+
+use super::conv_kernels::{self, ConvGeometry};
+use super::pool_kernels::{self, PoolGeometry};
+
+// `burn` itself, for the paths the macro generates.
+use burn as _;
+
+/// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, and max pooling
+/// (square window, no dilation).
+#[backend_extension(Flex, Autodiff)]
+pub trait FastOps: Backend {
+    /// `relu(conv2d(x, weight) + bias)` (or without the ReLU).
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of `fused_conv2d` with respect to `x` (when `need_x`, else an empty tensor),
+    /// `weight` and `bias`, given its `output` and the gradient of that output.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+        need_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Max pooling; padding counts as minus infinity.
+    fn fast_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> FloatTensor<Self>;
+
+    /// The input gradient of `fast_max_pool2d`, given its output and that output's gradient.
+    fn fast_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> FloatTensor<Self>;
+}
+
+/// A flex tensor's values in logical (row-major) order, copied only when its layout is not.
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(
+        t.dtype(),
+        DType::F32,
+        "the fused convolution runs in float32"
+    );
+    match t.as_slice::<f32>() {
+        Some(slice) => slice.into(),
+        None => t
+            .to_contiguous()
+            .as_slice::<f32>()
+            .expect("contiguous")
+            .to_vec()
+            .into(),
+    }
+}
+
+fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) -> ConvGeometry {
+    let [batch, c_in, h, w] = dims4(x);
+    let [c_out, w_in, kh, kw] = dims4(weight);
+    assert_eq!(c_in, w_in, "weight input channels");
+    assert_eq!(kh, kw, "square kernels only");
+    ConvGeometry {
+        batch,
+        c_in,
+        h,
+        w,
+        c_out,
+        kernel: kh,
+        stride,
+        padding,
+    }
+}
+
+fn dims4(t: &FlexTensor) -> [usize; 4] {
+    let dims = t.layout().shape().to_vec();
+    dims.try_into().expect("a 4-d tensor")
+}
+
+impl FastOps for Flex {
+    fn fused_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, padding);
+        let (oh, ow) = g.output_size().expect("the window fits the input");
+        let out = conv_kernels::forward(&g, &values(&x), &values(&weight), &values(&bias), relu);
+        flex(out, vec![g.batch, g.c_out, oh, ow])
+    }
+
+    fn fused_conv2d_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output: FlexTensor,
+        grad_output: FlexTensor,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+        need_x: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let g = geometry(&x, &weight, stride, padding);
+        let grads = conv_kernels::backward(
+            &g,
+            &values(&x),
+            &values(&weight),
+            &values(&output),
+            &values(&grad_output),
+            relu,
+            need_x,
+        );
+        let grad_x = match grads.x {
+            Some(gx) => flex(gx, vec![g.batch, g.c_in, g.h, g.w]),
+            None => flex(Vec::new(), vec![0]),
+        };
+        let k = g.kernel;
+        (
+            grad_x,
+            flex(grads.weight, vec![g.c_out, g.c_in, k, k]),
+            flex(grads.bias, vec![g.c_out]),
+        )
+    }
+
+    fn fast_max_pool2d(
+        x: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> FlexTensor {
+        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
+        let (oh, ow) = g.output_size().expect("the window fits the input");
+        let [n, c, _, _] = dims4(&x);
+        flex(pool_kernels::max_pool(&g, &values(&x)), vec![n, c, oh, ow])
+    }
+
+    fn fast_max_pool2d_backward(
+        x: FlexTensor,
+        output: FlexTensor,
+        grad_output: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> FlexTensor {
+        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
+        let shape = dims4(&x).to_vec();
+        let grad = pool_kernels::max_pool_backward(
+            &g,
+            &values(&x),
+            &values(&output),
+            &values(&grad_output),
+        );
+        flex(grad, shape)
+    }
+}
+
+fn pool_geometry(
+    x: &FlexTensor,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> PoolGeometry {
+    let [n, c, h, w] = dims4(x);
+    PoolGeometry {
+        planes: n * c,
+        h,
+        w,
+        kernel,
+        stride,
+        padding,
+        ceil_mode,
+    }
+}
+
+type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
+impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
+    fn fused_conv2d(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+    ) -> AdTensor<B, C> {
+        #[derive(Debug)]
+        struct FusedConv2d;
+
+        /// The input and weight (for the weight and input gradients), the output (its zeros
+        /// are the ReLU mask) and the hyper-parameters.
+        type State<B> = (
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            usize,
+            usize,
+            bool,
+        );
+
+        impl<B: Backend + FastOps> Backward<B, 3> for FusedConv2d {
+            type State = State<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight, node_bias] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight, output, stride, padding, relu) = ops.state;
+                let (grad_x, grad_w, grad_b) = B::fused_conv2d_backward(
+                    x,
+                    weight,
+                    output,
+                    grad,
+                    stride,
+                    padding,
+                    relu,
+                    node_x.is_some(),
+                );
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, grad_x);
+                }
+                if let Some(node) = node_weight {
+                    grads.register::<B>(node.id, grad_w);
+                }
+                if let Some(node) = node_bias {
+                    grads.register::<B>(node.id, grad_b);
+                }
+            }
+        }
+
+        let parents = [x.node(), weight.node(), bias.node()];
+        let (x, weight, bias) = (
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+        );
+        match FusedConv2d.prepare::<C>(parents).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::fused_conv2d(x.clone(), weight.clone(), bias, stride, padding, relu);
+                prep.finish((x, weight, out.clone(), stride, padding, relu), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::fused_conv2d(x, weight, bias, stride, padding, relu))
+            }
+        }
+    }
+
+    /// The backward pass itself is not differentiated again (no second-order gradients): its
+    /// results are constants of the graph.
+    fn fused_conv2d_backward(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        output: AdTensor<B, C>,
+        grad_output: AdTensor<B, C>,
+        stride: usize,
+        padding: usize,
+        relu: bool,
+        need_x: bool,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
+        let (gx, gw, gb) = B::fused_conv2d_backward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            output.into_primitive(),
+            grad_output.into_primitive(),
+            stride,
+            padding,
+            relu,
+            need_x,
+        );
+        (
+            Self::from_inner(gx),
+            Self::from_inner(gw),
+            Self::from_inner(gb),
+        )
+    }
+
+    fn fast_max_pool2d(
+        x: AdTensor<B, C>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> AdTensor<B, C> {
+        #[derive(Debug)]
+        struct FastMaxPool2d;
+
+        impl<B: Backend + FastOps> Backward<B, 1> for FastMaxPool2d {
+            /// The input, the output (each window's maximum) and the hyper-parameters.
+            type State = (FloatTensor<B>, FloatTensor<B>, usize, usize, usize, bool);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, output, kernel, stride, padding, ceil_mode) = ops.state;
+                if let Some(node) = node_x {
+                    let grad_x = B::fast_max_pool2d_backward(
+                        x, output, grad, kernel, stride, padding, ceil_mode,
+                    );
+                    grads.register::<B>(node.id, grad_x);
+                }
+            }
+        }
+
+        let parents = [x.node()];
+        let x = x.into_primitive();
+        match FastMaxPool2d
+            .prepare::<C>(parents)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::fast_max_pool2d(x.clone(), kernel, stride, padding, ceil_mode);
+                prep.finish((x, out.clone(), kernel, stride, padding, ceil_mode), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::fast_max_pool2d(x, kernel, stride, padding, ceil_mode))
+            }
+        }
+    }
+
+    /// Not differentiated again: its result is a constant of the graph.
+    fn fast_max_pool2d_backward(
+        x: AdTensor<B, C>,
+        output: AdTensor<B, C>,
+        grad_output: AdTensor<B, C>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> AdTensor<B, C> {
+        Self::from_inner(B::fast_max_pool2d_backward(
+            x.into_primitive(),
+            output.into_primitive(),
+            grad_output.into_primitive(),
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        ))
+    }
+}

@@ -1,0 +1,243 @@
+//! The flex fast path computes what burn's own operations compute: outputs and the gradients
+//! of input, weight and bias on random inputs of many shapes, strides and paddings, and the
+//! same loss curve in a short real training run.
+
+mod common;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use inception::data::{FashionMnist, Split};
+use inception::flex::{
+    fast_max_pool2d, fused_conv2d, reference_conv2d, reference_max_pool2d, set_fast_path,
+    takes_fast_path,
+};
+use inception::models::{ModelConfig, ModelKind, OptimizerKind};
+use inception::train::{train, Silent, TrainConfig};
+
+/// max |a - b| / max |b|: the error relative to the reference's scale.
+fn relative_error<const D: usize>(ours: Tensor<D>, reference: Tensor<D>) -> f32 {
+    assert_eq!(ours.dims(), reference.dims());
+    let scale = reference
+        .clone()
+        .abs()
+        .max()
+        .into_scalar::<f32>()
+        .max(1e-12);
+    let diff = (ours - reference).abs().max().into_scalar::<f32>();
+    diff / scale
+}
+
+/// One convolution, both ways: the output and the three gradients agree.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    [n, c_in, h, w]: [usize; 4],
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+    relu: bool,
+) {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<4>::random([n, c_in, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let weight = Tensor::<4>::random(
+        [c_out, c_in, kernel, kernel],
+        Distribution::Normal(0.0, 0.3),
+        &device,
+    );
+    let b = Tensor::<1>::random([c_out], Distribution::Normal(0.0, 0.3), &device);
+    // A fixed random upstream gradient: d(sum(y * r))/dy = r.
+    let r_shape = {
+        let probe = reference_conv2d(x.clone(), weight.clone(), None, stride, padding, false);
+        probe.dims()
+    };
+    let r = Tensor::<4>::random(r_shape, Distribution::Normal(0.0, 1.0), &device);
+
+    let run = |fused: bool| {
+        let (x, weight, b) = (
+            x.clone().require_grad(),
+            weight.clone().require_grad(),
+            b.clone().require_grad(),
+        );
+        let bias = bias.then(|| b.clone());
+        let y = if fused {
+            fused_conv2d(x.clone(), weight.clone(), bias, stride, padding, relu)
+        } else {
+            reference_conv2d(x.clone(), weight.clone(), bias, stride, padding, relu)
+        };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            weight.grad(&grads).unwrap(),
+            b.grad(&grads),
+        )
+    };
+    let (y1, gx1, gw1, gb1) = run(true);
+    let (y2, gx2, gw2, gb2) = run(false);
+    let case = format!(
+        "x {:?}, {c_out} out, k {kernel}, stride {stride}, pad {padding}, bias {bias}, relu {relu}",
+        [n, c_in, h, w]
+    );
+    for (what, err) in [
+        ("output", relative_error(y1, y2)),
+        ("input gradient", relative_error(gx1, gx2)),
+        ("weight gradient", relative_error(gw1, gw2)),
+    ] {
+        assert!(err < 1e-4, "{case}: {what} relative error {err:e}");
+    }
+    match (gb1, gb2) {
+        (Some(g1), Some(g2)) => {
+            let err = relative_error(g1, g2);
+            assert!(err < 1e-4, "{case}: bias gradient relative error {err:e}");
+        }
+        (None, None) => assert!(!bias, "{case}: no bias gradient"),
+        (g1, g2) => panic!(
+            "{case}: bias gradient only on one side (fast {}, burn {})",
+            g1.is_some(),
+            g2.is_some()
+        ),
+    }
+}
+
+#[test]
+fn fused_convolution_matches_burn_on_googlenet_shapes() {
+    // The stem, a 3x3 and a 5x5 Inception path, a pointwise path; batch above and below the
+    // thread count (the batch-split and the parallel-GEMM schedules).
+    check([4, 1, 24, 24], 8, 7, 2, 3, true, true);
+    check([3, 8, 12, 12], 12, 3, 1, 1, true, true);
+    check([2, 6, 6, 6], 4, 5, 1, 2, true, true);
+    check([5, 16, 6, 6], 24, 1, 1, 0, true, true);
+    check([1, 16, 6, 6], 24, 1, 1, 0, true, true);
+    check([1, 3, 9, 9], 5, 3, 1, 1, true, false);
+    // GoogLeNet's last block at 32x32 input: 1x1 planes under 3x3 and 5x5 kernels.
+    check([6, 8, 1, 1], 4, 5, 1, 2, true, true);
+    check([6, 8, 1, 1], 4, 3, 1, 1, true, true);
+}
+
+#[test]
+fn fused_convolution_matches_burn_on_odd_strides_paddings_and_no_bias() {
+    check([2, 3, 11, 9], 4, 3, 2, 0, true, false);
+    check([3, 2, 10, 10], 3, 5, 3, 1, false, true);
+    check([2, 4, 7, 7], 6, 3, 2, 1, false, false);
+    check([2, 2, 5, 8], 3, 1, 2, 0, true, true);
+    check([2, 2, 5, 5], 3, 1, 1, 1, true, false);
+    check([2, 3, 4, 4], 2, 4, 1, 0, true, true);
+}
+
+/// One max pool, both ways: the output and the input gradient agree.
+fn check_pool([n, c, h, w]: [usize; 4], kernel: usize, stride: usize, padding: usize, ceil: bool) {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let run = |fast: bool| {
+        let x = x.clone().require_grad();
+        let y = if fast {
+            fast_max_pool2d(x.clone(), kernel, stride, padding, ceil)
+        } else {
+            reference_max_pool2d(x.clone(), kernel, stride, padding, ceil)
+        };
+        let r = Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &device);
+        (y, r, x)
+    };
+    let (y1, r, x1) = run(true);
+    let (y2, _, x2) = run(false);
+    let case = format!(
+        "x {:?}, {kernel}x{kernel} stride {stride} pad {padding} ceil {ceil}",
+        [n, c, h, w]
+    );
+    assert_eq!(y1.dims(), y2.dims(), "{case}: output shape");
+    let g1 = (y1.clone() * r.clone()).sum().backward();
+    let g2 = (y2.clone() * r).sum().backward();
+    assert_eq!(
+        relative_error(y1.inner(), y2.inner()),
+        0.0,
+        "{case}: output"
+    );
+    let err = relative_error(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+    assert!(err < 1e-6, "{case}: input gradient relative error {err:e}");
+}
+
+#[test]
+fn fast_max_pool_matches_burn() {
+    // GoogLeNet's pools (3x3 stride 2 and stride 1, padding 1), the paper's ceil mode,
+    // AlexNet's 3x3 stride 2 unpadded, LeNet's 2x2, odd sizes.
+    check_pool([2, 3, 12, 12], 3, 2, 1, false);
+    check_pool([2, 3, 6, 6], 3, 1, 1, false);
+    check_pool([2, 2, 3, 3], 3, 1, 1, false);
+    check_pool([2, 3, 13, 11], 3, 2, 0, true);
+    check_pool([1, 2, 14, 14], 3, 2, 0, true);
+    check_pool([2, 3, 13, 13], 3, 2, 0, false);
+    check_pool([3, 2, 8, 8], 2, 2, 0, false);
+    check_pool([2, 2, 7, 9], 2, 2, 1, true);
+}
+
+#[test]
+fn inference_without_autodiff_matches_too() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random([3, 4, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+    let w = Tensor::<4>::random([5, 4, 3, 3], Distribution::Normal(0.0, 0.3), &device);
+    let b = Tensor::<1>::random([5], Distribution::Normal(0.0, 0.3), &device);
+    assert!(takes_fast_path(&x));
+    let ours = fused_conv2d(x.clone(), w.clone(), Some(b.clone()), 1, 1, true);
+    let reference = reference_conv2d(x, w, Some(b), 1, 1, true);
+    assert!(relative_error(ours, reference) < 1e-4);
+}
+
+#[test]
+fn googlenet_trains_the_same_with_and_without_the_fast_path() {
+    let dir = common::fashion_mnist_dir();
+    let train_set = FashionMnist::load(&dir, Split::Train).unwrap();
+    let config = TrainConfig {
+        model: ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]),
+        optimizer: OptimizerKind::Adam,
+        optim: Default::default(),
+        augment: Default::default(),
+        lr: 0.001,
+        batch_size: 32,
+        epochs: 4,
+        seed: 11,
+        limit_train: Some(256),
+        limit_test: Some(64),
+        workers: 1,
+        out_dir: None,
+        checkpoint_every: None,
+        keep_checkpoints: 0,
+        log_every: 50,
+    };
+    let mut curves = Vec::new();
+    for fast in [true, false] {
+        // The only test of this file that uses the switch: the others call both paths by name.
+        set_fast_path(fast);
+        let outcome = train(
+            &config,
+            &train_set,
+            &train_set,
+            &Device::flex(),
+            &mut Silent,
+        )
+        .unwrap();
+        let curve: Vec<(f64, f64)> = outcome
+            .epochs
+            .iter()
+            .map(|e| (e.loss, e.test_loss))
+            .collect();
+        curves.push(curve);
+    }
+    set_fast_path(true);
+    let (fast, slow) = (&curves[0], &curves[1]);
+    assert_eq!(fast.len(), 4);
+    assert_eq!(fast.len(), slow.len());
+    assert!(
+        fast[3].0 < 0.9 * fast[0].0,
+        "the loss goes down with the fast path: {fast:?}"
+    );
+    for (epoch, (a, b)) in fast.iter().zip(slow).enumerate() {
+        eprintln!("epoch {}: fast path {a:?}, burn's ops {b:?}", epoch + 1);
+        for (what, x, y) in [("training", a.0, b.0), ("test", a.1, b.1)] {
+            assert!(
+                (x - y).abs() < 2e-3 * y.abs().max(1.0),
+                "epoch {}: {what} loss {x} with the fast path, {y} without",
+                epoch + 1
+            );
+        }
+    }
+}
