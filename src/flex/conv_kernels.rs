@@ -117,23 +117,62 @@ impl Schedule {
     }
 }
 
+/// A batch of images, each one contiguous, `stride` values apart: a whole NCHW tensor (the
+/// stride is one image) or a channel slice of a larger one, such as the gradient that a channel
+/// concatenation hands each of its inputs, read in place instead of copied.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    data: &'a [f32],
+    stride: usize,
+    item_len: usize,
+    len: usize,
+}
+
+impl<'a> Batch<'a> {
+    /// Images of `item_len` values, one after the other.
+    #[cfg(test)]
+    pub fn contiguous(data: &'a [f32], item_len: usize) -> Self {
+        assert!(
+            item_len > 0 && data.len().is_multiple_of(item_len),
+            "batch length"
+        );
+        Self::strided(data, item_len, item_len, data.len() / item_len)
+    }
+
+    /// `len` images of `item_len` values starting every `stride` values of `data`.
+    pub fn strided(data: &'a [f32], stride: usize, item_len: usize, len: usize) -> Self {
+        assert!(stride >= item_len, "images overlap");
+        assert!(
+            len == 0 || data.len() >= (len - 1) * stride + item_len,
+            "batch data too short"
+        );
+        Self {
+            data,
+            stride,
+            item_len,
+            len,
+        }
+    }
+
+    fn item(&self, i: usize) -> &'a [f32] {
+        &self.data[i * self.stride..][..self.item_len]
+    }
+}
+
 /// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`.
-pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
-    check_lengths(g, x, weight);
+pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
+    check_lengths(g, &x, weight);
     assert_eq!(bias.len(), g.c_out, "bias length");
-    let (out_item, in_item, plane, patch) =
-        (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
+    let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
     let sched = Schedule::new(g);
     let mut out = vec![0.0f32; g.batch * out_item];
-    let one_run = |(out_run, x_run): (&mut [f32], &[f32])| {
+    let one_run = |(run, out_run): (usize, &mut [f32])| {
         let (mut col, mut y) = (Vec::new(), Vec::new());
-        let groups = out_run
-            .chunks_mut(sched.group * out_item)
-            .zip(x_run.chunks(sched.group * in_item));
-        for (out_group, x_group) in groups {
-            let images = x_group.len() / in_item;
+        for (k, out_group) in out_run.chunks_mut(sched.group * out_item).enumerate() {
+            let first = run * sched.per_run + k * sched.group;
+            let images = out_group.len() / out_item;
             let width = images * plane;
-            let rhs = group_patches(g, x_group, &mut col);
+            let rhs = group_patches(g, x, first..first + images, &mut col);
             // y[c_out x width] = weight[c_out x patch] · rhs[patch x width], straight into the
             // output when the group is one image.
             let dst: &mut [f32] = if images == 1 {
@@ -159,9 +198,7 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32], bias: &[f32], relu: 
             }
         }
     };
-    let runs = out
-        .chunks_mut(sched.per_run * out_item)
-        .zip(x.chunks(sched.per_run * in_item));
+    let runs = out.chunks_mut(sched.per_run * out_item).enumerate();
     if sched.split {
         runs.collect::<Vec<_>>().into_par_iter().for_each(one_run);
     } else {
@@ -176,21 +213,21 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32], bias: &[f32], relu: 
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     g: &ConvGeometry,
-    x: &[f32],
+    x: Batch,
     weight: &[f32],
     output: &[f32],
-    grad_output: &[f32],
+    grad_output: Batch,
     relu: bool,
     need_x: bool,
 ) -> ConvGrads {
-    check_lengths(g, x, weight);
+    check_lengths(g, &x, weight);
     let (out_item, in_item, plane, patch) =
         (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
     assert_eq!(output.len(), g.batch * out_item, "output length");
     assert_eq!(
-        grad_output.len(),
-        g.batch * out_item,
-        "output gradient length"
+        (grad_output.len, grad_output.item_len),
+        (g.batch, out_item),
+        "output gradient size"
     );
     let sched = Schedule::new(g);
     let mut grad_x = if need_x {
@@ -222,7 +259,7 @@ pub fn backward(
             dy.resize(g.c_out * width, 0.0);
             for j in 0..images {
                 let i = group_start + j;
-                let dy_item = &grad_output[i * out_item..][..out_item];
+                let dy_item = grad_output.item(i);
                 let y_item = &output[i * out_item..][..out_item];
                 for co in 0..g.c_out {
                     let dst = &mut dy[co * width + j * plane..][..plane];
@@ -240,8 +277,7 @@ pub fn backward(
             for (gb, row) in grad_b.iter_mut().zip(dy.chunks_exact(width)) {
                 *gb += row.iter().sum::<f32>();
             }
-            let x_group = &x[group_start * in_item..][..images * in_item];
-            let cols = group_patches(g, x_group, &mut col);
+            let cols = group_patches(g, x, group_start..group_start + images, &mut col);
             // grad_w[c_out x patch] += dy[c_out x width] · colsᵀ[width x patch]
             matmul(
                 &mut grad_w,
@@ -294,16 +330,20 @@ pub fn backward(
 
 /// The im2col matrix `[patch x (images * plane)]` of a group of images side by side: the input
 /// itself for one image under a 1x1 stride-1 kernel, else built in `col`.
-fn group_patches<'a>(g: &ConvGeometry, x_group: &'a [f32], col: &'a mut Vec<f32>) -> &'a [f32] {
-    let (in_item, plane) = (g.in_item(), g.out_plane());
-    let images = x_group.len() / in_item;
-    if g.is_pointwise() && images == 1 {
-        return x_group;
+fn group_patches<'a>(
+    g: &ConvGeometry,
+    x: Batch<'a>,
+    images: std::ops::Range<usize>,
+    col: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    let plane = g.out_plane();
+    if g.is_pointwise() && images.len() == 1 {
+        return x.item(images.start);
     }
-    let width = images * plane;
+    let width = images.len() * plane;
     col.resize(g.patch_len() * width, 0.0);
-    for (j, x_item) in x_group.chunks_exact(in_item).enumerate() {
-        im2col(g, x_item, &mut col[j * plane..], width);
+    for (j, i) in images.enumerate() {
+        im2col(g, x.item(i), &mut col[j * plane..], width);
     }
     col
 }
@@ -316,9 +356,9 @@ fn add_bias(row: &mut [f32], bias: f32, relu: bool) {
     }
 }
 
-fn check_lengths(g: &ConvGeometry, x: &[f32], weight: &[f32]) {
+fn check_lengths(g: &ConvGeometry, x: &Batch, weight: &[f32]) {
     assert!(g.batch > 0, "a convolution over an empty batch");
-    assert_eq!(x.len(), g.batch * g.in_item(), "input length");
+    assert_eq!((x.len, x.item_len), (g.batch, g.in_item()), "input size");
     assert_eq!(weight.len(), g.c_out * g.patch_len(), "weight length");
 }
 
@@ -468,8 +508,19 @@ fn col2im_add(g: &ConvGeometry, col: &[f32], row_stride: usize, x: &mut [f32]) {
                 for oy in oy_lo..oy_hi {
                     let src = &row[oy * ow..][..ow];
                     let dst = &mut channel[(oy * s + ki - p) * g.w..][..g.w];
-                    for ox in ox_lo..ox_hi {
-                        dst[ox * s + kj - p] += src[ox];
+                    if ox_lo == ox_hi {
+                        continue;
+                    }
+                    if s == 1 {
+                        let start = ox_lo + kj - p;
+                        let dst = &mut dst[start..start + ox_hi - ox_lo];
+                        dst.iter_mut()
+                            .zip(&src[ox_lo..ox_hi])
+                            .for_each(|(d, &v)| *d += v);
+                    } else {
+                        for ox in ox_lo..ox_hi {
+                            dst[ox * s + kj - p] += src[ox];
+                        }
                     }
                 }
             }
@@ -552,11 +603,11 @@ mod tests {
             let wt = values(c_out * c_in * kernel * kernel, 2);
             let b = values(c_out, 3);
             let expected = naive(&g, &x, &wt, &b);
-            let got = forward(&g, &x, &wt, &b, false);
+            let got = forward(&g, Batch::contiguous(&x, g.in_item()), &wt, &b, false);
             for (e, o) in expected.iter().zip(&got) {
                 assert!((e - o).abs() < 1e-4, "{g:?}: {e} vs {o}");
             }
-            let got_relu = forward(&g, &x, &wt, &b, true);
+            let got_relu = forward(&g, Batch::contiguous(&x, g.in_item()), &wt, &b, true);
             for (e, o) in expected.iter().zip(&got_relu) {
                 assert!((e.max(0.0) - o).abs() < 1e-4, "{g:?} with ReLU");
             }

@@ -14,7 +14,7 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_flex::FlexTensor;
 
-use super::conv_kernels::{self, ConvGeometry};
+use super::conv_kernels::{self, Batch, ConvGeometry};
 use super::pool_kernels::{self, PoolGeometry};
 
 // `burn` itself, for the paths the macro generates.
@@ -69,21 +69,60 @@ pub trait FastOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// A flex tensor's values in logical (row-major) order, copied only when its layout is not.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(
-        t.dtype(),
-        DType::F32,
-        "the fused convolution runs in float32"
-    );
-    match t.as_slice::<f32>() {
-        Some(slice) => slice.into(),
-        None => t
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("contiguous")
-            .to_vec()
-            .into(),
+/// A flex tensor in logical (row-major) order: itself when its layout already is, else a copy.
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "the fast path runs in float32");
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The values of a contiguous float32 tensor.
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous float32 tensor")
+}
+
+/// A 4-d float32 tensor whose images are each contiguous, read in place: where its first image
+/// starts in the storage and how far apart images are. A whole contiguous tensor qualifies, and
+/// so does a channel slice of one (what `cat`'s backward hands each input); anything else is
+/// copied first.
+struct ImageRows {
+    tensor: FlexTensor,
+    start: usize,
+    stride: usize,
+}
+
+impl ImageRows {
+    fn new(t: FlexTensor) -> Self {
+        assert_eq!(t.dtype(), DType::F32, "the fast path runs in float32");
+        let [_, c, h, w] = dims4(&t);
+        let layout = t.layout();
+        let inner = [(h * w) as isize, w as isize, 1];
+        let in_place = layout.strides()[1..] == inner
+            && layout.strides()[0] >= (c * h * w) as isize
+            && t.storage::<f32>().len() >= layout.start_offset() + layout.num_elements();
+        if in_place {
+            let (start, stride) = (layout.start_offset(), layout.strides()[0] as usize);
+            return Self {
+                tensor: t,
+                start,
+                stride,
+            };
+        }
+        let tensor = t.to_contiguous();
+        Self {
+            stride: c * h * w,
+            start: 0,
+            tensor,
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        let [n, c, h, w] = dims4(&self.tensor);
+        let data = &self.tensor.storage::<f32>()[self.start..];
+        Batch::strided(data, self.stride, c * h * w, n)
     }
 }
 
@@ -124,7 +163,9 @@ impl FastOps for Flex {
     ) -> FlexTensor {
         let g = geometry(&x, &weight, stride, padding);
         let (oh, ow) = g.output_size().expect("the window fits the input");
-        let out = conv_kernels::forward(&g, &values(&x), &values(&weight), &values(&bias), relu);
+        let (weight, bias) = (contiguous(weight), contiguous(bias));
+        let x = ImageRows::new(x);
+        let out = conv_kernels::forward(&g, x.batch(), values(&weight), values(&bias), relu);
         flex(out, vec![g.batch, g.c_out, oh, ow])
     }
 
@@ -139,12 +180,14 @@ impl FastOps for Flex {
         need_x: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let g = geometry(&x, &weight, stride, padding);
+        let (weight, output) = (contiguous(weight), contiguous(output));
+        let (x, grad_output) = (ImageRows::new(x), ImageRows::new(grad_output));
         let grads = conv_kernels::backward(
             &g,
-            &values(&x),
-            &values(&weight),
-            &values(&output),
-            &values(&grad_output),
+            x.batch(),
+            values(&weight),
+            values(&output),
+            grad_output.batch(),
             relu,
             need_x,
         );
@@ -170,7 +213,8 @@ impl FastOps for Flex {
         let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
         let (oh, ow) = g.output_size().expect("the window fits the input");
         let [n, c, _, _] = dims4(&x);
-        flex(pool_kernels::max_pool(&g, &values(&x)), vec![n, c, oh, ow])
+        let x = contiguous(x);
+        flex(pool_kernels::max_pool(&g, values(&x)), vec![n, c, oh, ow])
     }
 
     fn fast_max_pool2d_backward(
@@ -184,12 +228,9 @@ impl FastOps for Flex {
     ) -> FlexTensor {
         let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
         let shape = dims4(&x).to_vec();
-        let grad = pool_kernels::max_pool_backward(
-            &g,
-            &values(&x),
-            &values(&output),
-            &values(&grad_output),
-        );
+        let (x, output, grad_output) = (contiguous(x), contiguous(output), contiguous(grad_output));
+        let grad =
+            pool_kernels::max_pool_backward(&g, values(&x), values(&output), values(&grad_output));
         flex(grad, shape)
     }
 }
