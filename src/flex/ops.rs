@@ -17,9 +17,6 @@ use burn_flex::FlexTensor;
 use super::conv_kernels::{self, Batch, ConvGeometry};
 use super::pool_kernels::{self, PoolGeometry};
 
-// `burn` itself, for the paths the macro generates.
-use burn as _;
-
 /// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, and max pooling
 /// (square window, no dilation).
 #[backend_extension(Flex, Autodiff)]
