@@ -99,12 +99,18 @@ impl Lcg {
 fn killed_and_resumed_run_equals_an_uninterrupted_one() {
     let root = tempfile::tempdir().unwrap();
     let (whole, broken) = (root.path().join("whole"), root.path().join("broken"));
+    let started = Instant::now();
     let status = Command::new(binary())
         .args(train_args(&whole))
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
+    // Kill points are fractions of the uninterrupted run's length, not fixed times: a killed
+    // attempt gets through at most 35% of the run, so at least three kills land however fast
+    // the machine (or the code) is.
+    let whole_ms = started.elapsed().as_millis() as u64;
+    let (earliest, latest) = (whole_ms / 20, whole_ms * 7 / 20);
     let (expected_weights, expected_state) = outcome(&whole);
     assert_eq!(expected_state.progress.global_step, 36);
 
@@ -131,7 +137,7 @@ fn killed_and_resumed_run_equals_an_uninterrupted_one() {
         // Kill at a random point of the run's life (start-up, training, checkpoint writes,
         // evaluation), a few times; then let it finish.
         if kills < 6 {
-            let deadline = Instant::now() + Duration::from_millis(rng.next_ms(100, 900));
+            let deadline = Instant::now() + Duration::from_millis(rng.next_ms(earliest, latest));
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
                     break;
@@ -159,7 +165,10 @@ fn killed_and_resumed_run_equals_an_uninterrupted_one() {
         assert!(status.success(), "attempt {attempt} failed: {status}");
         break;
     }
-    eprintln!("{kills} kills ({torn_writes} during a checkpoint write), {resumes} resumes");
+    eprintln!(
+        "{kills} kills ({torn_writes} during a checkpoint write), {resumes} resumes; \
+         uninterrupted run {whole_ms} ms, kills {earliest}-{latest} ms after each start"
+    );
     assert!(kills >= 3, "only {kills} kills landed");
     let (weights, state) = outcome(&broken);
     assert_eq!(state.progress.global_step, 36);
