@@ -112,17 +112,24 @@ fn train_eval_predict_end_to_end() {
         .success()
         .stdout(predicate::str::is_match(r"epoch 1, loss \d+\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}, time \d+\.\d sec").unwrap());
     let ckpt = out.path().join("model.ckpt");
-    inception()
-        .args(["eval", "--limit", "32", "--data"])
-        .arg(&data)
-        .arg("--checkpoint")
-        .arg(&ckpt)
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("googlenet: test loss")
-                .and(predicate::str::contains("(32 images")),
-        );
+    // One view per image, then each image and its mirror image (test-time augmentation).
+    for (tta, heading) in [
+        (None, "googlenet: test loss"),
+        (
+            Some("--tta-hflip"),
+            "googlenet (with mirror images): test loss",
+        ),
+    ] {
+        inception()
+            .args(["eval", "--limit", "32", "--data"])
+            .arg(&data)
+            .args(tta)
+            .arg("--checkpoint")
+            .arg(&ckpt)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(heading).and(predicate::str::contains("(32 images")));
+    }
 
     let image = out.path().join("boot.png");
     image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y) % 256) as u8]))

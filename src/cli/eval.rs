@@ -5,7 +5,7 @@ use clap::Args;
 use super::{load_split, CheckpointArgs, ComputeArgs, DataArgs};
 use crate::data::{data_loader, LoaderOptions, Split};
 use crate::progress::eval_bar;
-use crate::train::evaluate_with;
+use crate::train::{evaluate_with, TestViews};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -17,6 +17,10 @@ pub struct EvalArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
+    /// Test-time augmentation: also show the model each image's mirror image and average the
+    /// two logits (for models trained with `--hflip`; twice the time).
+    #[arg(long)]
+    pub tta_hflip: bool,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -33,12 +37,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let loader = data_loader(&test_set, &options, &device);
     let bar = eval_bar(loader.num_items() as u64);
     let start = std::time::Instant::now();
-    let report = evaluate_with(&model, loader.as_ref(), &mut |n| bar.inc(n as u64))
+    let views = if args.tta_hflip {
+        TestViews::WithMirror
+    } else {
+        TestViews::Single
+    };
+    let report = evaluate_with(&model, loader.as_ref(), views, &mut |n| bar.inc(n as u64))
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     println!(
-        "{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
+        "{}{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
         model.config.kind.name(),
+        if args.tta_hflip {
+            " (with mirror images)"
+        } else {
+            ""
+        },
         report.loss,
         report.accuracy,
         report.images,

@@ -9,7 +9,7 @@ use super::{load_split, ComputeArgs, DataArgs};
 use crate::data::{data_loader, LoaderOptions, Split};
 use crate::plot::RunFigures;
 use crate::progress::eval_bar;
-use crate::train::{checkpoint, evaluate_with, RunDir};
+use crate::train::{checkpoint, evaluate_with, RunDir, TestViews};
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
@@ -61,8 +61,10 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     );
     let loader = data_loader(&test_set, &options, &device);
     let bar = eval_bar(loader.num_items() as u64);
-    let eval = evaluate_with(&saved.model, loader.as_ref(), &mut |n| bar.inc(n as u64))
-        .map_err(anyhow::Error::msg)?;
+    let eval = evaluate_with(&saved.model, loader.as_ref(), TestViews::Single, &mut |n| {
+        bar.inc(n as u64)
+    })
+    .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     let figures = RunFigures {
         progress: &state.progress,

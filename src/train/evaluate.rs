@@ -128,15 +128,40 @@ pub fn batch_stats(logits: &Tensor<2>, targets: &Tensor<1, Int>, loss: &Tensor<1
     (correct as usize, loss.clone().into_scalar::<f32>() as f64)
 }
 
-/// Evaluates `model` (in inference mode) on every batch of `loader`.
-pub fn evaluate(model: &Model, loader: &dyn DataLoader<ImageBatch>) -> Result<EvalReport, String> {
-    evaluate_with(model, loader, &mut |_| {})
+/// How many views of each test image the model sees (test-time augmentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TestViews {
+    /// The image as it is.
+    #[default]
+    Single,
+    /// The image and its mirror image; their logits are averaged, as torchvision's
+    /// `FiveCrop`/`TenCrop` recipe averages the crops' outputs. Fits models trained with
+    /// `--hflip`, which saw both orientations.
+    WithMirror,
 }
 
-/// As [`evaluate`], calling `progress` with the size of each batch done.
+/// The logits `model` gives `images` (in inference mode), averaged over `views`.
+pub fn view_logits(model: &Model, images: Tensor<4>, views: TestViews) -> Tensor<2> {
+    match views {
+        TestViews::Single => model.forward(images),
+        TestViews::WithMirror => {
+            let mirrored = images.clone().flip([3]);
+            (model.forward(images) + model.forward(mirrored)) / 2.0
+        }
+    }
+}
+
+/// Evaluates `model` (in inference mode) on every batch of `loader`.
+pub fn evaluate(model: &Model, loader: &dyn DataLoader<ImageBatch>) -> Result<EvalReport, String> {
+    evaluate_with(model, loader, TestViews::Single, &mut |_| {})
+}
+
+/// As [`evaluate`], showing the model `views` of each image and calling `progress` with the
+/// size of each batch done.
 pub fn evaluate_with(
     model: &Model,
     loader: &dyn DataLoader<ImageBatch>,
+    views: TestViews,
     progress: &mut dyn FnMut(usize),
 ) -> Result<EvalReport, String> {
     let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
@@ -148,7 +173,7 @@ pub fn evaluate_with(
         let n = batch.targets.dims()[0];
         let device = batch.images.device();
         let loss_fn = loss_fn.get_or_insert_with(|| CrossEntropyLossConfig::new().init(&device));
-        let logits = model.forward(batch.images);
+        let logits = view_logits(model, batch.images, views);
         let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
         let confusion = confusion.get_or_insert_with(|| Confusion::new(logits.dims()[1]));
         let batch_loss = f64::from(loss.into_scalar::<f32>());
@@ -180,7 +205,38 @@ pub fn evaluate_with(
 
 #[cfg(test)]
 mod tests {
-    use super::Confusion;
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::{view_logits, Confusion, TestViews};
+    use crate::models::{ModelConfig, ModelKind};
+
+    #[test]
+    fn mirror_views_make_predictions_blind_to_mirroring() {
+        let device = Device::flex();
+        let model = ModelConfig::new(ModelKind::Lenet).init(&device).unwrap();
+        let images = Tensor::<4>::random([6, 1, 28, 28], Distribution::Default, &device);
+        let mirrored = images.clone().flip([3]);
+        let both = |x: Tensor<4>| view_logits(&model, x, TestViews::WithMirror).into_data();
+        let single = |x: Tensor<4>| view_logits(&model, x, TestViews::Single).into_data();
+        // Mirroring the input swaps the two views, whose sum is the same bit for bit.
+        assert_eq!(both(images.clone()), both(mirrored.clone()));
+        // A single view does see the difference (random images are not symmetric).
+        assert_ne!(single(images.clone()), single(mirrored));
+        // The average lies between the two views' logits.
+        let (a, b) = (single(images.clone()), single(images.clone().flip([3])));
+        let avg = both(images);
+        let (a, b, avg) = (
+            a.try_to_vec::<f32>().unwrap(),
+            b.try_to_vec::<f32>().unwrap(),
+            avg.try_to_vec::<f32>().unwrap(),
+        );
+        for ((x, y), m) in a.iter().zip(&b).zip(&avg) {
+            assert!(
+                (m - (x + y) / 2.0).abs() <= 1e-6 * (1.0 + m.abs()),
+                "{x} {y} {m}"
+            );
+        }
+    }
 
     #[test]
     fn table_counts_accuracy_and_classes_only_predicted() {

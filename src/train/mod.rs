@@ -8,7 +8,7 @@ pub mod optim;
 pub mod run_dir;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
-pub use evaluate::{evaluate, evaluate_with, Confusion, EvalReport};
+pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
 pub use fit::{
     resume, train, EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainError, TrainObserver,
     TrainOutcome,
