@@ -48,11 +48,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     println!(
         "{}{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
         model.config.kind.name(),
-        if args.tta_hflip {
-            " (with mirror images)"
-        } else {
-            ""
-        },
+        views.label(),
         report.loss,
         report.accuracy,
         report.images,
