@@ -185,14 +185,22 @@ fn inference_without_autodiff_matches_too() {
 /// Every parameter's gradient over a whole network, both ways: one SGD step of lr 1 from the
 /// same weights moves each tensor by its gradient, compared through the PyTorch-named state
 /// dict.
+///
+/// The weights and inputs come from a fixed seed, so the test is deterministic. Two bounds:
+/// - the whole network's gradient, ‖g_fast - g_burn‖ / ‖g_burn‖ over all parameters, below
+///   1e-3 (typically 2e-6 for LeNet and 3e-6 for GoogLeNet);
+/// - each tensor below 0.1, a bound for wiring: a missing or misplaced gradient term is off by
+///   an error of order 1. It is loose because a ReLU output within rounding of zero can be on
+///   in one path and off in the other, and a bias gradient is a sum of thousands of terms of
+///   both signs, so one such flip can move it by a few percent. Over twelve seeds GoogLeNet's
+///   worst tensor was typically 1e-4, and 5e-3 and 2.9e-2 (an unseeded run) when a flip
+///   happened; the whole network stayed below 7.4e-4. The operations themselves are held to
+///   1e-4 per element above.
 #[test]
 fn whole_network_gradients_agree() {
     let device = Device::flex().autodiff();
-    // Typical worst errors: 2e-6 (LeNet) and 1e-4 (GoogLeNet). GoogLeNet's bound is looser because
-    // a ReLU output within rounding of zero can be on in one path and off in the other, and
-    // such a flip moves a whole term of a bias gradient's sum (seen once in six runs on the
-    // stem's bias: 8e-3). The operations themselves are held to 1e-4 above.
-    for (kind, tolerance) in [(ModelKind::Lenet, 1e-4), (ModelKind::Googlenet, 2e-2)] {
+    device.seed(7);
+    for kind in [ModelKind::Lenet, ModelKind::Googlenet] {
         let model = ModelConfig::new(kind)
             .with_input([1, 28, 28])
             .init(&device)
@@ -214,7 +222,7 @@ fn whole_network_gradients_agree() {
             after.push(state_dict(&m.valid()));
         }
         set_fast_path(true);
-        let mut worst = 0f64;
+        let (mut diff_all, mut norm_all) = (0f64, 0f64);
         for (name, fast) in &after[0].tensors {
             let slow = &after[1].tensors[name];
             let w0 = &before.tensors[name].values;
@@ -222,18 +230,21 @@ fn whole_network_gradients_agree() {
                 t.iter().zip(w0).map(|(a, b)| (a - b) as f64).collect()
             };
             let (g1, g2) = (step(&fast.values), step(&slow.values));
-            // ‖g1 - g2‖ / ‖g2‖ over the whole tensor: a bias gradient sums thousands of terms
-            // of both signs, so a single element can lose most of its digits to cancellation
-            // (in either implementation) while the tensor as a whole agrees.
-            let norm = |v: Vec<f64>| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let diff = norm(g1.iter().zip(&g2).map(|(a, b)| a - b).collect());
-            let error = diff / norm(g2).max(1e-30);
-            worst = worst.max(error);
+            // Relative L2 error over the whole tensor, not per element: a bias gradient's
+            // single element can lose most of its digits to cancellation (in either
+            // implementation) while the tensor as a whole agrees.
+            let diff: f64 = g1.iter().zip(&g2).map(|(a, b)| (a - b) * (a - b)).sum();
+            let norm: f64 = g2.iter().map(|x| x * x).sum();
+            let error = (diff / norm.max(1e-60)).sqrt();
             assert!(
-                error < tolerance,
+                error < 0.1,
                 "{kind:?} {name}: gradient relative error {error:e}"
             );
+            diff_all += diff;
+            norm_all += norm;
         }
-        eprintln!("{kind:?}: worst gradient relative error {worst:e}");
+        let error = (diff_all / norm_all).sqrt();
+        eprintln!("{kind:?}: whole-network gradient relative error {error:e}");
+        assert!(error < 1e-3, "{kind:?}: gradient relative error {error:e}");
     }
 }
