@@ -189,18 +189,17 @@ fn inference_without_autodiff_matches_too() {
 /// The weights and inputs come from a fixed seed, so the test is deterministic. Two bounds:
 /// - the whole network's gradient, ‖g_fast - g_burn‖ / ‖g_burn‖ over all parameters, below
 ///   1e-3 (typically 2e-6 for LeNet and 3e-6 for GoogLeNet);
-/// - each tensor below 0.1, a bound for wiring: a missing or misplaced gradient term is off by
-///   an error of order 1. It is loose because a ReLU output within rounding of zero can be on
-///   in one path and off in the other, and a bias gradient is a sum of thousands of terms of
-///   both signs, so one such flip can move it by a few percent. Over twelve seeds GoogLeNet's
-///   worst tensor was typically 1e-4, and 5e-3 and 2.9e-2 (an unseeded run) when a flip
-///   happened; the whole network stayed below 7.4e-4. The operations themselves are held to
-///   1e-4 per element above.
+/// - each tensor: 1e-4 for LeNet (typically 2e-6), 2e-2 for GoogLeNet (typically 1e-4).
+///   GoogLeNet's is looser because a ReLU output within rounding of zero can be on in one path and off in
+///   the other, and a bias gradient is a sum of thousands of terms of both signs, so one such
+///   flip can move it by a few percent: over twelve seeds its worst tensor was 2e-3 and 5e-3 on
+///   the two where a flip happened (and 2.9e-2 once in an unseeded CI run), while the whole
+///   network stayed below 7.4e-4. The operations themselves are held to 1e-4 per element above.
 #[test]
 fn whole_network_gradients_agree() {
     let device = Device::flex().autodiff();
     device.seed(7);
-    for kind in [ModelKind::Lenet, ModelKind::Googlenet] {
+    for (kind, tensor_tolerance) in [(ModelKind::Lenet, 1e-4), (ModelKind::Googlenet, 2e-2)] {
         let model = ModelConfig::new(kind)
             .with_input([1, 28, 28])
             .init(&device)
@@ -237,7 +236,7 @@ fn whole_network_gradients_agree() {
             let norm: f64 = g2.iter().map(|x| x * x).sum();
             let error = (diff / norm.max(1e-60)).sqrt();
             assert!(
-                error < 0.1,
+                error < tensor_tolerance,
                 "{kind:?} {name}: gradient relative error {error:e}"
             );
             diff_all += diff;
