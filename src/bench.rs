@@ -6,18 +6,20 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::models::{ModelConfig, ModelKind};
+use crate::models::ModelConfig;
+use crate::nn::params::initialize_now;
+use crate::nn::Classifier;
 
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    pub model: ModelKind,
+    /// The network (a zoo model or a network file); its input side is replaced by `side`.
+    pub model: ModelConfig,
     pub batch: usize,
     /// Input side; the reference uses 96 (d2l's GoogLeNet on Fashion-MNIST).
     pub side: usize,
@@ -92,24 +94,38 @@ pub fn peak_rss_mb() -> Option<f64> {
 
 /// Runs the benchmark on `device` (training on its autodiff version).
 pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<BenchReport, String> {
-    let config = ModelConfig::new(options.model).with_input([
-        options.model.default_input()[0],
-        options.side,
-        options.side,
-    ]);
-    config.validate()?;
+    let [channels, _, _] = options.model.input;
+    let config = options
+        .model
+        .clone()
+        .with_input([channels, options.side, options.side]);
+    config.validate().map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
     train_device.seed(0);
+    let model = config.build(&train_device).map_err(|e| e.to_string())?;
+    let (report, _) = bench_network(model, &config.name, config.input, options, device, threads);
+    Ok(report)
+}
+
+/// Runs the benchmark on any network taking inputs of `input` (training on the autodiff
+/// version of `device`); returns the report and the network after its training steps.
+pub fn bench_network<N: Classifier>(
+    network: N,
+    name: &str,
+    input: [usize; 3],
+    options: &BenchOptions,
+    device: &Device,
+    threads: usize,
+) -> (BenchReport, N) {
+    let train_device = device.clone().autodiff();
     let batch = options.batch;
-    let [c, h, w] = config.input;
+    let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), device);
     let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device);
 
-    let mut model = config
-        .init(&train_device)
-        .map_err(|e| e.to_string())?
-        .materialize();
+    let mut model = network.train().fork(&train_device);
+    initialize_now(&model);
     let mut optim = SgdConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let (x, y) = (
@@ -143,12 +159,12 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     }
     let train_s = median(steps);
 
-    let model = model.valid();
+    let valid = model.valid();
     let mut evals = Vec::new();
     for i in 0..options.warmup + options.timed {
         wait(device);
         let start = Instant::now();
-        let logits = model.forward(images.clone());
+        let logits = valid.predict(images.clone());
         wait(device);
         drop(logits);
         if i >= options.warmup {
@@ -158,7 +174,7 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     let eval_s = median(evals);
 
     let profile = options.profile.then(|| {
-        let (_, rows) = model.profile(images.clone(), 1);
+        let (_, rows) = valid.profile(images.clone(), 1);
         let layers = rows
             .into_iter()
             .map(|r| LayerTime {
@@ -184,14 +200,14 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
             layers,
         }
     });
-    Ok(BenchReport {
+    let report = BenchReport {
         framework: if crate::flex::fast_path() {
             "burn 0.22.1 flex + inception fast path"
         } else {
             "burn 0.22.1 flex"
         }
         .to_string(),
-        model: options.model.name().to_string(),
+        model: name.to_string(),
         batch,
         threads,
         train_ms: round1(train_s * 1e3),
@@ -200,7 +216,8 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
         eval_img_s: round2(batch as f64 / eval_s),
         peak_rss_mb: peak_rss_mb().map(round1),
         profile,
-    })
+    };
+    (report, model)
 }
 
 fn round1(x: f64) -> f64 {

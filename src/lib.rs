@@ -1,20 +1,25 @@
 //! `inception`: the classic convolutional networks of the "modern CNN" era on burn, with
 //! GoogLeNet (Inception v1) first.
 //!
-//! - [`data`]: Fashion-MNIST IDX files, finding or downloading them, transforms and loaders.
+//! - [`data`]: the dataset trait, Fashion-MNIST's IDX files (found or downloaded), transforms
+//!   and loaders.
 //! - [`flex`]: fast paths for the flex CPU backend (a fused convolution with its own backward).
-//! - [`nn`]: layers and blocks, the run-time [`nn::Sequential`], initializers, shape tracing.
-//! - [`models`]: the architectures, each a layer tree with its seed's training recipe.
-//! - [`train`]: the `train_ch5` loop, evaluation and checkpoints.
+//! - [`nn`]: the layer contract ([`nn::Layer`], [`nn::LayerConfig`]), one file per layer, the
+//!   run-time [`nn::Sequential`] holding built-in and user layers alike, the network contract
+//!   [`nn::Classifier`], initializers, shape tracing.
+//! - [`models`]: the zoo as network files (TOML) with their seeds' recipes; [`models::ModelConfig`]
+//!   and [`models::Model`] for any network file.
+//! - [`train`]: the `train_ch5` loop over any network and dataset, evaluation and checkpoints.
 //! - [`interop`]: PyTorch state dicts (`.pth`, safetensors) by PyTorch's names; ImageNet labels.
 //! - [`cli`]: the `inception` command line, a thin layer over the above.
 //!
 //! ```no_run
 //! use inception::models::{ModelConfig, ModelKind};
+//! use inception::nn::Classifier;
 //! use burn::tensor::{Device, Tensor, Distribution};
 //!
 //! let device = Device::flex();
-//! let model = ModelConfig::new(ModelKind::Googlenet).init(&device).unwrap();
+//! let model = ModelConfig::new(ModelKind::Googlenet).build(&device).unwrap();
 //! let x = Tensor::<4>::random([1, 1, 96, 96], Distribution::Default, &device);
 //! let (logits, layers) = model.trace(x, 0);
 //! for row in &layers {

@@ -1,5 +1,6 @@
 //! Bad input never panics: every case below is one `error: ...` line (clap's own usage errors
-//! aside), a non-zero exit and nothing written. The messages are printed with --nocapture.
+//! aside), exit code 2 (what the user can fix) and nothing written. The messages are printed
+//! with --nocapture.
 
 mod common;
 
@@ -24,7 +25,7 @@ fn fails(case: &str, args: &[&str], expected: &str, out: &Path) -> String {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     eprintln!("{case}:\n  {}", stderr.trim_end().replace('\n', "\n  "));
-    assert!(!output.status.success(), "{case}: succeeded");
+    assert_eq!(output.status.code(), Some(2), "{case}: {stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
         "{case}: {stderr}"
@@ -44,7 +45,7 @@ fn impossible_flags() {
         ("negative lr", &["train", "--lr=-0.1", "--out", o], "--lr must be a positive number, got -0.1"),
         ("lr not a number", &["train", "--lr", "fast", "--out", o], "invalid value 'fast' for '--lr <LR>'"),
         ("resize 0", &["train", "--resize", "0", "--out", o], "input 1x0x0 is not possible"),
-        ("resize too small for the model", &["train", "--model", "alexnet", "--resize", "32", "--out", o], "error: layer `3` (MaxPool2D(pool_size=3x3, stride=2, padding=0)) cannot take an input of shape [256, 2, 2]"),
+        ("resize too small for the model", &["train", "--model", "alexnet", "--resize", "32", "--out", o], "error: zoo:alexnet:14: layer `3`: MaxPool2D(pool_size=3x3, stride=2, padding=0) cannot take an input of shape (1, 256, 2, 2): a 3x3 window with padding 0 does not fit a 2x2 input"),
         ("unknown model", &["train", "--model", "resnet", "--out", o], "invalid value 'resnet' for '--model <MODEL>'"),
         ("epochs 0", &["train", "--epochs", "0", "--out", o], "--epochs must be at least 1"),
     ];
@@ -130,7 +131,7 @@ fn bad_checkpoints_and_images() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never-written");
     let model = ModelConfig::new(ModelKind::Lenet)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap();
     let good = dir.path().join("lenet.ckpt");
     checkpoint::save(&model, &good).unwrap();
@@ -141,6 +142,9 @@ fn bad_checkpoints_and_images() {
         path.display().to_string()
     };
     let truncated = variant("truncated.ckpt", &bytes[..bytes.len() - 1000]);
+    let mut old = bytes.clone();
+    old[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let old = variant("old.ckpt", &old);
     let mut future = bytes.clone();
     future[8..12].copy_from_slice(&7u32.to_le_bytes());
     let future = variant("future.ckpt", &future);
@@ -158,7 +162,12 @@ fn bad_checkpoints_and_images() {
     e(
         "future format version",
         &["eval", "--checkpoint", &future],
-        "is checkpoint format version 7, but this build reads versions 1 to 2",
+        "is checkpoint format version 7, but this build reads version 3",
+    );
+    e(
+        "checkpoint of inception 0.1",
+        &["eval", "--checkpoint", &old],
+        "was written by inception 0.1 (checkpoint format 2)",
     );
     e(
         "checkpoint of another model",
@@ -201,5 +210,86 @@ fn bad_checkpoints_and_images() {
         "resume of a model-only checkpoint",
         &["train", "--resume", dir.path().to_str().unwrap()],
         "holds no checkpoint to resume from",
+    );
+}
+
+#[test]
+fn broken_network_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let head = "input = [1, 28, 28]\nclasses = 10\nlayers = [\n";
+    let cases = [
+        (
+            "unknown layer",
+            format!("{head}  {{ type = \"flatten\" }},\n  {{ name = \"fc\", type = \"dense2\", units = 10 }},\n]\n"),
+            ":5: layer `fc`: unknown layer type `dense2` (known: adaptive_avg_pool, aux_classifier,",
+        ),
+        (
+            "missing setting",
+            format!("{head}  {{ type = \"conv\", kernel = 3 }},\n]\n"),
+            ":4: layer `0`: conv: missing setting `channels`",
+        ),
+        (
+            "wrong type",
+            format!("{head}  {{ type = \"conv\", channels = \"many\", kernel = 3 }},\n]\n"),
+            ":4: layer `0`: conv: `many` is not a size: give a number or \"classes\"",
+        ),
+        (
+            "unknown setting",
+            format!("{head}  {{ type = \"dense\", units = 10, activaton = \"relu\" }},\n]\n"),
+            ":4: layer `0`: dense: unknown setting `activaton`, expected `units` or `activation`",
+        ),
+        (
+            "impossible shape",
+            format!("{head}  {{ name = \"block\", layers = [\n    {{ type = \"conv\", channels = 8, kernel = 30 }},\n  ] }},\n  {{ type = \"dense\", units = \"classes\" }},\n]\n"),
+            ":5: layer `block.0`: Conv2D(8, kernel_size=30x30, stride=1, padding=0) cannot take an input of shape (1, 1, 28, 28): a 30x30 kernel with padding 0 does not fit a 28x28 input",
+        ),
+        (
+            "not TOML",
+            "input = [1, 28, 28]\nlayers = [ { type = \"relu\" ]\n".to_string(),
+            ":2: ",
+        ),
+        (
+            "no input",
+            "layers = [ { type = \"flatten\" } ]\n".to_string(),
+            "it gives no `input = [channels, height, width]`",
+        ),
+        (
+            "not ending in class scores",
+            format!("{head}  {{ type = \"flatten\" }},\n]\n"),
+            "the network ends in [784], not in 10 class scores",
+        ),
+        (
+            "share of an unknown layer",
+            format!("{head}  {{ type = \"flatten\" }},\n  {{ share = \"fc\" }},\n]\n"),
+            ":5: layer `1`: `share = \"fc\"`: no earlier layer in this block is named `fc`",
+        ),
+        (
+            "unknown template",
+            format!("{head}  {{ use = \"block\" }},\n]\n"),
+            ":4: layer `0`: there is no template `block` (the file's [define] has none)",
+        ),
+    ];
+    for (case, text, expected) in cases {
+        let path = file(&format!("{}.toml", case.replace(' ', "-")), &text);
+        let stderr = fails(case, &["train", "--net", &path, "--out", o], expected, &out);
+        assert!(
+            stderr.starts_with(&format!("error: {path}")),
+            "{case}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{case}: {stderr}");
+        fails(case, &["summary", "--net", &path], expected, &out);
+    }
+    fails(
+        "missing network file",
+        &["summary", "--net", "/nonexistent/net.toml"],
+        "cannot read the network file /nonexistent/net.toml",
+        &out,
     );
 }

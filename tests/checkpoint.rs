@@ -21,7 +21,7 @@ fn reloaded_model_gives_bit_identical_logits() {
     let device = Device::flex();
     device.seed(11);
     let config = ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]);
-    let model = config.init(&device).unwrap();
+    let model = config.build(&device).unwrap();
     let x = Tensor::<4>::random([4, 1, 32, 32], Distribution::Default, &device);
     let before = logits_bits(&model, x.clone());
 
@@ -44,8 +44,8 @@ fn reloaded_model_gives_bit_identical_logits() {
 fn damaged_and_foreign_checkpoints_give_clear_errors() {
     let device = Device::flex();
     let config = ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]);
-    let model = config.init(&device).unwrap();
-    let bytes = checkpoint::to_bytes(&model, None, &[]).unwrap();
+    let model = config.build(&device).unwrap();
+    let bytes = checkpoint::to_bytes(&model, &model.config, None, &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.ckpt");
     let load = |data: &[u8]| {
@@ -84,9 +84,9 @@ fn damaged_and_foreign_checkpoints_give_clear_errors() {
         init: Init::XavierUniform,
         ..config.clone()
     }
-    .init(&device)
+    .build(&device)
     .unwrap();
-    let other_bytes = checkpoint::to_bytes(&other, None, &[]).unwrap();
+    let other_bytes = checkpoint::to_bytes(&other, &other.config, None, &[]).unwrap();
     let forged = splice_meta(&other_bytes, &bytes);
     let err = load(&forged);
     assert!(matches!(err, CheckpointError::Mismatch { .. }), "{err}");

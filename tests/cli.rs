@@ -1,4 +1,5 @@
-//! The command line: help for every subcommand, clear errors and non-zero exits.
+//! The command line: help for every subcommand, clear errors, exit code 2 for what the user
+//! can fix, and networks from files from training to export.
 
 mod common;
 
@@ -12,7 +13,7 @@ fn inception() -> Command {
 #[test]
 fn every_subcommand_has_help() {
     for sub in [
-        "train", "eval", "predict", "summary", "import", "export", "plot",
+        "train", "eval", "predict", "summary", "import", "export", "plot", "bench", "net",
     ] {
         inception()
             .args([sub, "--help"])
@@ -39,7 +40,7 @@ fn missing_data_directory_is_a_clear_error() {
         ])
         .arg(out.path())
         .assert()
-        .failure()
+        .code(2)
         .stderr(
             predicate::str::contains("error: no Fashion-MNIST files in /nonexistent/fashion")
                 .and(predicate::str::contains("panicked").not()),
@@ -50,14 +51,14 @@ fn missing_data_directory_is_a_clear_error() {
 fn corrupt_checkpoint_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.ckpt");
-    std::fs::write(&path, b"INCEPTCK\x01\x00\x00\x00garbage").unwrap();
+    std::fs::write(&path, b"INCEPTCK\x03\x00\x00\x00garbage").unwrap();
     for sub in ["eval", "predict"] {
         let mut cmd = inception();
         cmd.args([sub, "--checkpoint"]).arg(&path);
         if sub == "predict" {
             cmd.arg("some.png");
         }
-        cmd.assert().failure().stderr(
+        cmd.assert().code(2).stderr(
             predicate::str::contains("is corrupt or truncated")
                 .and(predicate::str::contains("panicked").not()),
         );
@@ -69,17 +70,17 @@ fn bad_flags_are_refused() {
     inception()
         .args(["train", "--model", "resnet"])
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains("invalid value 'resnet'"));
     inception()
         .args(["train", "--batch-size", "0"])
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains("--batch-size must be at least 1"));
     inception()
         .args(["summary", "--input", "96x96"])
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains("is not CxHxW"));
 }
 
@@ -140,7 +141,7 @@ fn train_eval_predict_end_to_end() {
         .args(["eval", "--model", "lenet", "--checkpoint"])
         .arg(&ckpt)
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains(
             "holds a googlenet model, not lenet",
         ));
@@ -163,8 +164,131 @@ fn train_eval_predict_end_to_end() {
         .arg(&ckpt)
         .arg(&not_image)
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains("cannot read").and(predicate::str::contains("notes.txt")));
+}
+
+#[test]
+fn a_zoo_file_printed_by_net_show_is_a_network_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("googlenet.toml");
+    let shown = inception()
+        .args(["net", "show", "googlenet"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    std::fs::write(&file, &shown.stdout).unwrap();
+    inception()
+        .args(["summary", "--net"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("googlenet on input (1, 1, 96, 96)")
+                .and(predicate::str::contains("total params: 5,977,530")),
+        );
+    inception()
+        .args(["net", "layers"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("inception\n").and(predicate::str::contains(
+                "sequential (holds `layers = [...]`)",
+            )),
+        );
+}
+
+/// A small network of the user's, written as a file.
+const USER_NET: &str = r#"
+name = "small-cnn"
+input = [1, 28, 28]
+classes = 10
+init = "xavier_uniform"
+layers = [
+  { type = "conv", channels = 8, kernel = 3, padding = 1, activation = "relu" },
+  { type = "max_pool", kernel = 2 },
+  { name = "block", layers = [
+    { type = "conv", channels = 16, kernel = 3, padding = 1, batch_norm = true, activation = "relu" },
+    { type = "max_pool", kernel = 2 },
+  ] },
+  { type = "flatten" },
+  { name = "fc", type = "dense", units = "classes" },
+]
+
+[recipe]
+optimizer = "sgd"
+lr = 0.05
+batch_size = 32
+epochs = 1
+resize = 28
+"#;
+
+#[test]
+fn a_network_file_trains_and_its_checkpoint_needs_no_flags() {
+    let data = common::fashion_mnist_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.toml");
+    std::fs::write(&file, USER_NET).unwrap();
+    let run = dir.path().join("run");
+    inception()
+        .args(["train", "--net"])
+        .arg(&file)
+        .args(["--limit-train", "128", "--limit-test", "32", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("training small-cnn on Fashion-MNIST")
+                .and(predicate::str::contains("sgd lr 0.05, batch 32, 1 epochs"))
+                .and(predicate::str::contains("epoch 1, loss")),
+        );
+    // The file may change or go: the checkpoint holds the network's description.
+    std::fs::remove_file(&file).unwrap();
+    let ckpt = run.join("model.ckpt");
+    inception()
+        .args(["eval", "--limit", "32", "--data"])
+        .arg(&data)
+        .arg("--checkpoint")
+        .arg(&ckpt)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("small-cnn: test loss"));
+    let image = dir.path().join("shirt.png");
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 7 + y) % 256) as u8]))
+        .save(&image)
+        .unwrap();
+    inception()
+        .args(["predict", "--checkpoint"])
+        .arg(&ckpt)
+        .arg(&image)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("shirt.png: "));
+    let weights = dir.path().join("small.safetensors");
+    inception()
+        .args(["export", "--checkpoint"])
+        .arg(&ckpt)
+        .arg("--out")
+        .arg(&weights)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "exported 10 tensors of the small-cnn model",
+        ));
+    // Resuming a finished run rebuilds it from the checkpoint and has nothing left to do.
+    inception()
+        .args(["train", "--resume"])
+        .arg(&run)
+        .arg("--data")
+        .arg(&data)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("resuming from")
+                .and(predicate::str::contains("training small-cnn")),
+        );
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn import_of_the_wrong_model_writes_nothing() {
         .arg("--out")
         .arg(&ckpt)
         .assert()
-        .failure()
+        .code(2)
         .stderr(
             predicate::str::contains("does not fit the nin model")
                 .and(predicate::str::contains(
@@ -74,7 +74,7 @@ fn import_of_the_wrong_model_writes_nothing() {
         .arg("--out")
         .arg(&ckpt)
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains(
             "has no classifier bias `dense.bias` as a googlenet model would",
         ));
@@ -89,7 +89,7 @@ fn import_of_the_wrong_model_writes_nothing() {
         ])
         .arg(&ckpt)
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains(
             "cannot read /nonexistent/w.pth as PyTorch weights",
         ));
@@ -101,7 +101,7 @@ fn import_of_the_wrong_model_writes_nothing() {
 fn torchvision_googlenet(path: &Path) {
     let model = ModelConfig::new(ModelKind::GooglenetTorchvision)
         .with_classes(1000)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap();
     let mut dict = StateDict::default();
     for (i, (name, shape)) in interop::torch_names(&model).into_iter().enumerate() {
@@ -137,7 +137,7 @@ fn an_imported_imagenet_googlenet_names_its_top_5() {
             "googlenet-torchvision model with 1000 classes (imagenet labels, input 3x224x224)",
         ));
     let meta = inception::train::checkpoint::read_meta(&ckpt).unwrap();
-    assert!(meta.model.transform_input);
+    assert!(meta.model.transform_input());
     // A colour photo-sized image.
     let photo = dir.path().join("photo.png");
     image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([x as u8, y as u8, 128]))

@@ -7,7 +7,7 @@ use inception::models::{ModelConfig, ModelKind};
 fn googlenet_shapes_and_parameters_match_the_reference() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::Googlenet)
-        .init(&device)
+        .build(&device)
         .unwrap();
     assert_eq!(model.num_trainable(), 5_977_530);
     let x = Tensor::<4>::random([1, 1, 96, 96], Distribution::Default, &device);
@@ -37,7 +37,7 @@ fn googlenet_shapes_and_parameters_match_the_reference() {
 fn nested_trace_lists_every_layer_in_order() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::Googlenet)
-        .init(&device)
+        .build(&device)
         .unwrap();
     let x = Tensor::<4>::zeros([2, 1, 96, 96], &device);
     let (_, rows) = model.trace(x, 1);
@@ -59,7 +59,7 @@ fn other_input_sizes_work_and_impossible_ones_name_the_layer() {
     let device = Device::flex();
     let small = ModelConfig::new(ModelKind::Googlenet)
         .with_input([1, 32, 32])
-        .init(&device)
+        .build(&device)
         .unwrap();
     let x = Tensor::<4>::zeros([3, 1, 32, 32], &device);
     assert_eq!(small.forward(x).dims(), [3, 10]);
@@ -68,17 +68,15 @@ fn other_input_sizes_work_and_impossible_ones_name_the_layer() {
 
     // GoogLeNet pads everything, so even 1x1 inputs pass; a 7x7 kernel without padding on a
     // 3x3 map cannot, and the error names the layer.
-    use inception::nn::{ConvSpec, Init, LayerSpec, SequentialSpec};
+    use inception::nn::{ConvConfig, Init, SequentialSpec};
     let net = SequentialSpec::new().add_named(
         "features",
-        LayerSpec::Sequential(
-            SequentialSpec::new()
-                .add(LayerSpec::Conv(ConvSpec::new(8, 3).relu()))
-                .add(LayerSpec::Conv(ConvSpec::new(8, 7))),
-        ),
+        SequentialSpec::new()
+            .add(ConvConfig::new(8, 3).relu())
+            .add(ConvConfig::new(8, 7)),
     );
     let err = net
-        .build(&vec![1, 5, 5], Init::XavierUniform, &device)
+        .build_network(&vec![1, 5, 5], Init::XavierUniform, &device, 10)
         .unwrap_err();
     assert_eq!(err.layer, "features.1", "{err}");
     let msg = err.to_string();
@@ -93,14 +91,12 @@ fn xavier_initialization_has_the_glorot_range_and_zero_biases() {
     let device = Device::flex();
     device.seed(1);
     let model = ModelConfig::new(ModelKind::Googlenet)
-        .init(&device)
+        .build(&device)
         .unwrap();
-    let inception::nn::Layer::Sequential(b1) = &model.body.layers[0] else {
-        panic!("b1 is a block")
-    };
-    let inception::nn::Layer::Conv(conv) = &b1.layers[0] else {
-        panic!("b1.0 is a conv")
-    };
+    let b1 = model.body.get("b1").unwrap();
+    let b1 = b1.downcast_ref::<inception::nn::Sequential>().unwrap();
+    let conv = b1.layer(0).unwrap();
+    let conv = conv.downcast_ref::<inception::nn::Conv>().unwrap();
     let w = conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     let bound = (6.0f32 / (49.0 + 64.0 * 49.0)).sqrt();
     let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -123,7 +119,7 @@ fn xavier_initialization_has_the_glorot_range_and_zero_biases() {
 fn flops_names_and_structure() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::Googlenet)
-        .init(&device)
+        .build(&device)
         .unwrap();
     let (_, rows) = model.trace(Tensor::zeros([1, 1, 96, 96], &device), 0);
     // The reference: 0.552 GFLOP for one forward pass at 96x96.

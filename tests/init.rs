@@ -1,9 +1,28 @@
 //! Initializers and re-initialization of a built network (Gluon's `force_reinit`).
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use inception::models::{ModelConfig, ModelKind};
-use inception::nn::{reinitialize, Init, MyInit};
+use inception::nn::{reinitialize, Init, ParamInit, ParamRole};
+
+/// Seed 002's `MyInit`: weights uniform in [5, 10], biases 2.
+struct MyInit;
+
+impl ParamInit for MyInit {
+    fn init<const D: usize>(
+        &self,
+        role: ParamRole,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Tensor<D> {
+        match role {
+            ParamRole::Weight { .. } => {
+                Tensor::random(shape, Distribution::Uniform(5.0, 10.0), device)
+            }
+            ParamRole::Bias => Tensor::full(shape, 2.0, device),
+        }
+    }
+}
 
 /// Every float parameter (running statistics included) with its path and values.
 #[derive(Default)]
@@ -39,7 +58,7 @@ fn collect<M: Module>(module: &M) -> Vec<(String, ParamId, Vec<f32>)> {
 #[test]
 fn my_init_sets_weights_in_5_10_and_biases_to_2() {
     let device = Device::flex();
-    let model = ModelConfig::new(ModelKind::Lenet).init(&device).unwrap();
+    let model = ModelConfig::new(ModelKind::Lenet).build(&device).unwrap();
     let before = collect(&model);
     let model = reinitialize(model, &MyInit);
     let after = collect(&model);
@@ -59,7 +78,7 @@ fn force_reinit_with_builtin_initializers_leaves_batch_norm_alone() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::GooglenetBn)
         .with_input([1, 32, 32])
-        .init(&device)
+        .build(&device)
         .unwrap();
     let model = reinitialize(model, &Init::Constant { value: 0.5 });
     for (path, _, values) in collect(&model) {
@@ -100,7 +119,7 @@ fn uniform_initializer_at_construction() {
         low: -0.07,
         high: 0.07,
     };
-    let model = config.init(&device).unwrap();
+    let model = config.build(&device).unwrap();
     for (path, _, values) in collect(&model) {
         if path.ends_with("weight") {
             assert!(values.iter().all(|v| v.abs() <= 0.07), "{path}");

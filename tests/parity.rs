@@ -105,7 +105,7 @@ fn fresh_model(f: &Fixture) -> Model {
         .with_input([c, h, w])
         .with_classes(f.classes)
         .with_transform_input(f.transform_input)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap()
 }
 
@@ -226,7 +226,7 @@ fn mismatch(model: Model, path: &Path) -> String {
 #[test]
 fn weights_of_another_model_are_listed_not_loaded() {
     let nin = ModelConfig::new(ModelKind::Nin)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap();
     let message = mismatch(nin, &fixtures().join("lenet.pth"));
     assert!(message.contains("does not fit the nin model"), "{message}");
@@ -245,7 +245,7 @@ fn wrong_shapes_are_named() {
     // LeNet with 5 classes cannot take the 10-class weights.
     let lenet = ModelConfig::new(ModelKind::Lenet)
         .with_classes(5)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap();
     let message = mismatch(lenet, &fixtures().join("lenet.safetensors"));
     assert!(
@@ -264,7 +264,7 @@ fn damaged_files_are_refused_with_their_name() {
         let cut = dir.path().join(file);
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         let lenet = ModelConfig::new(ModelKind::Lenet)
-            .init(&Device::flex())
+            .build(&Device::flex())
             .unwrap();
         let error = interop::import(lenet, &cut).unwrap_err();
         let message = error.to_string();
@@ -274,7 +274,7 @@ fn damaged_files_are_refused_with_their_name() {
     let text = dir.path().join("notes.pth");
     std::fs::write(&text, "not a checkpoint").unwrap();
     let lenet = ModelConfig::new(ModelKind::Lenet)
-        .init(&Device::flex())
+        .build(&Device::flex())
         .unwrap();
     assert!(matches!(
         interop::import(lenet, &text),

@@ -171,7 +171,7 @@ fn plot_needs_a_training_run() {
         .arg("plot")
         .arg(empty.path())
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicate::str::contains("holds no model.ckpt"));
 }
 
@@ -208,7 +208,7 @@ fn settings_that_do_not_fit_are_refused_before_training() {
             .arg("--out")
             .arg(out.path().join("run"))
             .assert()
-            .failure()
+            .code(2)
             .stderr(predicate::str::contains(message));
     }
     assert!(!out.path().join("run").exists());

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use inception::data::{Augmentation, FashionMnist, Split};
 use inception::models::{ModelConfig, ModelKind, OptimizerKind};
 use inception::train::{
-    resume, train, EpochReport, OptimSettings, Progress, Schedule, Silent, TrainConfig,
+    resume, train_model, EpochReport, OptimSettings, Progress, Schedule, Silent, TrainConfig,
     TrainObserver,
 };
 
@@ -67,7 +67,7 @@ fn same_seed_same_history_bit_for_bit() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let data = data();
     let run = |seed| {
-        train(
+        train_model(
             &config(seed, None),
             &data,
             &data,
@@ -110,7 +110,7 @@ fn stopped_and_resumed_equals_uninterrupted() {
     let data = data();
     let device = Device::flex();
     let whole_dir = tempfile::tempdir().unwrap();
-    let whole = train(
+    let whole = train_model(
         &config(3, Some(whole_dir.path().into())),
         &data,
         &data,
@@ -121,7 +121,7 @@ fn stopped_and_resumed_equals_uninterrupted() {
 
     // Stopped in the warm-up of epoch 1 (step 3 of 8), then in epoch 2 after 5 more steps.
     let dir = tempfile::tempdir().unwrap();
-    let stopped = train(
+    let stopped = train_model(
         &config(3, Some(dir.path().into())),
         &data,
         &data,

@@ -15,7 +15,7 @@ use inception::data::{FashionMnist, Split};
 use inception::interop;
 use inception::models::{ModelConfig, ModelKind, OptimizerKind};
 use inception::train::checkpoint::{self, TrainingState};
-use inception::train::{train, Progress, RunDir, TrainConfig, TrainError, TrainObserver};
+use inception::train::{train_model, Progress, RunDir, TrainConfig, TrainError, TrainObserver};
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_inception"))
@@ -211,7 +211,7 @@ fn resume_skips_a_damaged_latest_checkpoint() {
         .arg(&run)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: no checkpoint in"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -353,7 +353,7 @@ fn divergence_stops_and_keeps_the_last_good_checkpoint() {
     let data = FashionMnist::load(&common::fashion_mnist_dir(), Split::Test).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = small_config(Some(dir.path().to_path_buf()), 1e6);
-    let err = train(
+    let err = train_model(
         &config,
         &data,
         &data,
@@ -402,7 +402,7 @@ fn a_failed_checkpoint_write_stops_training_and_keeps_the_previous_one() {
         dir: dir.path().to_path_buf(),
         saved: 0,
     };
-    let err = train(&config, &data, &data, &Device::flex(), &mut observer).unwrap_err();
+    let err = train_model(&config, &data, &data, &Device::flex(), &mut observer).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, TrainError::Checkpoint(_)), "{message}");
     assert!(message.contains("cannot write checkpoint"), "{message}");

@@ -5,7 +5,7 @@ mod common;
 use burn::tensor::Device;
 use inception::data::{FashionMnist, Split};
 use inception::models::{ModelConfig, ModelKind, OptimizerKind};
-use inception::train::{train, EpochReport, Silent, TrainConfig};
+use inception::train::{train_model, EpochReport, Silent, TrainConfig};
 
 #[test]
 fn googlenet_learns_a_few_hundred_real_images() {
@@ -29,7 +29,7 @@ fn googlenet_learns_a_few_hundred_real_images() {
         keep_checkpoints: 0,
         log_every: 50,
     };
-    let outcome = train(
+    let outcome = train_model(
         &config,
         &train_set,
         &train_set,
@@ -78,14 +78,14 @@ fn bad_settings_are_refused_before_training() {
         keep_checkpoints: 0,
         log_every: 50,
     };
-    let err = train(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
+    let err = train_model(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(
         err.to_string().contains("--lr must be a positive number"),
         "{err}"
     );
     config.lr = 0.1;
     config.batch_size = 0;
-    let err = train(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
+    let err = train_model(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(
         err.to_string().contains("--batch-size must be at least 1"),
         "{err}"

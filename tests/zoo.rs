@@ -3,19 +3,40 @@
 use burn::tensor::{Device, Tensor};
 use inception::models::{ModelConfig, ModelKind, PoolMode};
 
-/// Parameters and (name, shape without batch) of each top-level layer, dropout rows left out.
+/// Parameters and (name, shape without batch) of each top-level layer, dropout rows left out;
+/// an auxiliary classifier is listed with the shape of its logits (its last layer's output).
 fn describe(config: &ModelConfig) -> (usize, Vec<(String, Vec<usize>)>) {
     let device = Device::flex();
-    let model = config.init(&device).unwrap();
+    let model = config.build(&device).unwrap();
     let [c, h, w] = config.input;
-    let (logits, rows) = model.trace(Tensor::zeros([1, c, h, w], &device), 0);
+    let (logits, rows) = model.trace(Tensor::zeros([1, c, h, w], &device), 1);
     assert_eq!(logits.dims(), [1, config.num_classes]);
     let shapes = rows
-        .into_iter()
-        .filter(|r| !r.description.starts_with("Dropout"))
-        .map(|r| (r.path, r.shape[1..].to_vec()))
+        .iter()
+        .filter(|r| r.depth == 0 && !r.description.starts_with("Dropout"))
+        .map(|r| {
+            let shape = if r.training_only {
+                // The head's last row: its logits.
+                let head = format!("{}.", r.path);
+                let last = rows.iter().rfind(|c| c.path.starts_with(&head)).unwrap();
+                last.shape[1..].to_vec()
+            } else {
+                r.shape[1..].to_vec()
+            };
+            (r.path.clone(), shape)
+        })
         .collect();
     (model.num_trainable(), shapes)
+}
+
+/// Trainable parameters of the auxiliary classifiers (named `aux1.*`, `aux2.*`).
+fn aux_params(model: &inception::models::Model) -> usize {
+    model
+        .named_params()
+        .iter()
+        .filter(|p| p.name.starts_with("aux"))
+        .map(|p| p.count())
+        .sum()
 }
 
 fn shapes_only(rows: &[(String, Vec<usize>)]) -> Vec<Vec<usize>> {
@@ -102,7 +123,7 @@ fn vgg11_and_its_small_version() {
 fn nin() {
     let device = Device::flex();
     let config = ModelConfig::new(ModelKind::Nin);
-    let model = config.init(&device).unwrap();
+    let model = config.build(&device).unwrap();
     assert_eq!(model.num_trainable(), 1_992_166);
     let (_, rows) = model.trace(Tensor::zeros([1, 1, 224, 224], &device), 0);
     let shapes: Vec<Vec<usize>> = rows.iter().map(|r| r.shape[1..].to_vec()).collect();
@@ -167,21 +188,16 @@ fn googlenet_paper_with_auxiliary_classifiers() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::GooglenetPaper)
         .with_classes(1000)
-        .init(&device)
+        .build(&device)
         .unwrap();
-    let aux: usize = model
-        .aux
-        .iter()
-        .map(|a| inception::nn::count_params(&a.head))
-        .sum();
-    assert_eq!(model.num_trainable() - aux, 7_008_824);
+    assert_eq!(model.num_trainable() - aux_params(&model), 7_008_824);
 }
 
 #[test]
 fn googlenet_torchvision_is_torchvisions_layout() {
     let config = ModelConfig::new(ModelKind::GooglenetTorchvision).with_classes(1000);
     assert_eq!(config.input, [3, 224, 224]);
-    assert!(config.transform_input);
+    assert!(config.transform_input());
     // torchvision: sum(p.numel() for p in googlenet(aux_logits=True).parameters()).
     let (params, rows) = describe(&config);
     assert_eq!(params, 13_004_888);
@@ -194,18 +210,13 @@ fn googlenet_torchvision_is_torchvisions_layout() {
     assert_eq!(find("maxpool4"), vec![832, 7, 7]);
     assert_eq!(find("inception5b"), vec![1024, 7, 7]);
     assert_eq!(find("aux1"), vec![1000]);
-    let model = config.init(&Device::flex()).unwrap();
-    let aux: usize = model
-        .aux
-        .iter()
-        .map(|a| inception::nn::count_params(&a.head))
-        .sum();
-    assert_eq!(model.num_trainable() - aux, 6_624_904);
-    // transform_input is for RGB only: a gray model has none.
+    let model = config.build(&Device::flex()).unwrap();
+    assert_eq!(model.num_trainable() - aux_params(&model), 6_624_904);
+    // transform_input is for RGB only: a gray model replaces it with an identity.
     let gray = ModelConfig::new(ModelKind::GooglenetTorchvision).with_input([1, 64, 64]);
-    assert!(!gray.transform_input);
+    assert!(!gray.transform_input());
     assert_eq!(
-        gray.init(&Device::flex())
+        gray.build(&Device::flex())
             .unwrap()
             .forward(Tensor::zeros([1, 1, 64, 64], &Device::flex()))
             .dims(),
@@ -218,7 +229,7 @@ fn auxiliary_logits_only_in_training() {
     let device = Device::flex();
     let model = ModelConfig::new(ModelKind::GooglenetPaper)
         .with_input([3, 96, 96])
-        .init(&device)
+        .build(&device)
         .unwrap();
     let x = Tensor::<4>::zeros([2, 3, 96, 96], &device);
     let out = model.forward_train(x.clone());
@@ -228,7 +239,7 @@ fn auxiliary_logits_only_in_training() {
     assert!(out.aux.iter().all(|(_, t)| t.dims() == [2, 10]));
     assert_eq!(model.forward(x).dims(), [2, 10]);
     // The plain models have none.
-    let plain = ModelConfig::new(ModelKind::Lenet).init(&device).unwrap();
+    let plain = ModelConfig::new(ModelKind::Lenet).build(&device).unwrap();
     assert!(plain
         .forward_train(Tensor::zeros([1, 1, 28, 28], &device))
         .aux

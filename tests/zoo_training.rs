@@ -5,7 +5,7 @@ mod common;
 use burn::tensor::Device;
 use inception::data::{FashionMnist, Split};
 use inception::models::{ModelConfig, ModelKind, OptimizerKind};
-use inception::train::{train, Silent, TrainConfig};
+use inception::train::{train_model, Silent, TrainConfig};
 
 /// The smallest convenient input each architecture accepts (AlexNet and NiN need at least
 /// 67x67, the paper GoogLeNet's auxiliary heads at least 80x80, torchvision's at least 57x57).
@@ -51,7 +51,7 @@ fn every_model_lowers_its_loss_on_real_images() {
             keep_checkpoints: 0,
             log_every: 50,
         };
-        let outcome = train(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
+        let outcome = train_model(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
         let (first, last) = (&outcome.epochs[0], &outcome.epochs[2]);
         eprintln!(
             "{:>16}: loss {:.4} -> {:.4}",

@@ -2,15 +2,14 @@
 
 use clap::Args;
 
+use super::{BadInput, NetworkArgs};
 use crate::bench::{run as bench, BenchOptions};
 use crate::device::{set_cpu_threads, Backend};
-use crate::models::ModelKind;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Architecture to measure.
-    #[arg(long, value_enum, default_value_t = ModelKind::Googlenet)]
-    pub model: ModelKind,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Images per step.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
@@ -41,18 +40,17 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    set_cpu_threads(args.threads.into()).map_err(anyhow::Error::msg)?;
+    set_cpu_threads(args.threads.into()).map_err(|e| BadInput(format!("--threads: {e}")))?;
     crate::flex::set_fast_path(!args.no_fast_path);
     let options = BenchOptions {
-        model: args.model,
+        model: args.network.config()?,
         batch: args.batch as usize,
         side: args.side,
         warmup: args.warmup,
         timed: args.steps as usize,
         profile: args.profile,
     };
-    let report =
-        bench(&options, &args.device.device(), args.threads.into()).map_err(anyhow::Error::msg)?;
+    let report = bench(&options, &args.device.device(), args.threads.into()).map_err(BadInput)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -47,7 +47,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     println!(
         "{}{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
-        model.config.kind.name(),
+        model.config.name,
         views.label(),
         report.loss,
         report.accuracy,

@@ -35,7 +35,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     println!(
         "exported {} tensors of the {} model in {} to {} (PyTorch names; see scripts/torch_zoo.py)",
         interop::torch_names(&model).len(),
-        model.config.kind.name(),
+        model.config.name,
         args.saved.checkpoint.display(),
         args.out.display()
     );

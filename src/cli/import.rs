@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::summary::parse_input;
+use super::{bad_input, NetworkArgs};
 use crate::interop;
-use crate::models::{Labels, ModelConfig, ModelKind};
+use crate::models::{Labels, ModelConfig};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -14,9 +15,9 @@ pub struct ImportArgs {
     /// `.safetensors` file, with PyTorch's names (see `inception summary --state-dict`).
     #[arg(long = "from", value_name = "FILE")]
     pub from: PathBuf,
-    /// The architecture the weights are for.
-    #[arg(long, value_enum)]
-    pub model: ModelKind,
+    /// The network the weights are for (`--model` from the zoo, or `--net FILE`).
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Input of one example as CxHxW [default: the model's, 3x224x224 for googlenet-torchvision].
     #[arg(long, value_name = "CxHxW", value_parser = parse_input)]
     pub input: Option<[usize; 3]>,
@@ -37,8 +38,14 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let device = burn::tensor::Device::flex();
+    if args.network.model.is_none() && args.network.net.is_none() {
+        bad_input!("give the network the weights are for: --model NAME or --net FILE");
+    }
     let dict = interop::read_state_dict(&args.from)?;
-    let mut config = ModelConfig::new(args.model).with_transform_input(!args.no_transform_input);
+    let mut config = args
+        .network
+        .config()?
+        .with_transform_input(!args.no_transform_input);
     if let Some(input) = args.input {
         config = config.with_input(input);
     }
@@ -49,7 +56,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     config = config
         .with_classes(classes)
         .with_labels(args.labels.unwrap_or(Labels::guess(classes)));
-    let model = config.init(&device)?;
+    let model = config.build(&device)?;
     let model = interop::load_state_dict(model, &dict, &args.from)?;
     crate::train::checkpoint::save(&model, &args.out)?;
     println!(
@@ -57,7 +64,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         dict.tensors.len(),
         model.num_trainable(),
         args.from.display(),
-        config.kind.name(),
+        config.name,
         classes,
         config.labels.name(),
         config.input[0],
@@ -76,18 +83,17 @@ fn classes_in(
     path: &std::path::Path,
     device: &burn::tensor::Device,
 ) -> anyhow::Result<usize> {
-    let mut probe = config.init(device)?;
-    probe.aux.clear();
+    let probe = config.build(device)?;
     let names = interop::torch_names(&probe);
-    let (name, _) = names
-        .last()
-        .ok_or_else(|| anyhow::anyhow!("{} has no weights", config.kind.name()))?;
+    let Some((name, _)) = names.last() else {
+        bad_input!("{} has no weights", config.name);
+    };
     match dict.tensors.get(name) {
         Some(t) if t.shape.len() == 1 && t.shape[0] > 0 => Ok(t.shape[0]),
-        _ => anyhow::bail!(
+        _ => bad_input!(
             "{} has no classifier bias `{name}` as a {} model would, so the number of classes is unknown: check --model, or give --classes",
             path.display(),
-            config.kind.name()
+            config.name
         ),
     }
 }

@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod export;
 mod import;
+mod net;
 mod plot;
 mod predict;
 mod summary;
@@ -17,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, FashionMnist, Split};
 use crate::device::{set_cpu_threads, Backend};
+use crate::models::{ModelConfig, ModelKind};
 
 /// Classic CNNs (GoogLeNet / Inception v1 first) on Fashion-MNIST, built on burn.
 #[derive(Debug, Parser)]
@@ -45,6 +47,75 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Redraw a run's figures (curves, confusion matrix, predictions) as PNG and SVG.
     Plot(plot::PlotArgs),
+    /// Network files: print a zoo model's as a starting point, list the layer types.
+    #[command(subcommand)]
+    Net(net::NetCommand),
+}
+
+/// Which network: a zoo model or a network file.
+#[derive(Debug, Clone, Args)]
+pub struct NetworkArgs {
+    /// Architecture from the zoo [default: googlenet].
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// A network file (TOML) instead of a zoo model; `inception net show MODEL` prints one to
+    /// start from.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub net: Option<PathBuf>,
+}
+
+impl NetworkArgs {
+    /// The network's description: the file's, or the zoo model's.
+    pub fn config(&self) -> anyhow::Result<ModelConfig> {
+        match &self.net {
+            Some(path) => Ok(ModelConfig::from_file(path)?),
+            None => Ok(ModelConfig::new(self.model.unwrap_or(ModelKind::Googlenet))),
+        }
+    }
+}
+
+/// A mistake in what the user gave (a flag, a file, the data), said in one line: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// `Err(BadInput)` with a formatted message.
+macro_rules! bad_input {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::cli::BadInput(format!($($arg)*))))
+    };
+}
+pub(crate) use bad_input;
+
+/// The exit code of a failed command: 2 when the user can fix what they gave (flags, files,
+/// data), 1 for anything else (a failed write, a diverged run, a bug).
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    use crate::data::idx::IdxError;
+    use crate::data::locate::LocateError;
+    use crate::interop::InteropError;
+    use crate::models::{ModelError, NetworkFileError};
+    use crate::nn::ShapeError;
+    use crate::train::{CheckpointError, TrainError};
+    let bad_input = error.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause.is::<NetworkFileError>()
+            || cause.is::<ShapeError>()
+            || cause.is::<IdxError>()
+            || cause.is::<LocateError>()
+            || cause.is::<image::ImageError>()
+            || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
+            || matches!(cause.downcast_ref::<CheckpointError>(), Some(e) if !matches!(e, CheckpointError::Write { .. }))
+            || matches!(cause.downcast_ref::<InteropError>(), Some(e) if !matches!(e, InteropError::Write { .. }))
+            || matches!(
+                cause.downcast_ref::<TrainError>(),
+                Some(TrainError::Invalid(_) | TrainError::Data(_))
+            )
+    });
+    if bad_input {
+        2
+    } else {
+        1
+    }
 }
 
 /// Where the computation runs.
@@ -66,7 +137,7 @@ impl ComputeArgs {
     fn setup(&self) -> anyhow::Result<burn::tensor::Device> {
         crate::flex::set_fast_path(!self.no_fast_path);
         if let Some(threads) = self.threads {
-            set_cpu_threads(threads.into()).map_err(anyhow::Error::msg)?;
+            set_cpu_threads(threads.into()).map_err(|e| BadInput(format!("--threads: {e}")))?;
         }
         Ok(self.device.device())
     }
@@ -97,20 +168,20 @@ pub struct CheckpointArgs {
     /// Checkpoint written by `inception train` (it holds the model's configuration).
     #[arg(long, value_name = "PATH")]
     pub checkpoint: PathBuf,
-    /// Refuse the checkpoint unless it holds this architecture.
+    /// Refuse the checkpoint unless it holds this zoo architecture.
     #[arg(long, value_enum)]
-    pub model: Option<crate::models::ModelKind>,
+    pub model: Option<ModelKind>,
 }
 
 impl CheckpointArgs {
     fn load(&self, device: &burn::tensor::Device) -> anyhow::Result<crate::models::Model> {
         let (model, _) = crate::train::checkpoint::load(&self.checkpoint, device)?;
         if let Some(expected) = self.model {
-            if model.config.kind != expected {
-                anyhow::bail!(
+            if model.config.kind != Some(expected) {
+                bad_input!(
                     "{} holds a {} model, not {}; drop --model or pick the right checkpoint",
                     self.checkpoint.display(),
-                    model.config.kind.name(),
+                    model.config.name,
                     expected.name()
                 );
             }
@@ -135,6 +206,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Net(command) => net::run(command),
     }
 }
 
@@ -145,7 +217,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&error))
         }
     }
 }

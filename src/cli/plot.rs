@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use burn::data::dataset::Dataset;
 use clap::Args;
 
-use super::{load_split, ComputeArgs, DataArgs};
+use super::{bad_input, load_split, ComputeArgs, DataArgs};
 use crate::data::{data_loader, LoaderOptions, Split};
 use crate::plot::RunFigures;
 use crate::progress::eval_bar;
@@ -34,14 +34,14 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         (args.run.clone(), parent.to_path_buf())
     };
     if !path.exists() {
-        anyhow::bail!(
+        bad_input!(
             "{} holds no model.ckpt; give the --out directory of an `inception train` run",
             dir.display()
         );
     }
     let saved = checkpoint::load_all(&path, &device)?;
     let Some(state) = saved.meta.training else {
-        anyhow::bail!(
+        bad_input!(
             "{} holds a model but no training history (was it imported?); `inception eval` shows its confusion matrix",
             path.display()
         );
@@ -78,10 +78,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot draw the figures in {}: {e}", out.display()))?;
     println!(
         "{} after {} epochs: test acc {:.3} on {} images",
-        config.model.kind.name(),
-        state.progress.epochs_done,
-        eval.accuracy,
-        eval.images
+        config.model.name, state.progress.epochs_done, eval.accuracy, eval.images
     );
     for path in written {
         println!("wrote {}", path.display());

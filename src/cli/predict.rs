@@ -7,7 +7,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
-use super::{CheckpointArgs, ComputeArgs};
+use super::{bad_input, CheckpointArgs, ComputeArgs};
 use crate::data::resize_to_unit;
 use crate::interop::imagenet;
 use crate::models::Labels;
@@ -36,7 +36,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let [channels, side, _] = model.config.input;
     let labels = model.config.labels;
     if labels == Labels::Imagenet && channels != 3 {
-        anyhow::bail!(
+        bad_input!(
             "{} is an ImageNet model with {channels} input channels; ImageNet models take RGB",
             args.saved.checkpoint.display()
         );

@@ -3,22 +3,20 @@
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
-use super::ComputeArgs;
-use crate::models::MAX_SIDE;
-use crate::models::{ModelConfig, ModelKind, PoolMode};
+use super::{bad_input, ComputeArgs, NetworkArgs};
+use crate::models::{PoolMode, MAX_SIDE};
 use crate::nn::format_shape;
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// Architecture to describe.
-    #[arg(long, value_enum, default_value_t = ModelKind::Googlenet)]
-    pub model: ModelKind,
-    /// Input of one example as CxHxW [default: the model's, 1x96x96 for googlenet].
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Input of one example as CxHxW [default: the network's, 1x96x96 for googlenet].
     #[arg(long, value_name = "CxHxW", value_parser = parse_input)]
     pub input: Option<[usize; 3]>,
-    /// Number of classes of the classifier.
-    #[arg(long, default_value_t = 10)]
-    pub classes: usize,
+    /// Number of classes of the classifier [default: the network's, 10 in the zoo].
+    #[arg(long)]
+    pub classes: Option<usize>,
     /// How GoogLeNet-paper's max pools keep the border.
     #[arg(long, value_enum, default_value_t = PoolMode::Padding)]
     pub pool_mode: PoolMode,
@@ -48,7 +46,7 @@ pub fn parse_input(text: &str) -> Result<[usize; 3], String> {
         .map_err(|_| format!("`{text}` is not CxHxW (for example 1x96x96)"))?;
     match dims.as_slice() {
         [c, h, w]
-            if (1..=64).contains(c)
+            if (1..=crate::models::MAX_CHANNELS).contains(c)
                 && (1..=MAX_SIDE).contains(h)
                 && (1..=MAX_SIDE).contains(w) =>
         {
@@ -74,19 +72,22 @@ fn thousands(n: usize) -> String {
 
 pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
-    let input = args.input.unwrap_or(args.model.default_input());
-    if args.classes == 0 {
-        anyhow::bail!("--classes must be at least 1");
+    let mut config = args.network.config()?.with_pool_mode(args.pool_mode);
+    if let Some(input) = args.input {
+        config = config.with_input(input);
     }
-    let config = ModelConfig::new(args.model)
-        .with_input(input)
-        .with_classes(args.classes)
-        .with_pool_mode(args.pool_mode);
-    let model = config.init(&device)?;
+    if let Some(classes) = args.classes {
+        if classes == 0 {
+            bad_input!("--classes must be at least 1");
+        }
+        config = config.with_classes(classes);
+    }
+    let input = config.input;
+    let model = config.build(&device)?;
     let [c, h, w] = input;
     let x = Tensor::<4>::random([1, c, h, w], Distribution::Default, &device);
     let (_, rows) = model.trace(x, args.depth);
-    println!("{} on input {}", args.model.name(), format_shape(1, &input));
+    println!("{} on input {}", config.name, format_shape(1, &input));
     let width = rows
         .iter()
         .map(|r| r.path.len() + 2 * r.depth)
@@ -104,10 +105,10 @@ pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
             row.description,
         );
     }
-    // Inference runs the trunk only; auxiliary heads are training-time extras.
+    // Inference runs the trunk only; auxiliary classifiers are training-time extras.
     let inference_flops: u64 = rows
         .iter()
-        .filter(|r| r.depth == 0 && !model.aux.iter().any(|a| a.name == r.path))
+        .filter(|r| r.depth == 0 && !r.training_only)
         .map(|r| r.flops)
         .sum();
     if args.structure {

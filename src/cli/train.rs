@@ -7,13 +7,13 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::ProgressBar;
 
-use super::{load_split, ComputeArgs, DataArgs};
-use crate::data::{Augmentation, Split};
-use crate::models::{ModelConfig, ModelKind, OptimizerKind, PoolMode};
+use super::{load_split, BadInput, ComputeArgs, DataArgs, NetworkArgs};
+use crate::data::{Augmentation, ImageDataset, Split};
+use crate::models::{OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
-    resume, train, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig, TrainError,
-    TrainObserver,
+    resume, train_model, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig,
+    TrainError, TrainObserver,
 };
 
 /// `--lr-schedule`.
@@ -26,9 +26,8 @@ pub enum ScheduleKind {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Architecture to train.
-    #[arg(long, value_enum, default_value_t = ModelKind::Googlenet)]
-    pub model: ModelKind,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Number of passes over the training set [default: the model's recipe, 5 for googlenet].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -142,7 +141,7 @@ pub struct TrainArgs {
         long,
         value_name = "DIR",
         conflicts_with_all = [
-            "model", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
+            "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "out", "workers",
             "checkpoint_every", "keep_checkpoints", "log_every", "momentum", "nesterov",
             "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
@@ -161,14 +160,24 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The run's configuration: flags where given, the model's recipe elsewhere.
-    pub fn config(&self) -> anyhow::Result<TrainConfig> {
-        let recipe = self.model.recipe();
+    /// The run's configuration: flags where given, the network's recipe elsewhere, for a
+    /// dataset of `classes` classes.
+    pub fn config(&self, classes: usize) -> anyhow::Result<TrainConfig> {
+        let model = self.network.config()?;
+        // A network file without a [recipe] trains with seed 000's settings at its own size.
+        let recipe = model.recipe().unwrap_or(Recipe {
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.1,
+            batch_size: 128,
+            epochs: 5,
+            resize: model.input[1],
+        });
         let resize = self.resize.unwrap_or(recipe.resize);
-        let channels = self.channels.unwrap_or(self.model.default_input()[0]);
+        let channels = self.channels.unwrap_or(model.input[0]);
         let config = TrainConfig {
-            model: ModelConfig::new(self.model)
+            model: model
                 .with_input([channels, resize, resize])
+                .with_classes(classes)
                 .with_pool_mode(self.pool_mode),
             optimizer: self.optimizer.unwrap_or(recipe.optimizer),
             lr: self.lr.unwrap_or(recipe.lr),
@@ -207,10 +216,10 @@ impl TrainArgs {
             keep_checkpoints: self.keep_checkpoints,
             log_every: self.log_every,
         };
-        config.validate().map_err(anyhow::Error::msg)?;
+        config.validate().map_err(BadInput)?;
         // Every layer's shape, checked before anything is loaded or written (parameters are
         // created lazily, so this costs nothing).
-        config.model.init(&burn::tensor::Device::flex())?;
+        config.model.build(&burn::tensor::Device::flex())?;
         Ok(config)
     }
 }
@@ -222,14 +231,22 @@ struct ConsoleObserver {
     loss_sum: f64,
     images: usize,
     interrupted: Arc<AtomicBool>,
-    data_dir: PathBuf,
+    data: DataInfo,
     threads: usize,
+}
+
+/// What the header says of the data.
+struct DataInfo {
+    name: String,
+    dir: PathBuf,
+    train_images: usize,
+    test_images: usize,
 }
 
 impl ConsoleObserver {
     /// The first Ctrl-C asks the loop to finish its step, save and stop; a second one exits at
     /// once (the checkpoints on disk stay valid: each is renamed into place whole).
-    fn new(data_dir: PathBuf, threads: usize) -> anyhow::Result<Self> {
+    fn new(data: DataInfo, threads: usize) -> anyhow::Result<Self> {
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
         ctrlc::set_handler(move || {
@@ -245,7 +262,7 @@ impl ConsoleObserver {
             loss_sum: 0.0,
             images: 0,
             interrupted,
-            data_dir,
+            data,
             threads,
         })
     }
@@ -253,7 +270,7 @@ impl ConsoleObserver {
 
 impl TrainObserver for ConsoleObserver {
     fn run_started(&mut self, config: &TrainConfig, resumed: Option<(&Path, &Progress)>) {
-        print_header(config, &self.data_dir, self.threads);
+        print_header(config, &self.data, self.threads);
         if let Some((path, progress)) = resumed {
             println!(
                 "resuming from {} at epoch {}, step {} ({} steps done)",
@@ -318,23 +335,28 @@ fn ensure_writable(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
         .map_err(|e| {
-            anyhow::anyhow!(
+            anyhow::Error::new(BadInput(format!(
                 "the output directory {} is not writable ({e}); choose another with --out",
                 dir.display()
-            )
+            )))
         })
 }
 
 /// The two lines that open a run: what is trained on what, and the settings (all of them are
 /// saved in every checkpoint).
-fn print_header(config: &TrainConfig, data_dir: &Path, threads: usize) {
+fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
     let [c, h, w] = config.model.input;
     println!(
-        "training {} on Fashion-MNIST from {} ({} train / {} test images), input {c}x{h}x{w}",
-        config.model.kind.name(),
-        data_dir.display(),
-        config.limit_train.map_or(60_000, |l| l.min(60_000)),
-        config.limit_test.map_or(10_000, |l| l.min(10_000)),
+        "training {} on {} from {} ({} train / {} test images), input {c}x{h}x{w}",
+        config.model.name,
+        data.name,
+        data.dir.display(),
+        config
+            .limit_train
+            .map_or(data.train_images, |l| l.min(data.train_images)),
+        config
+            .limit_test
+            .map_or(data.test_images, |l| l.min(data.test_images)),
     );
     println!(
         "{} lr {}, batch {}, {} epochs, seed {}, {} threads",
@@ -364,19 +386,26 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .compute
         .threads
         .map_or_else(rayon::current_num_threads, usize::from);
-    // A fresh run's settings are checked before anything is loaded; a resumed run has its own.
+    // A fresh run's settings are checked before anything is loaded (Fashion-MNIST has 10
+    // classes); a resumed run has its own.
     let fresh = match &args.resume {
         Some(_) => None,
-        None => Some(args.config()?),
+        None => Some(args.config(crate::data::CLASS_NAMES.len())?),
     };
     let data_dir = args.data.locate()?;
     let train_set = load_split(&data_dir, Split::Train)?;
     let test_set = load_split(&data_dir, Split::Test)?;
     let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
     ensure_writable(&out)?;
-    let mut observer = ConsoleObserver::new(data_dir, threads)?;
+    let data = DataInfo {
+        name: train_set.name(),
+        dir: data_dir,
+        train_images: burn::data::dataset::Dataset::len(&train_set),
+        test_images: burn::data::dataset::Dataset::len(&test_set),
+    };
+    let mut observer = ConsoleObserver::new(data, threads)?;
     let outcome = match fresh {
-        Some(config) => train(&config, &train_set, &test_set, &device, &mut observer),
+        Some(config) => train_model(&config, &train_set, &test_set, &device, &mut observer),
         // `out` is the run directory being resumed.
         None => resume(&out, &train_set, &test_set, &device, &mut observer),
     };

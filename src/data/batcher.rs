@@ -7,7 +7,8 @@ use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledData
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{Augmentation, AugmentedDataset};
-use super::fashion::{FashionMnist, RawImage};
+use super::dataset::ImageDataset;
+use super::fashion::RawImage;
 use super::transform::{ImageItem, ResizeToTensor};
 
 /// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
@@ -87,12 +88,11 @@ impl LoaderOptions {
 }
 
 /// A burn data loader over `split`: resize + scale in the workers, batches on `device`.
-pub fn data_loader(
-    split: &FashionMnist,
+pub fn data_loader<D: ImageDataset>(
+    split: &D,
     options: &LoaderOptions,
     device: &Device,
 ) -> Arc<dyn DataLoader<ImageBatch>> {
-    use burn::data::dataset::Dataset;
     let len = options.limit.map_or(split.len(), |l| l.min(split.len()));
     let subset = PartialDataset::new(split.clone(), 0, len);
     match options.shuffle {

@@ -89,6 +89,16 @@ impl FashionMnist {
     }
 }
 
+impl super::ImageDataset for FashionMnist {
+    fn name(&self) -> String {
+        "Fashion-MNIST".into()
+    }
+
+    fn class_names(&self) -> Vec<String> {
+        CLASS_NAMES.iter().map(|s| s.to_string()).collect()
+    }
+}
+
 impl Dataset<RawImage> for FashionMnist {
     fn get(&self, index: usize) -> Result<RawImage, DatasetError> {
         if index >= self.labels.len() {

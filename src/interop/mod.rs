@@ -9,15 +9,15 @@ pub mod files;
 pub mod imagenet;
 pub mod names;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
 
-use crate::models::Model;
+use crate::nn::{Classifier, Layout};
 pub use files::{read_state_dict, safetensors_bytes};
-pub use names::{torch_names, visit_model, Slot};
+pub use names::{torch_entries, torch_names, TorchEntry};
 
 /// One tensor in PyTorch's layout, as float32.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ pub struct StateDict {
 pub enum InteropError {
     #[error("cannot read {path} as PyTorch weights: {detail}")]
     Read { path: PathBuf, detail: String },
-    #[error("{path} does not fit the {model} model:\n{problems}\n(check --model and --input; `inception summary --model {model} --state-dict` lists the names and shapes it expects)")]
+    #[error("{path} does not fit the {model} model:\n{problems}\n(check that the file holds weights for this network and input size; `inception summary --state-dict` lists the names and shapes it expects)")]
     Mismatch {
         path: PathBuf,
         model: String,
@@ -48,55 +48,86 @@ pub enum InteropError {
     Write { path: PathBuf, detail: String },
 }
 
-/// `model`'s weights and batch-norm statistics under PyTorch's names and layouts.
-pub fn state_dict(model: &Model) -> StateDict {
-    let mut model = model.clone();
-    let mut dict = StateDict::default();
-    visit_model(&mut model, &mut |name, slot| {
-        let shape = slot.torch_shape();
-        let data = match slot {
-            Slot::Vector(p) => p.val().into_data(),
-            Slot::Kernel(p) => p.val().into_data(),
-            Slot::Linear(p) => p.val().transpose().into_data(),
-            Slot::Running(r) => r.value_sync().into_data(),
+/// `network`'s weights and batch-norm statistics under PyTorch's names and layouts.
+pub fn state_dict<N: Classifier>(network: &N) -> StateDict {
+    let entries = torch_entries(network);
+    let mut reader = ReadValues {
+        path: Vec::new(),
+        entries: entries.iter().map(|e| (e.path.as_str(), e)).collect(),
+        dict: StateDict::default(),
+    };
+    network.visit(&mut reader);
+    reader.dict
+}
+
+/// Collects every tensor's values under its PyTorch name.
+struct ReadValues<'a> {
+    path: Vec<String>,
+    entries: HashMap<&'a str, &'a TorchEntry>,
+    dict: StateDict,
+}
+
+impl ModuleVisitor for ReadValues<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let path = self.path.join(".");
+        let Some(entry) = self.entries.get(path.as_str()) else {
+            return;
         };
-        let values = data
+        if self.dict.tensors.contains_key(&entry.name) {
+            return;
+        }
+        let value = match entry.layout {
+            Layout::Same => param.val(),
+            Layout::Transposed => param.val().transpose(),
+        };
+        let values = value
+            .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
             .expect("float32 after conversion");
-        dict.tensors
-            .insert(name.to_string(), TorchTensor { shape, values });
-    });
-    dict
+        self.dict.tensors.insert(
+            entry.name.clone(),
+            TorchTensor {
+                shape: entry.shape.clone(),
+                values,
+            },
+        );
+    }
 }
 
 /// How many tensors of each kind of problem a mismatch message lists.
 const MAX_LISTED: usize = 6;
 
-/// Replaces every weight of `model` with the tensor of the same PyTorch name in `dict`.
+/// Replaces every weight of `network` with the tensor of the same PyTorch name in `dict`.
 ///
-/// Every tensor the model has must be in `dict` with the right shape, and `dict` must hold
+/// Every tensor the network has must be in `dict` with the right shape, and `dict` must hold
 /// nothing else; otherwise the error lists the mis-shaped, missing and unexpected tensors
-/// (`source` names the file in it) and the model is not touched.
-pub fn load_state_dict(
-    model: Model,
+/// (`source` names the file) and the network is not touched.
+pub fn load_state_dict<N: Classifier>(
+    network: N,
     dict: &StateDict,
     source: &Path,
-) -> Result<Model, InteropError> {
-    let expected = torch_names(&model);
+) -> Result<N, InteropError> {
+    let entries = torch_entries(&network);
     let mut wrong_shape = Vec::new();
     let mut missing = Vec::new();
-    for (name, shape) in &expected {
-        match dict.tensors.get(name) {
-            None => missing.push(format!("{name} {shape:?}")),
-            Some(t) if &t.shape != shape => wrong_shape.push(format!(
-                "{name} is {:?} in the file, the model needs {shape:?}",
-                t.shape
+    for entry in &entries {
+        match dict.tensors.get(&entry.name) {
+            None => missing.push(format!("{} {:?}", entry.name, entry.shape)),
+            Some(t) if t.shape != entry.shape => wrong_shape.push(format!(
+                "{} is {:?} in the file, the model needs {:?}",
+                entry.name, t.shape, entry.shape
             )),
             Some(_) => {}
         }
     }
-    let known: std::collections::HashSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    let known: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     let unexpected: Vec<String> = dict
         .tensors
         .iter()
@@ -119,58 +150,71 @@ pub fn load_state_dict(
     if !problems.is_empty() {
         return Err(InteropError::Mismatch {
             path: source.to_path_buf(),
-            model: model.config.kind.name().to_string(),
+            model: network.network_name(),
             problems: problems.join("\n"),
         });
     }
-    let mut model = model;
-    visit_model(&mut model, &mut |name, slot| {
-        let tensor = &dict.tensors[name];
-        let data = || TensorData::new(tensor.values.clone(), tensor.shape.clone());
-        match slot {
-            Slot::Vector(p) => {
-                let value = Tensor::<1>::from_data(data(), &p.lazy_device());
-                *p = Param::initialized(p.id, value);
-            }
-            Slot::Kernel(p) => {
-                let value = Tensor::<4>::from_data(data(), &p.lazy_device());
-                *p = Param::initialized(p.id, value);
-            }
-            Slot::Linear(p) => {
-                let value = Tensor::<2>::from_data(data(), &p.lazy_device()).transpose();
-                *p = Param::initialized(p.id, value);
-            }
-            Slot::Running(r) => {
-                // A running state's id is private; mapping keeps it.
-                *r = r.clone().map(&mut ReplaceValue(data()));
-            }
-        }
-    });
-    Ok(model)
+    let mut writer = WriteValues {
+        path: Vec::new(),
+        entries: entries
+            .iter()
+            .map(|e| (e.path.clone(), e.clone()))
+            .collect(),
+        dict,
+    };
+    Ok(network.map(&mut writer))
 }
 
-/// Replaces the value of every float tensor it maps with the same data.
-struct ReplaceValue(TensorData);
+/// Sets every tensor to the values of its PyTorch name in the dict, keeping its id, device and
+/// gradient tracking.
+struct WriteValues<'a> {
+    path: Vec<String>,
+    entries: HashMap<String, TorchEntry>,
+    dict: &'a StateDict,
+}
 
-impl ModuleMapper for ReplaceValue {
+impl ModuleMapper for WriteValues<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let data = self.0.clone();
-        param.map(|old| Tensor::from_data(data, &old.device()))
+        let path = self.path.join(".");
+        let Some(entry) = self.entries.get(&path) else {
+            return param;
+        };
+        let tensor = &self.dict.tensors[&entry.name];
+        let data = TensorData::new(tensor.values.clone(), tensor.shape.clone());
+        let device = param.lazy_device();
+        let require_grad = param.is_require_grad();
+        let value = Tensor::<D>::from_data(data, &device);
+        let value = match entry.layout {
+            Layout::Same => value,
+            Layout::Transposed => value.transpose(),
+        };
+        let value = if require_grad {
+            value.require_grad()
+        } else {
+            value
+        };
+        Param::initialized(param.id, value)
     }
 }
 
-/// Reads `path` (`.pth`/`.pt` or `.safetensors`) into `model`.
-pub fn import(model: Model, path: &Path) -> Result<Model, InteropError> {
+/// Reads `path` (`.pth`/`.pt` or `.safetensors`) into `network`.
+pub fn import<N: Classifier>(network: N, path: &Path) -> Result<N, InteropError> {
     let dict = read_state_dict(path)?;
-    load_state_dict(model, &dict, path)
+    load_state_dict(network, &dict, path)
 }
 
-/// Writes `model`'s weights to `path` as safetensors with PyTorch's names, atomically.
-pub fn export_safetensors(model: &Model, path: &Path) -> Result<(), InteropError> {
+/// Writes `network`'s weights to `path` as safetensors with PyTorch's names, atomically.
+pub fn export_safetensors<N: Classifier>(network: &N, path: &Path) -> Result<(), InteropError> {
     let write_error = |detail: String| InteropError::Write {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = safetensors_bytes(&state_dict(model)).map_err(write_error)?;
+    let bytes = safetensors_bytes(&state_dict(network)).map_err(write_error)?;
     crate::fsutil::write_atomic(path, &bytes).map_err(|e| write_error(e.to_string()))
 }

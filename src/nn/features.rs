@@ -1,4 +1,5 @@
-//! What flows between layers: feature maps `[N, C, H, W]` or flat vectors `[N, F]`.
+//! What flows between layers: feature maps `[N, C, H, W]` or flat vectors `[N, F]`, and the
+//! shape arithmetic every windowed layer shares.
 
 use burn::tensor::Tensor;
 
@@ -61,4 +62,147 @@ pub fn format_shape(batch: usize, shape: &[usize]) -> String {
         .map(|d| d.to_string())
         .collect();
     format!("({})", dims.join(", "))
+}
+
+/// The input as feature maps `[C, H, W]`, or why `what` cannot take it.
+pub fn expect_maps(input: &Shape, what: &str) -> Result<[usize; 3], String> {
+    match input.as_slice() {
+        [c, h, w] => Ok([*c, *h, *w]),
+        other => Err(format!(
+            "{what} needs feature maps CxHxW, got a vector of shape {other:?}"
+        )),
+    }
+}
+
+/// Output length of a sliding window (convolution or pooling) along one axis, with PyTorch's
+/// rules: floor by default; in ceil mode the last window must start inside the input or the left
+/// padding. `None` if the window does not fit.
+pub fn window_output(
+    len: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    ceil: bool,
+) -> Option<usize> {
+    let span = len + 2 * pad;
+    if span < kernel || stride == 0 || kernel == 0 {
+        return None;
+    }
+    let room = span - kernel;
+    let mut out = if ceil {
+        room.div_ceil(stride) + 1
+    } else {
+        room / stride + 1
+    };
+    if ceil && (out - 1) * stride >= len + pad {
+        out -= 1;
+    }
+    Some(out)
+}
+
+/// The output maps of a square `kernel` window with `stride` and `padding` over `input`, or why
+/// it does not fit (`what` says what the window is: "a 3x3 kernel", "a 2x2 window").
+pub fn window_maps(
+    input: &Shape,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil: bool,
+    what: &str,
+) -> Result<Shape, String> {
+    let [_, h, w] = expect_maps(input, what)?;
+    let out = |len| window_output(len, kernel, stride, padding, ceil);
+    match (out(h), out(w)) {
+        (Some(oh), Some(ow)) => Ok(vec![out_channels, oh, ow]),
+        _ if stride == 0 => Err(format!("{what} with stride 0 is not possible")),
+        _ => Err(format!(
+            "a {kernel}x{kernel} {kind} with padding {padding} does not fit a {h}x{w} input",
+            kind = if what.contains("pool") {
+                "window"
+            } else {
+                "kernel"
+            }
+        )),
+    }
+}
+
+/// A square pooling window: its side, stride and padding, and whether the output size rounds
+/// up (PyTorch's `ceil_mode`). In a network file `kernel`, `stride` (default: the kernel, as in
+/// Gluon and PyTorch), `padding` (default 0) and `ceil_mode` (default false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "WindowSettings")]
+pub struct Window {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub ceil_mode: bool,
+}
+
+impl Window {
+    pub fn new(kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            kernel,
+            stride,
+            padding,
+            ceil_mode: false,
+        }
+    }
+
+    /// The output maps for `input`, or why the window does not fit (PyTorch's rules, which
+    /// also refuse padding of more than half the window).
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        if 2 * self.padding > self.kernel {
+            return Err(format!(
+                "padding {} is more than half the {k}x{k} window",
+                self.padding,
+                k = self.kernel
+            ));
+        }
+        let channels = input.first().copied().unwrap_or(0);
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        window_maps(input, channels, k, s, p, self.ceil_mode, "pooling")
+    }
+
+    /// `MaxPool2D(pool_size=3x3, stride=2, padding=1)` for `kind` "Max".
+    pub fn describe(&self, kind: &str) -> String {
+        let k = self.kernel;
+        format!(
+            "{kind}Pool2D(pool_size={k}x{k}, stride={}, padding={}{})",
+            self.stride,
+            self.padding,
+            if self.ceil_mode {
+                ", ceil_mode=True"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// How a network file writes a [`Window`].
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSettings {
+    pub kernel: usize,
+    pub stride: Option<usize>,
+    #[serde(default)]
+    pub padding: usize,
+    #[serde(default)]
+    pub ceil_mode: bool,
+}
+
+impl TryFrom<WindowSettings> for Window {
+    type Error = String;
+    fn try_from(w: WindowSettings) -> Result<Self, String> {
+        if w.kernel == 0 || w.stride == Some(0) {
+            return Err("kernel and stride must be at least 1".into());
+        }
+        Ok(Self {
+            kernel: w.kernel,
+            stride: w.stride.unwrap_or(w.kernel),
+            padding: w.padding,
+            ceil_mode: w.ceil_mode,
+        })
+    }
 }

@@ -8,52 +8,65 @@
 //!        └─ 3x3 max pool ─── 1x1 conv (c4) ─────┘
 //! ```
 //! Every convolution is followed by ReLU. torchvision's `Inception` is the same block with
-//! batch-norm conv blocks and a 3x3 convolution on the third path.
+//! `BasicConv2d` convolutions and a 3x3 kernel on the third path. Shapes: `[N, C, H, W]` to
+//! `[N, c1 + c2.1 + c3.1 + c4, H, W]`.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
-use super::features::Shape;
-use super::init::Init;
-use super::layers::{Conv, ConvSpec, ConvStyle, Pool};
+use super::conv::{Conv, ConvConfig, ConvStyle};
+use super::features::{expect_maps, Features, Shape};
+use super::forward::Forward;
+use super::layer::{Build, Layer, LayerConfig, TorchName};
+use super::max_pool::MaxPool;
 
-/// Channel counts of the four paths, as in `Inception(c1, c2, c3, c4)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InceptionSpec {
+fn five() -> usize {
+    5
+}
+
+/// Channel counts of the four paths, as in `Inception(c1, c2, c3, c4)`. In a network file
+/// `{ type = "inception", c1 = 64, c2 = [96, 128], c3 = [16, 32], c4 = 32 }`, optionally with
+/// `conv = "conv_block"` or `"basic_conv2d"` and `c3_kernel = 3`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InceptionConfig {
     pub c1: usize,
     pub c2: (usize, usize),
     pub c3: (usize, usize),
     pub c4: usize,
     /// How every convolution is made: plain (seed 000), `conv_block` (seed 001) or
     /// torchvision's `BasicConv2d`.
+    #[serde(default)]
     pub conv: ConvStyle,
     /// Kernel of the third path's second convolution: 5 in the paper, 3 in torchvision.
-    pub p3_kernel: usize,
+    #[serde(default = "five")]
+    pub c3_kernel: usize,
 }
 
-impl InceptionSpec {
+impl InceptionConfig {
     pub fn new(c1: usize, c2: (usize, usize), c3: (usize, usize), c4: usize) -> Self {
         Self {
             c1,
             c2,
             c3,
             c4,
-            conv: ConvStyle::PLAIN,
-            p3_kernel: 5,
+            conv: ConvStyle::Plain,
+            c3_kernel: 5,
         }
     }
 
     /// Batch-norm conv blocks on every path.
     pub fn batch_norm(mut self) -> Self {
-        self.conv = ConvStyle::CONV_BLOCK;
+        self.conv = ConvStyle::ConvBlock;
         self
     }
 
     /// torchvision's `Inception`: `BasicConv2d` on every path and a 3x3 kernel on the third
     /// (a known difference from the paper's 5x5, kept for its pretrained weights).
     pub fn torchvision(mut self) -> Self {
-        self.conv = ConvStyle::BASIC_CONV2D;
-        self.p3_kernel = 3;
+        self.conv = ConvStyle::BasicConv2d;
+        self.c3_kernel = 3;
         self
     }
 
@@ -61,24 +74,49 @@ impl InceptionSpec {
     pub fn out_channels(&self) -> usize {
         self.c1 + self.c2.1 + self.c3.1 + self.c4
     }
+}
 
-    /// `Inception`, `InceptionBN` (conv blocks) or `Inception(BasicConv2d)` (torchvision).
-    pub fn kind_name(&self) -> &'static str {
-        if self.conv == ConvStyle::PLAIN {
-            "Inception"
-        } else if self.conv == ConvStyle::CONV_BLOCK {
-            "InceptionBN"
-        } else {
-            "Inception(BasicConv2d)"
+impl LayerConfig for InceptionConfig {
+    type Layer = Inception;
+
+    fn build(&self, input: &Shape, ctx: &mut Build) -> Result<Inception, String> {
+        let [c, _, _] = expect_maps(input, "an Inception block")?;
+        if self.c3_kernel.is_multiple_of(2) {
+            return Err(format!(
+                "c3_kernel must be odd to keep the size, got {}",
+                self.c3_kernel
+            ));
         }
+        let mut conv = |channels, kernel: usize, in_channels| {
+            ConvConfig::new(channels, kernel)
+                .padding(kernel / 2)
+                .style(self.conv)
+                .relu()
+                .init(in_channels, ctx)
+        };
+        let block = Inception {
+            p1: conv(self.c1, 1, c)?,
+            p2_1: conv(self.c2.0, 1, c)?,
+            p2_2: conv(self.c2.1, 3, self.c2.0)?,
+            p3_1: conv(self.c3.0, 1, c)?,
+            p3_2: conv(self.c3.1, self.c3_kernel, self.c3.0)?,
+            p4_1: MaxPool::new(3, 1, 1),
+            p4_2: conv(self.c4, 1, c)?,
+        };
+        block.output_shape(input)?;
+        Ok(block)
     }
 
-    pub fn describe(&self) -> String {
-        let kind = self.kind_name();
-        let p3 = if self.p3_kernel == 5 {
+    fn describe(&self) -> String {
+        let kind = match self.conv {
+            ConvStyle::Plain => "Inception",
+            ConvStyle::ConvBlock => "InceptionBN",
+            ConvStyle::BasicConv2d => "Inception(BasicConv2d)",
+        };
+        let p3 = if self.c3_kernel == 5 {
             String::new()
         } else {
-            format!(", c3 kernel {k}x{k}", k = self.p3_kernel)
+            format!(", c3 kernel {k}x{k}", k = self.c3_kernel)
         };
         format!(
             "{kind}(c1={}, c2=({}, {}), c3=({}, {}){p3}, c4={}) -> {} channels",
@@ -91,35 +129,6 @@ impl InceptionSpec {
             self.out_channels()
         )
     }
-
-    pub fn build(
-        &self,
-        input: &Shape,
-        init: Init,
-        device: &Device,
-    ) -> Result<(Inception, Shape), String> {
-        let conv =
-            |spec: ConvSpec, shape: &Shape| spec.style(self.conv).relu().build(shape, init, device);
-        let (p1, out1) = conv(ConvSpec::new(self.c1, 1), input)?;
-        let (p2_1, mid2) = conv(ConvSpec::new(self.c2.0, 1), input)?;
-        let (p2_2, _) = conv(ConvSpec::new(self.c2.1, 3).padding(1), &mid2)?;
-        let (p3_1, mid3) = conv(ConvSpec::new(self.c3.0, 1), input)?;
-        let k3 = self.p3_kernel;
-        let (p3_2, _) = conv(ConvSpec::new(self.c3.1, k3).padding(k3 / 2), &mid3)?;
-        let p4_1 = Pool::max(3, 1, 1);
-        let pooled = p4_1.output_shape(input)?;
-        let (p4_2, _) = conv(ConvSpec::new(self.c4, 1), &pooled)?;
-        let block = Inception {
-            p1,
-            p2_1,
-            p2_2,
-            p3_1,
-            p3_2,
-            p4_1,
-            p4_2,
-        };
-        Ok((block, vec![self.out_channels(), out1[1], out1[2]]))
-    }
 }
 
 /// An Inception block; field names follow seed 000 (`p1`, `p2_1`, `p2_2`, ...).
@@ -130,40 +139,68 @@ pub struct Inception {
     pub p2_2: Conv,
     pub p3_1: Conv,
     pub p3_2: Conv,
-    pub p4_1: Pool,
+    pub p4_1: MaxPool,
     pub p4_2: Conv,
 }
 
 impl Inception {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let p1 = self.p1.forward(x.clone());
-        let p2 = self.p2_2.forward(self.p2_1.forward(x.clone()));
-        let p3 = self.p3_2.forward(self.p3_1.forward(x.clone()));
-        let p4 = self.p4_2.forward(self.p4_1.forward(x));
-        Tensor::cat(vec![p1, p2, p3, p4], 1)
-    }
-
-    /// The six convolutions with their field names, in path order.
-    pub fn convs(&self) -> [(&'static str, &Conv); 6] {
-        [
-            ("p1", &self.p1),
-            ("p2_1", &self.p2_1),
-            ("p2_2", &self.p2_2),
-            ("p3_1", &self.p3_1),
-            ("p3_2", &self.p3_2),
-            ("p4_2", &self.p4_2),
-        ]
-    }
-
-    pub fn spec(&self) -> InceptionSpec {
-        let out = |c: &Conv| c.spec().channels;
-        InceptionSpec {
-            c1: out(&self.p1),
-            c2: (out(&self.p2_1), out(&self.p2_2)),
-            c3: (out(&self.p3_1), out(&self.p3_2)),
-            c4: out(&self.p4_2),
-            conv: self.p1.spec().conv_style(),
-            p3_kernel: self.p3_2.spec().kernel,
+    /// The settings it was built from.
+    pub fn config(&self) -> InceptionConfig {
+        let style = match (self.p1.bias.is_some(), &self.p1.bn) {
+            (_, None) => ConvStyle::Plain,
+            (true, Some(_)) => ConvStyle::ConvBlock,
+            (false, Some(_)) => ConvStyle::BasicConv2d,
+        };
+        InceptionConfig {
+            c1: self.p1.channels(),
+            c2: (self.p2_1.channels(), self.p2_2.channels()),
+            c3: (self.p3_1.channels(), self.p3_2.channels()),
+            c4: self.p4_2.channels(),
+            conv: style,
+            c3_kernel: self.p3_2.kernel(),
         }
+    }
+}
+
+impl Layer for Inception {
+    fn forward(&self, x: Features, ctx: &mut Forward) -> Features {
+        let p1 = ctx.layer("p1", &self.p1, x.clone());
+        let p2 = ctx.layer("p2_1", &self.p2_1, x.clone());
+        let p2 = ctx.layer("p2_2", &self.p2_2, p2);
+        let p3 = ctx.layer("p3_1", &self.p3_1, x.clone());
+        let p3 = ctx.layer("p3_2", &self.p3_2, p3);
+        let p4 = ctx.layer("p4_1", &self.p4_1, x);
+        let p4 = ctx.layer("p4_2", &self.p4_2, p4);
+        let paths = [p1, p2, p3, p4].map(Features::into_maps);
+        Features::Maps(Tensor::cat(paths.to_vec(), 1))
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let [_, h, w] = expect_maps(input, "an Inception block")?;
+        self.p1.output_shape(input)?;
+        self.p2_1.output_shape(input)?;
+        self.p3_1.output_shape(input)?;
+        self.p4_2.output_shape(input)?;
+        Ok(vec![self.config().out_channels(), h, w])
+    }
+
+    fn describe(&self) -> String {
+        self.config().describe()
+    }
+
+    /// torchvision's `branch1`, `branch2.0`, `branch2.1`, `branch3.0`, `branch3.1` and
+    /// `branch4.1` (`branch4.0` is the pooling).
+    fn torch_name(&self, path: &str) -> TorchName {
+        TorchName::child(
+            path,
+            &[
+                ("p1", "branch1", &self.p1),
+                ("p2_1", "branch2.0", &self.p2_1),
+                ("p2_2", "branch2.1", &self.p2_2),
+                ("p3_1", "branch3.0", &self.p3_1),
+                ("p3_2", "branch3.1", &self.p3_2),
+                ("p4_2", "branch4.1", &self.p4_2),
+            ],
+        )
     }
 }

@@ -3,11 +3,12 @@
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::Initializer;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// How weights are initialized; biases start at zero, as in Gluon.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Init {
     /// Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)). Gluon's `init.Xavier()`,
     /// the seed's choice for GoogLeNet.
@@ -74,7 +75,8 @@ pub enum ParamRole {
     Bias,
 }
 
-/// A user-defined initializer (seed 002's `MyInit` overrides `_init_weight` and `_init_bias`).
+/// A user-defined initializer, as Gluon's `init.Initializer` subclasses with `_init_weight` and
+/// `_init_bias` (seed 002's `MyInit`; `examples/custom_layers.rs` writes it).
 /// Batch norm's gamma and beta and its running statistics are left as they are.
 pub trait ParamInit {
     /// Values for a parameter of `shape`.
@@ -98,26 +100,6 @@ impl ParamInit for Init {
             ParamRole::Weight { fan_in, fan_out } => {
                 self.weight(shape, fan_in, fan_out, device).val()
             }
-        }
-    }
-}
-
-/// Seed 002's `MyInit`: weights uniform in [5, 10], biases 2.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MyInit;
-
-impl ParamInit for MyInit {
-    fn init<const D: usize>(
-        &self,
-        role: ParamRole,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Tensor<D> {
-        match role {
-            ParamRole::Weight { .. } => {
-                Tensor::random(shape, Distribution::Uniform(5.0, 10.0), device)
-            }
-            ParamRole::Bias => Tensor::full(shape, 2.0, device),
         }
     }
 }

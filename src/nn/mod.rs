@@ -1,24 +1,67 @@
-//! Layers and blocks, the run-time `Sequential`, deferred input sizes, initializers and shape
-//! tracing. Everything here runs on burn's own tensor ops, so it works on every backend.
+//! Layers and blocks: the layer contract ([`Layer`] and [`LayerConfig`]), one file per layer,
+//! the run-time [`Sequential`] that holds any of them (the user's own included), the
+//! [`Classifier`] contract of whole networks, initializers, parameter names, and the forward
+//! context that traces shapes. Everything here runs on burn's own tensor ops (the convolution
+//! and max pool take this crate's fast path on the flex CPU backend), so it works on every
+//! backend.
 
-pub mod features;
-pub mod inception;
+mod any_layer;
+mod classifier;
+mod features;
+mod forward;
+mod layer;
+mod registry;
+mod sequential;
+
 pub mod init;
-pub mod layers;
 pub mod params;
-pub mod sequential;
-pub mod trace;
 
-pub use features::{format_shape, Features, Shape};
-pub use inception::{Inception, InceptionSpec};
-pub use init::{reinitialize, Init, MyInit, ParamInit, ParamRole};
-pub use layers::{
-    AdaptiveAvgPool, Conv, ConvSpec, ConvStyle, Dense, DenseSpec, Pool, PoolKind, TransformInput,
-    BN_EPS,
+pub use any_layer::{AnyConfig, AnyLayer, Prebuilt, Shared, MAX_RANK};
+pub use classifier::{Classifier, TrainOutput};
+pub use features::{
+    expect_maps, format_shape, window_maps, window_output, Features, Shape, Window, WindowSettings,
 };
-pub use params::{all_finite, count_params, named_params, tie_shared, NamedParam};
-pub use sequential::{Layer, LayerSpec, Sequential, SequentialSpec};
-pub use trace::{TraceRow, Tracer};
+pub use forward::{Forward, TraceRow};
+pub use init::{reinitialize, Init, ParamInit, ParamRole};
+pub use layer::{
+    join, split_path, Build, DynTorchNames, Layer, LayerConfig, Layout, Size, TorchName,
+};
+pub use params::{all_finite, count_params, named_params, NamedParam};
+pub use registry::{AuxSettings, BlockConfig, NoSettings, Registry};
+pub use sequential::{Sequential, SequentialSpec};
+
+/// Every built-in layer: the file that defines it and the name network files give it. A new
+/// built-in layer is its own file plus one line here (which declares the file's module,
+/// re-exports its public items and registers the name).
+macro_rules! builtin_layers {
+    ($($file:ident => $register:ident::<$config:ty>($name:literal)),* $(,)?) => {
+        $(mod $file; pub use $file::*;)*
+
+        /// Registers every built-in layer under its network-file name.
+        fn register_builtin(registry: &mut Registry) {
+            $(registry.$register::<$config>($name);)*
+            registry.add_block::<SequentialSpec>("sequential");
+        }
+    };
+}
+
+builtin_layers! {
+    adaptive_avg_pool => add::<AdaptiveAvgPool>("adaptive_avg_pool"),
+    aux_classifier => add_block::<AuxClassifierConfig>("aux_classifier"),
+    avg_pool => add::<AvgPool>("avg_pool"),
+    batch_norm => add::<BatchNormConfig>("batch_norm"),
+    conv => add::<ConvConfig>("conv"),
+    dense => add::<DenseConfig>("dense"),
+    dropout => add::<DropoutConfig>("dropout"),
+    flatten => add::<Flatten>("flatten"),
+    global_avg_pool => add::<GlobalAvgPool>("global_avg_pool"),
+    identity => add::<Identity>("identity"),
+    inception => add::<InceptionConfig>("inception"),
+    max_pool => add::<MaxPool>("max_pool"),
+    relu => add::<Relu>("relu"),
+    sigmoid => add::<Sigmoid>("sigmoid"),
+    transform_input => add::<TransformInput>("transform_input"),
+}
 
 /// A network cannot be built for the requested input: names the layer and says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,45 +1,20 @@
-//! Counting parameters as PyTorch and the reference do: batch norm's running statistics are
-//! buffers, not parameters (burn's `Module::num_params` counts them too).
+//! Counting and naming parameters as PyTorch and the reference do: batch norm's running
+//! statistics are buffers, not parameters (burn's `Module::num_params` counts them too), and a
+//! parameter shared by several layers counts once.
 
-use std::any::Any;
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
-/// Counts the trainable parameters of `module` without initializing lazy ones; a parameter
-/// shared by several layers counts once, as in PyTorch's `parameters()`.
+/// Whether the tensor at `path` is a buffer (batch norm's running statistics).
+pub fn is_buffer(path: &str) -> bool {
+    path.ends_with("running_mean") || path.ends_with("running_var")
+}
+
+/// Counts the trainable parameters of `module` without initializing lazy ones.
 pub fn count_params<M: Module>(module: &M) -> usize {
-    let mut counter = Counter::default();
-    module.visit(&mut counter);
-    counter.total
-}
-
-#[derive(Default)]
-struct Counter {
-    path: Vec<String>,
-    seen: std::collections::HashSet<ParamId>,
-    total: usize,
-}
-
-impl ModuleVisitor for Counter {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let buffer = matches!(
-            self.path.last().map(String::as_str),
-            Some("running_mean" | "running_var")
-        );
-        if !buffer && self.seen.insert(param.id) {
-            self.total += param.lazy_shape().num_elements();
-        }
-    }
+    named_params(module).iter().map(NamedParam::count).sum()
 }
 
 /// A trainable parameter with its hierarchical name, e.g. `b3.0.p2_2.weight`.
@@ -47,6 +22,7 @@ impl ModuleVisitor for Counter {
 pub struct NamedParam {
     pub name: String,
     pub shape: Vec<usize>,
+    pub id: ParamId,
 }
 
 impl NamedParam {
@@ -55,70 +31,48 @@ impl NamedParam {
     }
 }
 
-/// The trainable parameters of a `Sequential`, named by its children's names.
-pub fn named_params(seq: &super::Sequential, prefix: &str) -> Vec<NamedParam> {
-    let mut out = Vec::new();
-    for (name, layer) in seq.children() {
-        let path = if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        match layer {
-            super::Layer::Sequential(inner) => out.extend(named_params(inner, &path)),
-            leaf => {
-                let mut namer = Namer {
-                    path: vec![path],
-                    out: Vec::new(),
-                };
-                leaf.visit(&mut namer);
-                out.extend(namer.out);
-            }
-        }
-    }
-    out
+/// The trainable parameters of `module` in order, named by burn's module paths (for a network
+/// of `Sequential`s, the children's names: Gluon's `collect_params`). A shared parameter is
+/// listed once, where it is first found.
+pub fn named_params<M: Module>(module: &M) -> Vec<NamedParam> {
+    let mut seen = HashSet::new();
+    tensor_paths(module)
+        .into_iter()
+        .filter(|(path, id, _)| !is_buffer(path) && seen.insert(*id))
+        .map(|(name, id, shape)| NamedParam { name, shape, id })
+        .collect()
 }
 
-/// Names the parameters below one layer, leaving out burn's enum-variant level and buffers.
-struct Namer {
-    path: Vec<String>,
-    out: Vec<NamedParam>,
+/// Every float tensor of `module` (parameters and buffers) with its path, in order.
+pub fn tensor_paths<M: Module>(module: &M) -> Vec<(String, ParamId, Vec<usize>)> {
+    #[derive(Default)]
+    struct Paths {
+        path: Vec<String>,
+        out: Vec<(String, ParamId, Vec<usize>)>,
+    }
+    impl ModuleVisitor for Paths {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.out
+                .push((self.path.join("."), param.id, param.lazy_shape().to_vec()));
+        }
+    }
+    let mut paths = Paths::default();
+    module.visit(&mut paths);
+    paths.out
 }
 
-impl ModuleVisitor for Namer {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        // Enum variants (`Conv`, `Inception`, ...) are a Rust detail, not a level of the network.
-        let segment = if container_type.starts_with("Enum:") {
-            ""
-        } else {
-            name
-        };
-        self.path.push(segment.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if matches!(
-            self.path.last().map(String::as_str),
-            Some("running_mean" | "running_var")
-        ) {
-            return;
-        }
-        let name = self
-            .path
-            .iter()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(".");
-        self.out.push(NamedParam {
-            name,
-            shape: param.lazy_shape().to_vec(),
-        });
-    }
+/// The ids of every float tensor of `module`.
+pub fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
+    tensor_paths(module)
+        .into_iter()
+        .map(|(_, id, _)| id)
+        .collect()
 }
 
 /// Whether every parameter and buffer of `module` is finite (no NaN, no infinity).
@@ -143,38 +97,14 @@ impl ModuleVisitor for FiniteCheck {
     }
 }
 
-/// Makes every occurrence of a shared parameter hold the value of its first occurrence.
-///
-/// A parameter shared by two layers (same [`ParamId`]) collects the sum of both layers'
-/// gradients in backward, but burn's optimizers update one occurrence per id; calling this after
-/// each optimizer step gives the update to all of them, so they train as one set of weights.
-pub fn tie_shared<M: Module>(module: M) -> M {
-    module.map(&mut Tier::default())
-}
-
-#[derive(Default)]
-struct Tier {
-    first: HashMap<ParamId, Box<dyn Any>>,
-}
-
-impl ModuleMapper for Tier {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let id = param.id;
-        match self
-            .first
-            .get(&id)
-            .and_then(|t| t.downcast_ref::<Tensor<D>>())
-        {
-            Some(first) => {
-                let first = first.clone();
-                param.map(|_| first)
-            }
-            None => {
-                if param.is_initialized() {
-                    self.first.insert(id, Box::new(param.val()));
-                }
-                param
-            }
+/// Initializes every lazy parameter of `module` now, in order, so that the random numbers
+/// drawn later (dropout) do not depend on when a parameter is first used.
+pub fn initialize_now<M: Module>(module: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
         }
     }
+    module.visit(&mut Touch);
 }

@@ -1,130 +1,40 @@
-//! `Sequential`: a container assembled at run time, as Gluon's `nn.Sequential()` with `add`.
+//! `Sequential`: layers run one after another, as Gluon's `nn.Sequential()` with `add`.
 //!
-//! A network is first described by data (a [`SequentialSpec`] tree of [`LayerSpec`]s, with input
-//! sizes left out) and then built against an input shape, which fixes every weight's size and
-//! fails with a [`ShapeError`] naming the layer when a shape is impossible.
+//! A network is first described ([`SequentialSpec`]: configs with input sizes left out, any
+//! [`LayerConfig`], the user's own included) and then built against an input shape, which fixes
+//! every weight's size and fails with a [`ShapeError`] naming the layer when a shape is
+//! impossible. The built [`Sequential`] is a [`Layer`] itself, so blocks nest.
+//!
+//! Sharing is structural: a layer placed twice (the same [`Shared`](super::Shared) handle, the
+//! same built layer, or a network file's `share = "name"`) is held once and run at both places,
+//! so it has one tensor per parameter and one gradient (the sum of both places' contributions),
+//! and every optimizer updates it once.
 
-use burn::module::Module;
-use burn::nn::{BatchNorm, Dropout, Relu, Sigmoid};
-use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor};
+use std::collections::HashMap;
 
+use burn::module::{Devices, Module, ModuleMapper, ModuleVisitor, ParamId};
+use burn::tensor::Device;
+
+use super::any_layer::{AnyConfig, AnyLayer, Prebuilt};
 use super::features::{Features, Shape};
-use super::inception::{Inception, InceptionSpec};
+use super::forward::Forward;
 use super::init::Init;
-use super::layers::{
-    batch_norm, dropout, global_avg_pool, relu_features, AdaptiveAvgPool, Conv, ConvSpec, Dense,
-    DenseSpec, Pool, TransformInput,
-};
-use super::trace::Tracer;
+use super::layer::{join, split_path, Build, Layer, LayerConfig, TorchName};
+use super::params::{param_ids, tensor_paths};
 use super::ShapeError;
 
-/// One layer or block, before it is built.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerSpec {
-    Conv(ConvSpec),
-    Dense(DenseSpec),
-    Pool(Pool),
-    AdaptiveAvgPool(usize),
-    GlobalAvgPool,
-    Flatten,
-    /// torchvision GoogLeNet's `transform_input` (ImageNet normalization to [-1, 1]).
-    TransformInput,
-    Relu,
-    Sigmoid,
-    Dropout(f64),
-    BatchNorm,
-    Inception(InceptionSpec),
-    Sequential(SequentialSpec),
-    /// The earlier sibling of this name again, with the same parameters: Gluon's
-    /// `params=net[i].params`, or a layer used twice in one forward pass (seed 002's `FancyMLP`).
-    /// Its input must have the shape the sibling's had.
-    SharedWith(String),
-}
-
-impl LayerSpec {
-    /// One line saying what the layer is, in Gluon's words.
-    pub fn describe(&self) -> String {
-        match self {
-            LayerSpec::Conv(c) => c.describe(),
-            LayerSpec::Dense(d) => d.describe(),
-            LayerSpec::Pool(p) => p.describe(),
-            LayerSpec::AdaptiveAvgPool(size) => AdaptiveAvgPool { size: *size }.describe(),
-            LayerSpec::TransformInput => TransformInput.describe(),
-            LayerSpec::GlobalAvgPool => "GlobalAvgPool2D()".into(),
-            LayerSpec::Flatten => "Flatten()".into(),
-            LayerSpec::Relu => "Activation(relu)".into(),
-            LayerSpec::Sigmoid => "Activation(sigmoid)".into(),
-            LayerSpec::Dropout(p) => format!("Dropout(p={p})"),
-            LayerSpec::BatchNorm => "BatchNorm()".into(),
-            LayerSpec::Inception(i) => i.describe(),
-            LayerSpec::Sequential(s) => format!("Sequential({} layers)", s.children.len()),
-            LayerSpec::SharedWith(name) => format!("shares the parameters of `{name}`"),
-        }
-    }
-
-    fn build(
-        &self,
-        path: &str,
-        input: &Shape,
-        init: Init,
-        device: &Device,
-    ) -> Result<(Layer, Shape), ShapeError> {
-        let shape_error = |reason: String| ShapeError {
-            layer: path.to_string(),
-            description: self.describe(),
-            input: input.clone(),
-            reason,
-        };
-        let built = match self {
-            LayerSpec::Conv(spec) => spec
-                .build(input, init, device)
-                .map(|(l, s)| (Layer::Conv(l), s)),
-            LayerSpec::Dense(spec) => spec
-                .build(input, init, device)
-                .map(|(l, s)| (Layer::Dense(l), s)),
-            LayerSpec::Pool(pool) => pool
-                .output_shape(input)
-                .map(|s| (Layer::Pool(pool.clone()), s)),
-            LayerSpec::AdaptiveAvgPool(size) => {
-                let pool = AdaptiveAvgPool { size: *size };
-                pool.output_shape(input)
-                    .map(|s| (Layer::AdaptiveAvgPool(pool), s))
-            }
-            LayerSpec::TransformInput => TransformInput
-                .output_shape(input)
-                .map(|s| (Layer::TransformInput(TransformInput), s)),
-            LayerSpec::GlobalAvgPool => match input.as_slice() {
-                [c, _, _] => Ok((Layer::GlobalAvgPool(GlobalAvgPool), vec![*c, 1, 1])),
-                _ => Err("global pooling needs feature maps CxHxW".to_string()),
-            },
-            LayerSpec::Flatten => Ok((Layer::Flatten(Flatten), vec![input.iter().product()])),
-            LayerSpec::Relu => Ok((Layer::Relu(Relu), input.clone())),
-            LayerSpec::Sigmoid => Ok((Layer::Sigmoid(Sigmoid), input.clone())),
-            LayerSpec::Dropout(p) => dropout(*p).map(|d| (Layer::Dropout(d), input.clone())),
-            LayerSpec::BatchNorm => {
-                batch_norm(input, device).map(|b| (Layer::BatchNorm(b), input.clone()))
-            }
-            LayerSpec::Inception(spec) => spec
-                .build(input, init, device)
-                .map(|(l, s)| (Layer::Inception(l), s)),
-            LayerSpec::Sequential(spec) => {
-                return spec
-                    .build_at(path, input, init, device)
-                    .map(|(l, s)| (Layer::Sequential(l), s))
-            }
-            LayerSpec::SharedWith(_) => {
-                Err("shared layers are resolved by their Sequential".into())
-            }
-        };
-        built.map_err(shape_error)
-    }
-}
-
-/// A sequence of named layers, described by data. Unnamed children are named by their index.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A sequence of named layers before they are built. Unnamed children are named by their
+/// position (`0`, `1`, ...), as Gluon and PyTorch do.
+#[derive(Debug, Clone, Default)]
 pub struct SequentialSpec {
-    pub children: Vec<(String, LayerSpec)>,
+    steps: Vec<(String, StepSpec)>,
+}
+
+#[derive(Debug, Clone)]
+enum StepSpec {
+    Layer(AnyConfig),
+    /// The layer of an earlier step again (by its index), with the same parameters.
+    Again(usize),
 }
 
 impl SequentialSpec {
@@ -135,256 +45,368 @@ impl SequentialSpec {
     /// Appends a layer named by its position (`0`, `1`, ...), like Gluon's `add`.
     // Named after Gluon's `Sequential.add`, which users of the seeds know; it is not `a + b`.
     #[allow(clippy::should_implement_trait)]
-    pub fn add(mut self, layer: LayerSpec) -> Self {
-        let name = self.children.len().to_string();
-        self.children.push((name, layer));
-        self
+    pub fn add(self, config: impl LayerConfig) -> Self {
+        let name = self.steps.len().to_string();
+        self.add_named(&name, config)
     }
 
     /// Appends a layer under a name of its own (`b1`, `dense`, ...).
-    pub fn add_named(mut self, name: &str, layer: LayerSpec) -> Self {
-        self.children.push((name.to_string(), layer));
+    pub fn add_named(mut self, name: &str, config: impl LayerConfig) -> Self {
+        self.steps
+            .push((name.to_string(), StepSpec::Layer(AnyConfig::new(config))));
         self
     }
 
-    /// The output shape after each child, without building anything.
-    pub fn shapes(&self, input: &Shape) -> Result<Vec<(String, Shape)>, ShapeError> {
-        // Parameters are initialized lazily, so building only computes shapes.
-        let device = burn::tensor::Device::flex();
-        let mut shape = input.clone();
-        let mut shapes = Vec::with_capacity(self.children.len());
-        for (name, spec) in &self.children {
-            shape = spec.build(name, &shape, Init::XavierUniform, &device)?.1;
-            shapes.push((name.clone(), shape.clone()));
+    /// Appends a layer built already, with fixed sizes (its input is checked when the network
+    /// is built). Adding clones of one built layer shares it.
+    pub fn add_built<L: Layer>(self, layer: L) -> Self {
+        self.add(Prebuilt(layer))
+    }
+
+    /// Appends the layer of the earlier step named `earlier` again, under `name`: the same
+    /// layer at a second place (how network files say `share = "earlier"`).
+    pub fn add_again(mut self, name: &str, earlier: &str) -> Result<Self, String> {
+        let index = self
+            .steps
+            .iter()
+            .position(|(n, _)| n == earlier)
+            .ok_or_else(|| format!("no earlier layer in this block is named `{earlier}`"))?;
+        self.steps.push((name.to_string(), StepSpec::Again(index)));
+        Ok(self)
+    }
+
+    /// The number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The names of the steps, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Builds the network for inputs of `input` (one example, e.g. `[1, 96, 96]`) with
+    /// weights drawn by `init` on `device` and `classes` classes for layers sized `"classes"`.
+    /// Returns it with its output shape.
+    pub fn build_network(
+        &self,
+        input: &Shape,
+        init: Init,
+        device: &Device,
+        classes: usize,
+    ) -> Result<(Sequential, Shape), ShapeError> {
+        let mut ctx = Build::new(init, device, classes);
+        let network = match self.build(input, &mut ctx) {
+            Ok(network) => network,
+            Err(reason) => {
+                return Err(ctx.take_error().unwrap_or_else(|| ShapeError {
+                    layer: "input".into(),
+                    description: "Sequential".into(),
+                    input: input.clone(),
+                    reason,
+                }))
+            }
+        };
+        check_no_parameter_twice(&network)?;
+        let output = network.output_shape(input).map_err(|reason| ShapeError {
+            layer: "output".into(),
+            description: network.describe(),
+            input: input.clone(),
+            reason,
+        })?;
+        Ok((network, output))
+    }
+
+    fn shape_error(&self, ctx: &mut Build, step: usize, input: &Shape, reason: String) -> String {
+        // A nested block's error already names the innermost layer: keep it.
+        if ctx.has_error() {
+            return reason;
         }
-        Ok(shapes)
+        let (name, spec) = &self.steps[step];
+        let description = match spec {
+            StepSpec::Layer(config) => config.describe(),
+            StepSpec::Again(i) => format!("the layer `{}` again", self.steps[*i].0),
+        };
+        ctx.fail(ShapeError {
+            layer: join(&ctx.block_path(), name),
+            description,
+            input: input.clone(),
+            reason: reason.clone(),
+        });
+        reason
     }
+}
 
-    /// Builds the network for inputs of `input` (one example, e.g. `[1, 96, 96]`).
-    pub fn build(
-        &self,
-        input: &Shape,
-        init: Init,
-        device: &Device,
-    ) -> Result<(Sequential, Shape), ShapeError> {
-        self.build_at("", input, init, device)
-    }
+impl LayerConfig for SequentialSpec {
+    type Layer = Sequential;
 
-    fn build_at(
-        &self,
-        prefix: &str,
-        input: &Shape,
-        init: Init,
-        device: &Device,
-    ) -> Result<(Sequential, Shape), ShapeError> {
+    fn build(&self, input: &Shape, ctx: &mut Build) -> Result<Sequential, String> {
         let mut shape = input.clone();
-        let mut layers: Vec<Layer> = Vec::with_capacity(self.children.len());
-        // Input and output shape of every child built so far, for `SharedWith`.
-        let mut shapes: Vec<(Shape, Shape)> = Vec::with_capacity(self.children.len());
-        for (name, spec) in &self.children {
-            let path = join(prefix, name);
-            let (layer, out) = match spec {
-                LayerSpec::SharedWith(other) => {
-                    let index = self.children[..layers.len()]
-                        .iter()
-                        .position(|(n, _)| n == other)
-                        .ok_or_else(|| ShapeError {
-                            layer: path.clone(),
-                            description: spec.describe(),
-                            input: shape.clone(),
-                            reason: format!("no earlier layer is named `{other}`"),
-                        })?;
-                    let (expected, out) = shapes[index].clone();
-                    if expected != shape {
-                        return Err(ShapeError {
-                            layer: path,
-                            description: spec.describe(),
-                            input: shape,
-                            reason: format!("`{other}` takes inputs of shape {expected:?}"),
-                        });
-                    }
-                    // A clone of a burn module holds the same parameters (same ids, same tensors).
-                    (layers[index].clone(), out)
+        let mut children: Vec<AnyLayer> = Vec::new();
+        let mut child_ids: Vec<Vec<ParamId>> = Vec::new();
+        let mut steps: Vec<Step> = Vec::with_capacity(self.steps.len());
+        // The child of each `Shared` handle placed so far.
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for (i, (name, spec)) in self.steps.iter().enumerate() {
+            let reused = match spec {
+                StepSpec::Again(j) => Some(steps[*j].child),
+                StepSpec::Layer(config) => {
+                    config.share_id().and_then(|id| shared.get(&id).copied())
                 }
-                _ => spec.build(&path, &shape, init, device)?,
             };
-            shapes.push((shape.clone(), out.clone()));
-            layers.push(layer);
+            let child = match reused {
+                Some(child) => child,
+                None => {
+                    let StepSpec::Layer(config) = spec else {
+                        unreachable!("an Again step always reuses")
+                    };
+                    if let Some(id) = config.share_id() {
+                        let here = ctx.block_path();
+                        if let Some(home) = ctx.shared.get(&id).filter(|home| **home != here) {
+                            let reason = format!(
+                                "this shared layer is already placed in the block `{home}`; a shared layer must be placed twice in one Sequential"
+                            );
+                            return Err(self.shape_error(ctx, i, &shape, reason));
+                        }
+                        ctx.shared.insert(id, here);
+                    }
+                    ctx.path.push(name.clone());
+                    let built = config.build(&shape, ctx);
+                    ctx.path.pop();
+                    let layer = built.map_err(|reason| self.shape_error(ctx, i, &shape, reason))?;
+                    let ids = param_ids(&layer);
+                    // A built layer added twice holds the same parameters: one child.
+                    match child_ids.iter().position(|c| !ids.is_empty() && *c == ids) {
+                        Some(existing) => existing,
+                        None => {
+                            children.push(layer);
+                            child_ids.push(ids);
+                            children.len() - 1
+                        }
+                    }
+                }
+            };
+            if let StepSpec::Layer(config) = spec {
+                if let Some(id) = config.share_id() {
+                    shared.entry(id).or_insert(child);
+                }
+            }
+            let first = steps
+                .iter()
+                .find(|s| s.child == child)
+                .map(|s| s.name.clone());
+            let out = children[child].output_shape(&shape).map_err(|reason| {
+                // A `Shared` handle's second place is described as its config: say what it is.
+                let reason = match (&first, spec) {
+                    (Some(first), StepSpec::Layer(_)) => format!("it is `{first}` again: {reason}"),
+                    _ => reason,
+                };
+                self.shape_error(ctx, i, &shape, reason)
+            })?;
+            steps.push(Step {
+                name: name.clone(),
+                child,
+            });
             shape = out;
         }
-        let names = self.children.iter().map(|(n, _)| n.clone()).collect();
-        Ok((Sequential { layers, names }, shape))
+        Ok(Sequential { children, steps })
+    }
+
+    fn describe(&self) -> String {
+        format!("Sequential({} layers)", self.steps.len())
     }
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-/// Global average pooling to 1x1.
-#[derive(Module, Debug, Default)]
-pub struct GlobalAvgPool;
-
-/// Flattens maps `[N, C, H, W]` to vectors `[N, C*H*W]`.
-#[derive(Module, Debug, Default)]
-pub struct Flatten;
-
-/// A built layer.
-// An Inception block is inline rather than boxed: layers are built once per model, so the
-// enum's size costs nothing, and burn's `Module` derive works on plain fields.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Layer {
-    Conv(Conv),
-    Dense(Dense),
-    Pool(Pool),
-    AdaptiveAvgPool(AdaptiveAvgPool),
-    GlobalAvgPool(GlobalAvgPool),
-    Flatten(Flatten),
-    TransformInput(TransformInput),
-    Relu(Relu),
-    Sigmoid(Sigmoid),
-    Dropout(Dropout),
-    BatchNorm(BatchNorm),
-    Inception(Inception),
-    Sequential(Sequential),
-}
-
-impl Layer {
-    pub fn forward(&self, x: Features) -> Features {
-        self.forward_traced(x, "", &mut Tracer::off())
-    }
-
-    fn forward_traced(&self, x: Features, path: &str, tracer: &mut Tracer) -> Features {
-        match self {
-            Layer::Conv(conv) => Features::Maps(conv.forward(x.into_maps())),
-            Layer::Dense(dense) => Features::Flat(dense.forward(x.into_flat())),
-            Layer::Pool(pool) => Features::Maps(pool.forward(x.into_maps())),
-            Layer::AdaptiveAvgPool(pool) => Features::Maps(pool.forward(x.into_maps())),
-            Layer::TransformInput(t) => Features::Maps(t.forward(x.into_maps())),
-            Layer::GlobalAvgPool(_) => Features::Maps(global_avg_pool(x.into_maps())),
-            Layer::Flatten(_) => Features::Flat(x.into_flat()),
-            Layer::Relu(_) => relu_features(x),
-            Layer::Sigmoid(_) => x.map(sigmoid, sigmoid),
-            Layer::Dropout(d) => x.map(|t| d.forward(t), |t| d.forward(t)),
-            Layer::BatchNorm(b) => x.map(|t| b.forward(t), |t| b.forward(t)),
-            Layer::Inception(block) => Features::Maps(block.forward(x.into_maps())),
-            Layer::Sequential(seq) => seq.forward_traced(x, path, tracer),
+/// Refuses a network in which one parameter is held at two places of the module tree (a layer
+/// shared between two blocks): burn's optimizers would update only one of them.
+fn check_no_parameter_twice(network: &Sequential) -> Result<(), ShapeError> {
+    let mut first: HashMap<ParamId, String> = HashMap::new();
+    for (path, id, _) in tensor_paths(network) {
+        if let Some(earlier) = first.get(&id) {
+            let layer = path.rsplit_once('.').map_or(path.as_str(), |(l, _)| l);
+            return Err(ShapeError {
+                layer: layer.to_string(),
+                description: "a layer shared between two blocks".into(),
+                input: Vec::new(),
+                reason: format!(
+                    "`{path}` is the same parameter as `{earlier}`; a shared layer must be placed twice in one Sequential (or used twice in one block's forward), not held by two blocks"
+                ),
+            });
         }
+        first.insert(id, path);
     }
-
-    /// One line saying what the layer is.
-    pub fn describe(&self) -> String {
-        match self {
-            Layer::Conv(c) => c.spec().describe(),
-            Layer::Dense(d) => {
-                let [_, units] = d.weight.dims();
-                DenseSpec {
-                    units,
-                    relu: d.relu,
-                }
-                .describe()
-            }
-            Layer::Pool(p) => p.describe(),
-            Layer::AdaptiveAvgPool(p) => p.describe(),
-            Layer::TransformInput(t) => t.describe(),
-            Layer::Inception(i) => i.spec().describe(),
-            Layer::GlobalAvgPool(_) => LayerSpec::GlobalAvgPool.describe(),
-            Layer::Flatten(_) => LayerSpec::Flatten.describe(),
-            Layer::Relu(_) => LayerSpec::Relu.describe(),
-            Layer::Sigmoid(_) => LayerSpec::Sigmoid.describe(),
-            Layer::Dropout(d) => LayerSpec::Dropout(d.prob).describe(),
-            Layer::BatchNorm(_) => LayerSpec::BatchNorm.describe(),
-            Layer::Sequential(s) => format!("Sequential({} layers)", s.layers.len()),
-        }
-    }
+    Ok(())
 }
 
-/// A built sequence of named layers.
-#[derive(Module, Debug)]
+/// One step of a built `Sequential`: its name and the child it runs.
+#[derive(Debug, Clone)]
+struct Step {
+    name: String,
+    child: usize,
+}
+
+/// A built sequence of named layers. Each distinct layer is held once; a layer placed at
+/// several steps runs at each of them.
+#[derive(Debug, Clone)]
 pub struct Sequential {
-    pub layers: Vec<Layer>,
-    #[module(skip)]
-    pub names: Vec<String>,
+    children: Vec<AnyLayer>,
+    steps: Vec<Step>,
 }
 
 impl Sequential {
-    pub fn forward(&self, x: Features) -> Features {
-        self.forward_traced(x, "", &mut Tracer::off())
+    /// The steps in order: name, layer, and for a second place of a shared layer the name of
+    /// its first place.
+    pub fn steps(&self) -> impl Iterator<Item = (&str, &AnyLayer, Option<&str>)> {
+        self.steps.iter().enumerate().map(|(i, step)| {
+            let first = &self.steps[self.first_step(step.child)];
+            let shares = (self.first_step(step.child) != i).then_some(first.name.as_str());
+            (step.name.as_str(), &self.children[step.child], shares)
+        })
     }
 
-    /// Feature maps in, whatever the last layer makes out.
-    pub fn forward_maps(&self, x: Tensor<4>) -> Features {
-        self.forward(Features::Maps(x))
+    /// The layer of the step named `name`.
+    pub fn get(&self, name: &str) -> Option<&AnyLayer> {
+        let step = self.steps.iter().find(|s| s.name == name)?;
+        Some(&self.children[step.child])
     }
 
-    /// Runs the layers, recording each one's output shape in `tracer`.
-    pub fn forward_traced(&self, x: Features, prefix: &str, tracer: &mut Tracer) -> Features {
-        self.forward_tapped(x, prefix, tracer, &mut |_, _, _| {})
+    /// The layer of step `index`.
+    pub fn layer(&self, index: usize) -> Option<&AnyLayer> {
+        self.steps.get(index).map(|s| &self.children[s.child])
     }
 
-    /// As [`forward_traced`](Self::forward_traced), calling `tap` with each child's name and
-    /// output (how auxiliary classifiers read the trunk).
-    pub fn forward_tapped(
-        &self,
-        mut x: Features,
-        prefix: &str,
-        tracer: &mut Tracer,
-        tap: &mut dyn FnMut(&str, &Features, &mut Tracer),
-    ) -> Features {
-        for (name, layer) in self.names.iter().zip(&self.layers) {
-            let path = join(prefix, name);
-            let slot = tracer.open(&path, layer, &x);
-            x = layer.forward_traced(x, &path, tracer);
-            tracer.close(slot, layer, &x);
-            tap(name, &x, tracer);
+    /// The number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    fn first_step(&self, child: usize) -> usize {
+        self.steps
+            .iter()
+            .position(|s| s.child == child)
+            .expect("every child has a step")
+    }
+
+    /// The name under which child `child` holds its parameters: its first step's.
+    fn child_name(&self, child: usize) -> &str {
+        &self.steps[self.first_step(child)].name
+    }
+
+    fn map_children(self, f: impl Fn(AnyLayer) -> AnyLayer) -> Self {
+        Self {
+            children: self.children.into_iter().map(f).collect(),
+            steps: self.steps,
+        }
+    }
+}
+
+const CONTAINER: &str = "Struct:Sequential";
+
+/// burn's `Module`, written out so that parameters are named by the steps' names (`b3.0.p1.
+/// weight`) and a shared layer is visited once.
+impl Module for Sequential {
+    fn collect_devices(&self, mut devices: Devices) -> Devices {
+        for child in &self.children {
+            devices = child.collect_devices(devices);
+        }
+        devices
+    }
+    fn fork(self, device: &Device) -> Self {
+        self.map_children(|c| c.fork(device))
+    }
+    fn to_device(self, device: &Device) -> Self {
+        self.map_children(|c| c.to_device(device))
+    }
+    fn train(self) -> Self {
+        self.map_children(Module::train)
+    }
+    fn valid(&self) -> Self {
+        Self {
+            children: self.children.iter().map(Module::valid).collect(),
+            steps: self.steps.clone(),
+        }
+    }
+    fn materialize(self) -> Self {
+        self.map_children(Module::materialize)
+    }
+    fn visit<V: ModuleVisitor>(&self, visitor: &mut V) {
+        for (i, child) in self.children.iter().enumerate() {
+            let name = self.child_name(i);
+            visitor.enter_module(name, CONTAINER);
+            child.visit(visitor);
+            visitor.exit_module(name, CONTAINER);
+        }
+    }
+    fn map<M: ModuleMapper>(self, mapper: &mut M) -> Self {
+        let names: Vec<String> = (0..self.children.len())
+            .map(|i| self.child_name(i).to_string())
+            .collect();
+        let children = self
+            .children
+            .into_iter()
+            .zip(&names)
+            .map(|(child, name)| {
+                mapper.enter_module(name, CONTAINER);
+                let child = child.map(mapper);
+                mapper.exit_module(name, CONTAINER);
+                child
+            })
+            .collect();
+        Self {
+            children,
+            steps: self.steps,
+        }
+    }
+}
+
+impl burn::module::ModuleDisplayDefault for Sequential {
+    fn content(&self, content: burn::module::Content) -> Option<burn::module::Content> {
+        self.steps()
+            .fold(content, |content, (name, layer, _)| {
+                content.add(name, layer)
+            })
+            .set_top_level_type("Sequential")
+            .optional()
+    }
+}
+
+impl burn::module::ModuleDisplay for Sequential {}
+
+impl Layer for Sequential {
+    fn forward(&self, mut x: Features, ctx: &mut Forward) -> Features {
+        for (name, layer, shares) in self.steps() {
+            x = ctx.layer_as(name, layer, x, shares);
         }
         x
     }
 
-    /// A PyTorch-like printout of the structure (what `print(net)` shows), titled `title`.
-    pub fn structure(&self, title: &str) -> String {
-        let mut out = format!("{title}(\n");
-        self.write_structure(&mut out, 1);
-        out.push(')');
-        out
-    }
-
-    fn write_structure(&self, out: &mut String, indent: usize) {
-        let pad = "  ".repeat(indent);
-        for (name, layer) in self.children() {
-            match layer {
-                Layer::Sequential(inner) => {
-                    out.push_str(&format!("{pad}({name}): Sequential(\n"));
-                    inner.write_structure(out, indent + 1);
-                    out.push_str(&format!("{pad})\n"));
-                }
-                Layer::Inception(block) => {
-                    let spec = block.spec();
-                    let kind = spec.kind_name();
-                    out.push_str(&format!(
-                        "{pad}({name}): {kind}(  # {} channels\n",
-                        spec.out_channels()
-                    ));
-                    for (branch, conv) in block.convs() {
-                        out.push_str(&format!("{pad}  ({branch}): {}\n", conv.spec().describe()));
-                        if branch == "p3_2" {
-                            out.push_str(&format!("{pad}  (p4_1): {}\n", block.p4_1.describe()));
-                        }
-                    }
-                    out.push_str(&format!("{pad})\n"));
-                }
-                leaf => out.push_str(&format!("{pad}({name}): {}\n", leaf.describe())),
-            }
+    fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let mut shape = input.clone();
+        for (name, layer, _) in self.steps() {
+            shape = layer
+                .output_shape(&shape)
+                .map_err(|reason| format!("layer `{name}` cannot take {shape:?}: {reason}"))?;
         }
+        Ok(shape)
     }
 
-    /// The named children.
-    pub fn children(&self) -> impl Iterator<Item = (&str, &Layer)> {
-        self.names.iter().map(String::as_str).zip(&self.layers)
+    fn describe(&self) -> String {
+        format!("Sequential({} layers)", self.steps.len())
+    }
+
+    fn torch_name(&self, path: &str) -> TorchName {
+        let (head, rest) = split_path(path);
+        match (0..self.children.len()).find(|&i| self.child_name(i) == head) {
+            Some(i) => self.children[i].torch_name(rest).prefixed(head),
+            None => TorchName::same(path),
+        }
     }
 }

@@ -17,7 +17,9 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::data::FashionMnist;
+use burn::data::dataset::Dataset;
+
+use crate::data::RawImage;
 use crate::train::{EvalReport, Progress};
 
 pub use confusion::ConfusionFigure;
@@ -84,7 +86,7 @@ pub struct RunFigures<'a> {
     pub progress: &'a Progress,
     /// The last evaluation on the test set (in file order).
     pub eval: &'a EvalReport,
-    pub test_set: &'a FashionMnist,
+    pub test_set: &'a dyn Dataset<RawImage>,
     /// Optimizer steps per epoch, to place the per-step losses.
     pub steps_per_epoch: usize,
     /// Class names, in label order.

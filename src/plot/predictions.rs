@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
-use crate::data::FashionMnist;
+use crate::data::RawImage;
 
 const COLS: usize = 8;
 const ROWS: usize = 4;
@@ -16,7 +16,7 @@ const CELL_H: i32 = 28 * SCALE + 44;
 const WRONG: RGBColor = RGBColor(214, 39, 40);
 
 pub struct PredictionGrid<'a> {
-    pub test_set: &'a FashionMnist,
+    pub test_set: &'a dyn Dataset<RawImage>,
     /// Predicted class of each test image, in file order.
     pub predictions: &'a [u32],
     pub names: &'a [String],

@@ -6,11 +6,13 @@
 //! b"INCEPTCK" | version u32 | meta_len u64 | meta (JSON) | weights_len u64 | weights (burnpack)
 //!            | optimizer_len u64 | optimizer (burnpack, may be empty) | SHA-256 of all before
 //! ```
-//! Version 1 files (no optimizer section, less training metadata) are still read. burnpack
-//! stores tensors only; the container adds the configuration (so `eval`, `predict` and
-//! `train --resume` need no flags), a format version and a checksum, which burn's format does
-//! not give us. Files are written to a temporary file and renamed, so a crash never leaves half
-//! a checkpoint.
+//! The configuration holds the network's description (its network file's text), so `eval`,
+//! `predict`, `export` and `train --resume` rebuild it with no flags; a network written in Rust
+//! is rebuilt by its program, which loads the weights with [`load_into`]. burnpack stores
+//! tensors only; the container adds the configuration, a format version and a checksum, which
+//! burn's format does not give us. Files are written to a temporary file and renamed, so a
+//! crash never leaves half a checkpoint. Versions 1 and 2 (inception 0.1, whose layers were
+//! laid out differently) are recognized and refused with a way to convert them.
 
 use std::path::{Path, PathBuf};
 
@@ -20,12 +22,13 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::fit::{Progress, TrainConfig};
+use super::state::{Progress, TrainConfig};
 use crate::models::{Model, ModelConfig};
+use crate::nn::Registry;
 
 const MAGIC: &[u8; 8] = b"INCEPTCK";
 /// The current format version.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 const CHECKSUM_LEN: usize = 32;
 /// The largest checkpoint we agree to read (a VGG-11 with Adam's moments is about 1.5 GB).
 const MAX_LEN: u64 = 4 << 30;
@@ -45,16 +48,10 @@ pub struct CheckpointMeta {
     pub training: Option<TrainingState>,
 }
 
-/// Version 1's JSON part: its training summary cannot resume a run and is dropped.
-#[derive(Deserialize)]
-struct CheckpointMetaV1 {
-    model: ModelConfig,
-}
-
 /// A checkpoint read back.
 #[derive(Debug)]
-pub struct Checkpoint {
-    pub model: Model,
+pub struct Checkpoint<N = Model> {
+    pub model: N,
     pub meta: CheckpointMeta,
     /// The optimizer's state as burnpack bytes (empty for a model saved outside training).
     pub optimizer: Vec<u8>,
@@ -77,8 +74,16 @@ pub enum CheckpointError {
         "{path} is not an inception checkpoint (it does not start with the INCEPTCK signature)"
     )]
     NotACheckpoint { path: PathBuf },
-    #[error("{path} is checkpoint format version {found}, but this build reads versions 1 to {VERSION}; use a newer inception")]
+    #[error("{path} is checkpoint format version {found}, but this build reads version {VERSION}; use a newer inception")]
     UnsupportedVersion { path: PathBuf, found: u32 },
+    #[error("{path} was written by inception 0.1 (checkpoint format {found}), whose layers were laid out differently; convert it with inception 0.1's `export --checkpoint {path} --out weights.safetensors`, then `inception import --from weights.safetensors --model MODEL --out NEW.ckpt`, or train again")]
+    OldVersion { path: PathBuf, found: u32 },
+    #[error("{path} holds the network `{name}`, written in Rust: {detail}")]
+    InCode {
+        path: PathBuf,
+        name: String,
+        detail: String,
+    },
     #[error("{path} is corrupt or truncated ({detail}); use an earlier checkpoint or train again")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path}: the weights do not fit the {model} model it describes: {detail}")]
@@ -89,19 +94,20 @@ pub enum CheckpointError {
     },
 }
 
-/// Serializes `model`, what is known of its training and the optimizer's state (burnpack
-/// bytes, empty if none) to bytes.
-pub fn to_bytes(
-    model: &Model,
+/// Serializes `network` (described by `config`), what is known of its training and the
+/// optimizer's state (burnpack bytes, empty if none) to bytes.
+pub fn to_bytes<N: Module>(
+    network: &N,
+    config: &ModelConfig,
     training: Option<TrainingState>,
     optimizer: &[u8],
 ) -> Result<Vec<u8>, String> {
     let meta = CheckpointMeta {
-        model: model.config.clone(),
+        model: config.clone(),
         training,
     };
     let meta = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
-    let weights = model
+    let weights = network
         .clone()
         .into_record()
         .into_bytes()
@@ -122,11 +128,21 @@ pub fn to_bytes(
 
 /// Saves `model` (no training state) to `path` atomically.
 pub fn save(model: &Model, path: &Path) -> Result<(), CheckpointError> {
+    save_network(model, &model.config, path)
+}
+
+/// Saves `network` (described by `config`; no training state) to `path` atomically.
+pub fn save_network<N: Module>(
+    network: &N,
+    config: &ModelConfig,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let write_error = |error| CheckpointError::Write {
         path: path.to_path_buf(),
         error,
     };
-    let bytes = to_bytes(model, None, &[]).map_err(|e| write_error(std::io::Error::other(e)))?;
+    let bytes =
+        to_bytes(network, config, None, &[]).map_err(|e| write_error(std::io::Error::other(e)))?;
     crate::fsutil::write_atomic(path, &bytes).map_err(write_error)
 }
 
@@ -155,7 +171,13 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Parts<'a>, CheckpointEr
     };
     let ends_early = || corrupt("the file ends early");
     let version = fields.u32().ok_or_else(ends_early)?;
-    if !(1..=VERSION).contains(&version) {
+    if version == 1 || version == 2 {
+        return Err(CheckpointError::OldVersion {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    if version != VERSION {
         return Err(CheckpointError::UnsupportedVersion {
             path: path.to_path_buf(),
             found: version,
@@ -163,11 +185,7 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Parts<'a>, CheckpointEr
     }
     let meta = fields.sized().ok_or_else(ends_early)?;
     let weights = fields.sized().ok_or_else(ends_early)?;
-    let optimizer = if version >= 2 {
-        fields.sized().ok_or_else(ends_early)?
-    } else {
-        &[]
-    };
+    let optimizer = fields.sized().ok_or_else(ends_early)?;
     let body_end = fields.cursor;
     let checksum = fields.take(CHECKSUM_LEN).ok_or_else(ends_early)?;
     if fields.cursor != bytes.len() {
@@ -177,15 +195,7 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Parts<'a>, CheckpointEr
         return Err(corrupt("checksum mismatch"));
     }
     let unreadable = |e: serde_json::Error| corrupt(&format!("unreadable configuration: {e}"));
-    let meta: CheckpointMeta = if version == 1 {
-        let old: CheckpointMetaV1 = serde_json::from_slice(meta).map_err(unreadable)?;
-        CheckpointMeta {
-            model: old.model,
-            training: None,
-        }
-    } else {
-        serde_json::from_slice(meta).map_err(unreadable)?
-    };
+    let meta: CheckpointMeta = serde_json::from_slice(meta).map_err(unreadable)?;
     Ok(Parts {
         meta,
         weights,
@@ -242,15 +252,71 @@ pub fn read_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
     parse(path, &read(path)?).map(|parts| parts.meta)
 }
 
-/// Loads the checkpoint at `path` onto `device`: rebuilds the model from its configuration and
-/// loads the weights, checking every tensor's name and shape.
+/// A checkpoint's metadata and optimizer state, verified, without its weights.
+pub struct SavedParts {
+    pub meta: CheckpointMeta,
+    pub optimizer: Vec<u8>,
+}
+
+/// Reads the metadata and the optimizer's state of the checkpoint at `path`.
+pub fn read_parts(path: &Path) -> Result<SavedParts, CheckpointError> {
+    let bytes = read(path)?;
+    let parts = parse(path, &bytes)?;
+    Ok(SavedParts {
+        meta: parts.meta,
+        optimizer: parts.optimizer.to_vec(),
+    })
+}
+
+/// Loads the checkpoint at `path` onto `device`: rebuilds the network from its description
+/// and loads the weights, checking every tensor's name and shape.
 pub fn load(path: &Path, device: &Device) -> Result<(Model, CheckpointMeta), CheckpointError> {
     load_all(path, device).map(|c| (c.model, c.meta))
 }
 
 /// As [`load`], also returning the optimizer's state (to resume training).
 pub fn load_all(path: &Path, device: &Device) -> Result<Checkpoint, CheckpointError> {
-    from_bytes(path, &read(path)?, device)
+    from_bytes(path, &read(path)?, device, &Registry::builtin())
+}
+
+/// As [`load`], for a network file that uses layer types of `registry` (the user's own).
+pub fn load_with(
+    path: &Path,
+    device: &Device,
+    registry: &Registry,
+) -> Result<Checkpoint, CheckpointError> {
+    from_bytes(path, &read(path)?, device, registry)
+}
+
+/// Loads the weights of the checkpoint at `path` into `network`, built by the program as the
+/// checkpoint's network was (a network written in Rust, or any network the program builds
+/// itself). Every tensor's name and shape is checked.
+pub fn load_into<N: Module>(
+    path: &Path,
+    network: N,
+) -> Result<(N, CheckpointMeta), CheckpointError> {
+    let bytes = read(path)?;
+    let Parts { meta, weights, .. } = parse(path, &bytes)?;
+    let network = load_weights(path, &meta, network, weights)?;
+    Ok((network, meta))
+}
+
+fn load_weights<N: Module>(
+    path: &Path,
+    meta: &CheckpointMeta,
+    network: N,
+    weights: &[u8],
+) -> Result<N, CheckpointError> {
+    let mismatch = |detail: String| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        model: meta.model.name.clone(),
+        detail,
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .map_err(|e| mismatch(e.to_string()))?;
+    network
+        .try_load_record(record)
+        .map_err(|e| mismatch(e.to_string()))
 }
 
 /// Loads a checkpoint from its bytes (errors name `path`). Whatever the bytes, this returns an
@@ -259,6 +325,7 @@ pub fn from_bytes(
     path: &Path,
     bytes: &[u8],
     device: &Device,
+    registry: &Registry,
 ) -> Result<Checkpoint, CheckpointError> {
     let Parts {
         meta,
@@ -267,22 +334,24 @@ pub fn from_bytes(
     } = parse(path, bytes)?;
     let mismatch = |detail: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
-        model: meta.model.kind.name().to_string(),
+        model: meta.model.name.clone(),
         detail,
     };
-    meta.model.validate().map_err(&mismatch)?;
     if let Some(training) = &meta.training {
         training.config.validate().map_err(&mismatch)?;
     }
+    if meta.model.network.is_none() {
+        return Err(CheckpointError::InCode {
+            path: path.to_path_buf(),
+            name: meta.model.name.clone(),
+            detail: "build it in the program that defines it and load the weights with `checkpoint::load_into`".into(),
+        });
+    }
     let model = meta
         .model
-        .init(device)
+        .build_with(registry, device)
         .map_err(|e| mismatch(e.to_string()))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-        .map_err(|e| mismatch(e.to_string()))?;
-    let model = model
-        .try_load_record(record)
-        .map_err(|e| mismatch(e.to_string()))?;
+    let model = load_weights(path, &meta, model, weights)?;
     Ok(Checkpoint {
         model,
         optimizer: optimizer.to_vec(),

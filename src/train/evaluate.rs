@@ -6,7 +6,7 @@ use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::ImageBatch;
-use crate::models::Model;
+use crate::nn::Classifier;
 
 /// Loss and accuracy over a whole split, with every prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,25 +151,28 @@ impl TestViews {
 }
 
 /// The logits `model` gives `images` (in inference mode), averaged over `views`.
-pub fn view_logits(model: &Model, images: Tensor<4>, views: TestViews) -> Tensor<2> {
+pub fn view_logits<N: Classifier>(model: &N, images: Tensor<4>, views: TestViews) -> Tensor<2> {
     match views {
-        TestViews::Single => model.forward(images),
+        TestViews::Single => model.predict(images),
         TestViews::WithMirror => {
             let mirrored = images.clone().flip([3]);
-            (model.forward(images) + model.forward(mirrored)) / 2.0
+            (model.predict(images) + model.predict(mirrored)) / 2.0
         }
     }
 }
 
 /// Evaluates `model` (in inference mode) on every batch of `loader`.
-pub fn evaluate(model: &Model, loader: &dyn DataLoader<ImageBatch>) -> Result<EvalReport, String> {
+pub fn evaluate<N: Classifier>(
+    model: &N,
+    loader: &dyn DataLoader<ImageBatch>,
+) -> Result<EvalReport, String> {
     evaluate_with(model, loader, TestViews::Single, &mut |_| {})
 }
 
 /// As [`evaluate`], showing the model `views` of each image and calling `progress` with the
 /// size of each batch done.
-pub fn evaluate_with(
-    model: &Model,
+pub fn evaluate_with<N: Classifier>(
+    model: &N,
     loader: &dyn DataLoader<ImageBatch>,
     views: TestViews,
     progress: &mut dyn FnMut(usize),
@@ -223,7 +226,7 @@ mod tests {
     #[test]
     fn mirror_views_make_predictions_blind_to_mirroring() {
         let device = Device::flex();
-        let model = ModelConfig::new(ModelKind::Lenet).init(&device).unwrap();
+        let model = ModelConfig::new(ModelKind::Lenet).build(&device).unwrap();
         let images = Tensor::<4>::random([6, 1, 28, 28], Distribution::Default, &device);
         let mirrored = images.clone().flip([3]);
         let both = |x: Tensor<4>| view_logits(&model, x, TestViews::WithMirror).into_data();

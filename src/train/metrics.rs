@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::fit::{EpochReport, Progress, StepLoss};
+use super::state::{EpochReport, Progress, StepLoss};
 
 /// One line of `metrics.jsonl`.
 #[derive(Serialize)]

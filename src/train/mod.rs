@@ -1,4 +1,5 @@
-//! Training and evaluation: the `train_ch5` loop, test accuracy, checkpoints.
+//! Training and evaluation: the `train_ch5` loop over any network and dataset, its state,
+//! test accuracy, checkpoints and resume, optimizers and schedules, the run's history.
 
 pub mod checkpoint;
 pub mod evaluate;
@@ -6,12 +7,13 @@ pub mod fit;
 pub mod metrics;
 pub mod optim;
 pub mod run_dir;
+pub mod state;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
-pub use fit::{
-    resume, train, EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainError, TrainObserver,
-    TrainOutcome,
-};
+pub use fit::{resume, resume_with, train, train_model};
 pub use optim::{OptimSettings, Schedule};
 pub use run_dir::RunDir;
+pub use state::{
+    EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainError, TrainObserver, TrainOutcome,
+};

@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
-use crate::models::Model;
+use burn::module::Module;
+
+use crate::models::ModelConfig;
 
 const LATEST: &str = "model.ckpt";
 const HISTORY: &str = "checkpoints";
@@ -52,11 +54,13 @@ impl RunDir {
         self.history().join(format!("step-{step:09}.ckpt"))
     }
 
-    /// Writes a checkpoint of `model` at `state`, returns the path of `model.ckpt`. The previous
-    /// checkpoints stay valid until the new one is complete; on error nothing is half-written.
-    pub fn save(
+    /// Writes a checkpoint of `network` (described by `config`) at `state`, returns the path of
+    /// `model.ckpt`. The previous checkpoints stay valid until the new one is complete; on
+    /// error nothing is half-written.
+    pub fn save<N: Module>(
         &self,
-        model: &Model,
+        network: &N,
+        config: &ModelConfig,
         state: TrainingState,
         optimizer: &[u8],
     ) -> Result<PathBuf, CheckpointError> {
@@ -66,7 +70,7 @@ impl RunDir {
             let path = path.to_path_buf();
             move |error| CheckpointError::Write { path, error }
         };
-        let bytes = checkpoint::to_bytes(model, Some(state), optimizer)
+        let bytes = checkpoint::to_bytes(network, config, Some(state), optimizer)
             .map_err(|e| write_error(&latest)(std::io::Error::other(e)))?;
         if self.keep > 0 {
             let file = self.step_file(step);

@@ -1,0 +1,309 @@
+//! [`ModelConfig`]: all that is needed to rebuild a network, stored in every checkpoint.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::model::Model;
+use super::network_file::{Header, NetworkFile, NetworkFileError};
+use super::{Labels, ModelKind, Recipe};
+use crate::nn::{Init, Registry};
+
+/// The largest image side accepted (larger ones would only exhaust memory).
+pub const MAX_SIDE: usize = 1024;
+/// The most input channels accepted.
+pub const MAX_CHANNELS: usize = 64;
+/// The most classes accepted (ImageNet-21k has about 21,000).
+pub const MAX_CLASSES: usize = 100_000;
+/// The largest network file read.
+const MAX_FILE_LEN: u64 = 1 << 20;
+
+/// Which network, for which input and classes: a network file's text (a zoo model's, or the
+/// user's), or the name of a network written in Rust.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// The network's name: the zoo's, the file's `name` (or its stem), or the Rust network's.
+    pub name: String,
+    /// The zoo model it is, if it is one.
+    #[serde(default)]
+    pub kind: Option<ModelKind>,
+    /// The network file's text. `None` for a network written in Rust: only the program that
+    /// defines it can rebuild it (and load its checkpoints into it).
+    pub network: Option<String>,
+    /// Where the text came from (a path, or `zoo:NAME`), for messages.
+    pub origin: String,
+    /// Input channels, height, width.
+    pub input: [usize; 3],
+    pub num_classes: usize,
+    /// How weights are initialized.
+    pub init: Init,
+    /// `[define]` templates replaced, by name (TOML inline tables): how `--pool-mode ceil`
+    /// changes GoogLeNet-paper's pooling.
+    #[serde(default)]
+    pub replace: BTreeMap<String, String>,
+    /// What the classes are (Fashion-MNIST unless imported).
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// Why a network cannot be described or built.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    File(#[from] NetworkFileError),
+    #[error("cannot read the network file {path}: {error}")]
+    Read {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{name}: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("the network `{name}` is written in Rust, not in a network file: build it in the program that defines it and load the checkpoint into it (`checkpoint::load_into`)")]
+    InCode { name: String },
+}
+
+/// How GoogLeNet-paper's stride-2 max pools keep the border: padding 1 (seeds 000, 001, 003)
+/// or PyTorch's `ceil_mode=True` without padding (seed 004, torchvision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolMode {
+    #[default]
+    Padding,
+    Ceil,
+}
+
+impl ModelConfig {
+    /// The zoo model `kind` as its file describes it (the seed's input, 10 classes).
+    pub fn new(kind: ModelKind) -> Self {
+        let origin = format!("zoo:{}", kind.name());
+        let mut config = Self::from_text(kind.network_file(), &origin, kind.name())
+            .unwrap_or_else(|e| panic!("the zoo's {} file is valid: {e}", kind.name()));
+        config.kind = Some(kind);
+        config
+    }
+
+    /// A network file's text, from `origin` (for messages), named `default_name` unless the
+    /// file says otherwise. Reads its header (name, input, classes, init); the layers are
+    /// checked when the network is built.
+    pub fn from_text(text: &str, origin: &str, default_name: &str) -> Result<Self, ModelError> {
+        let file = Header::read(text, origin)?;
+        let input = file.input.ok_or_else(|| NetworkFileError {
+            origin: origin.to_string(),
+            line: None,
+            layer: None,
+            message: "it gives no `input = [channels, height, width]`".into(),
+        })?;
+        let num_classes = file.classes.unwrap_or(10);
+        Ok(Self {
+            name: file.name.unwrap_or_else(|| default_name.to_string()),
+            kind: None,
+            network: Some(text.to_string()),
+            origin: origin.to_string(),
+            input,
+            num_classes,
+            init: file.init.unwrap_or(Init::XavierUniform),
+            replace: BTreeMap::new(),
+            labels: Labels::guess(num_classes),
+        })
+    }
+
+    /// The network file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let read_error = |error| ModelError::Read {
+            path: path.to_path_buf(),
+            error,
+        };
+        let len = std::fs::metadata(path).map_err(read_error)?.len();
+        if len > MAX_FILE_LEN {
+            return Err(read_error(std::io::Error::other(format!(
+                "{len} bytes is more than a network file ({MAX_FILE_LEN} at most)"
+            ))));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "network".into(), |s| s.to_string_lossy().into_owned());
+        Self::from_text(&text, &path.display().to_string(), &stem)
+    }
+
+    /// A network written in Rust, named `name`, for `input` and `num_classes`: what its
+    /// checkpoints record (they cannot rebuild it).
+    pub fn rust_network(name: &str, input: [usize; 3], num_classes: usize) -> Self {
+        Self {
+            name: name.to_string(),
+            kind: None,
+            network: None,
+            origin: format!("rust:{name}"),
+            input,
+            num_classes,
+            init: Init::XavierUniform,
+            replace: BTreeMap::new(),
+            labels: Labels::guess(num_classes),
+        }
+    }
+
+    /// The network file's `[recipe]`, if it has one.
+    pub fn recipe(&self) -> Option<Recipe> {
+        let text = self.network.as_deref()?;
+        Header::read(text, &self.origin).ok()?.recipe
+    }
+
+    /// The name of every class, in label order.
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes)
+            .map(|c| self.labels.class_name(c))
+            .collect()
+    }
+
+    /// Sets the input shape; torchvision's `transform_input` only applies to 3 channels and
+    /// is replaced by an identity for others.
+    pub fn with_input(mut self, input: [usize; 3]) -> Self {
+        self.input = input;
+        if input[0] != 3 {
+            self = self.with_transform_input(false);
+        }
+        self
+    }
+
+    pub fn with_labels(mut self, labels: Labels) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    pub fn with_classes(mut self, num_classes: usize) -> Self {
+        self.num_classes = num_classes;
+        self
+    }
+
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Replaces the `[define]` template `name` by `table` (a TOML inline table).
+    pub fn with_template(mut self, name: &str, table: &str) -> Self {
+        self.replace.insert(name.to_string(), table.to_string());
+        self
+    }
+
+    /// Whether the network file has a `[define]` template `name`.
+    pub fn has_template(&self, name: &str) -> bool {
+        let Some(text) = &self.network else {
+            return false;
+        };
+        toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("define")?.as_table()?.get(name).cloned())
+            .is_some()
+    }
+
+    /// How GoogLeNet-paper's max pools keep the border (its template `pool`).
+    pub fn with_pool_mode(self, mode: PoolMode) -> Self {
+        if !self.has_template("pool") || self.kind != Some(ModelKind::GooglenetPaper) {
+            return self;
+        }
+        match mode {
+            PoolMode::Padding => {
+                let mut config = self;
+                config.replace.remove("pool");
+                config
+            }
+            PoolMode::Ceil => self.with_template(
+                "pool",
+                "{ type = \"max_pool\", kernel = 3, stride = 2, ceil_mode = true }",
+            ),
+        }
+    }
+
+    /// Turns torchvision's `transform_input` on or off (its template `transform_input`).
+    pub fn with_transform_input(mut self, on: bool) -> Self {
+        if !self.has_template("transform_input") {
+            return self;
+        }
+        if on && self.input[0] == 3 {
+            self.replace.remove("transform_input");
+        } else {
+            self.replace
+                .insert("transform_input".into(), "{ type = \"identity\" }".into());
+        }
+        self
+    }
+
+    /// Whether torchvision's `transform_input` runs.
+    pub fn transform_input(&self) -> bool {
+        self.has_template("transform_input") && !self.replace.contains_key("transform_input")
+    }
+
+    /// Checks the sizes are possible before anything is built (a checkpoint's configuration
+    /// comes from a file, and could say anything).
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let invalid = |reason: String| ModelError::Invalid {
+            name: self.name.clone(),
+            reason,
+        };
+        let [channels, height, width] = self.input;
+        if !(1..=MAX_CHANNELS).contains(&channels)
+            || !(1..=MAX_SIDE).contains(&height)
+            || !(1..=MAX_SIDE).contains(&width)
+        {
+            return Err(invalid(format!(
+                "input {channels}x{height}x{width} is not possible: channels must be 1..={MAX_CHANNELS} and sides 1..={MAX_SIDE}"
+            )));
+        }
+        if !(1..=MAX_CLASSES).contains(&self.num_classes) {
+            return Err(invalid(format!(
+                "{} classes is not possible: 1..={MAX_CLASSES}",
+                self.num_classes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads the network file with the layer types of `registry`.
+    pub fn network_file(&self, registry: &Registry) -> Result<NetworkFile, ModelError> {
+        let text = self.network.as_deref().ok_or_else(|| ModelError::InCode {
+            name: self.name.clone(),
+        })?;
+        Ok(NetworkFile::parse(
+            text,
+            &self.origin,
+            registry,
+            &self.replace,
+        )?)
+    }
+
+    /// Builds the network on `device` with the built-in layers (weights are initialized
+    /// lazily, on first use).
+    pub fn build(&self, device: &Device) -> Result<Model, ModelError> {
+        self.build_with(&Registry::builtin(), device)
+    }
+
+    /// Builds the network on `device` with the layer types of `registry` (the user's own
+    /// layers among them).
+    pub fn build_with(&self, registry: &Registry, device: &Device) -> Result<Model, ModelError> {
+        self.validate()?;
+        let file = self.network_file(registry)?;
+        let (body, output) = file
+            .layers
+            .build_network(&self.input.to_vec(), self.init, device, self.num_classes)
+            .map_err(|e| file.shape_error(e))?;
+        if output != [self.num_classes] {
+            return Err(NetworkFileError {
+                origin: self.origin.clone(),
+                line: None,
+                layer: None,
+                message: format!(
+                    "the network ends in {output:?}, not in {} class scores; its last layer should be a dense layer of `units = \"classes\"` (or a flatten to that many values)",
+                    self.num_classes
+                ),
+            }
+            .into());
+        }
+        Ok(Model {
+            body,
+            config: self.clone(),
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! `AvgPool2D`: the mean of each square window, padding counted (as both Gluon and PyTorch do
+//! by default). Shapes as `MaxPool2D`. No parameters.
+
+use burn::module::Module;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+use serde::{Deserialize, Serialize};
+
+use super::features::{Features, Shape, Window};
+use super::forward::Forward;
+use super::layer::Layer;
+
+/// `AvgPool2D(pool_size=kernel, strides=stride, padding=padding)`; in a network file
+/// `{ type = "avg_pool", kernel = 5, stride = 3 }`. Its own config.
+#[derive(Module, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AvgPool {
+    #[module(skip)]
+    pub window: Window,
+}
+
+impl AvgPool {
+    pub fn new(kernel: usize, stride: usize, padding: usize) -> Self {
+        Self {
+            window: Window::new(kernel, stride, padding),
+        }
+    }
+
+    /// Round the output size up (PyTorch `ceil_mode=True`).
+    pub fn ceil(mut self) -> Self {
+        self.window.ceil_mode = true;
+        self
+    }
+}
+
+impl Layer for AvgPool {
+    fn forward(&self, x: Features, _ctx: &mut Forward) -> Features {
+        let w = self.window;
+        let (k, s, p) = (w.kernel, w.stride, w.padding);
+        Features::Maps(avg_pool2d(
+            x.into_maps(),
+            AvgPoolOptions {
+                kernel_size: [k, k],
+                stride: [s, s],
+                padding: [(p, p), (p, p)],
+                count_include_pad: true,
+                ceil_mode: w.ceil_mode,
+            },
+        ))
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        self.window.output_shape(input)
+    }
+
+    fn describe(&self) -> String {
+        self.window.describe("Avg")
+    }
+}
+
+crate::layer_is_its_own_config!(AvgPool);

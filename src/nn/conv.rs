@@ -1,0 +1,310 @@
+//! `Conv2D`: a 2-d convolution with a square kernel, optionally followed by batch norm (seed
+//! 001's `conv_block`, torchvision's `BasicConv2d`) and ReLU.
+//!
+//! Shapes: input `[N, C_in, H, W]`, output `[N, channels, H', W']` with
+//! `H' = (H + 2 * padding - kernel) / stride + 1`. Parameters: `weight [channels, C_in, k, k]`,
+//! `bias [channels]`, and with batch norm `bn.gamma`, `bn.beta` (plus running statistics).
+//!
+//! On burn's flex CPU backend the convolution, bias and ReLU run as one fused operation with
+//! its own backward (`crate::flex::conv2d`); elsewhere burn's own `conv2d`.
+
+use burn::module::{Module, Param};
+use burn::nn::{BatchNorm, BatchNormConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::features::{expect_maps, window_maps, Features, Shape};
+use super::forward::Forward;
+use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
+use crate::flex;
+
+/// Batch norm's default epsilon (PyTorch's and Gluon's).
+pub const BN_EPS: f64 = 1e-5;
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn bn_eps() -> f64 {
+    BN_EPS
+}
+
+/// What follows a convolution or dense layer: nothing, or Gluon's `activation='relu'`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    None,
+    Relu,
+}
+
+/// Settings of a convolution: `Conv2D(channels, kernel_size, strides, padding,
+/// activation='relu')`, with `batch_norm` for a conv block. In a network file:
+/// `{ type = "conv", channels = 64, kernel = 7, stride = 2, padding = 3, activation = "relu" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvConfig {
+    /// Output channels (a number, or `"classes"`).
+    pub channels: Size,
+    pub kernel: usize,
+    #[serde(default = "one")]
+    pub stride: usize,
+    #[serde(default)]
+    pub padding: usize,
+    /// The convolution adds a bias (torchvision's `BasicConv2d` has none: batch norm's shift
+    /// does its work).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Batch normalization between the convolution and the activation.
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// Batch norm's epsilon.
+    #[serde(default = "bn_eps")]
+    pub bn_eps: f64,
+    #[serde(default)]
+    pub activation: Activation,
+}
+
+impl ConvConfig {
+    /// `Conv2D(channels, kernel_size=kernel)` with stride 1, no padding, no activation.
+    pub fn new(channels: impl Into<Size>, kernel: usize) -> Self {
+        Self {
+            channels: channels.into(),
+            kernel,
+            stride: 1,
+            padding: 0,
+            bias: true,
+            batch_norm: false,
+            bn_eps: BN_EPS,
+            activation: Activation::None,
+        }
+    }
+
+    /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001, ReLU.
+    pub fn basic_conv2d(channels: usize, kernel: usize) -> Self {
+        Self::new(channels, kernel)
+            .style(ConvStyle::BasicConv2d)
+            .relu()
+    }
+
+    /// Applies a convolution style (bias, batch norm, epsilon).
+    pub fn style(mut self, style: ConvStyle) -> Self {
+        self.bias = style.bias();
+        self.batch_norm = style.batch_norm();
+        self.bn_eps = style.bn_eps();
+        self
+    }
+    /// Batch normalization between the convolution and the activation (`BatchNorm2d(channels)`).
+    pub fn batch_norm(mut self) -> Self {
+        self.batch_norm = true;
+        self
+    }
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.padding = padding;
+        self
+    }
+    /// `activation='relu'`.
+    pub fn relu(mut self) -> Self {
+        self.activation = Activation::Relu;
+        self
+    }
+
+    /// Builds the layer for inputs of `in_channels` channels (any height and width).
+    pub fn init(&self, in_channels: usize, ctx: &mut Build) -> Result<Conv, String> {
+        if self.kernel == 0 || self.stride == 0 {
+            return Err("kernel and stride must be at least 1".into());
+        }
+        let channels = self.channels.resolve(ctx);
+        let k2 = self.kernel * self.kernel;
+        let init = ctx.init();
+        let device = ctx.device().clone();
+        Ok(Conv {
+            weight: init.weight(
+                [channels, in_channels, self.kernel, self.kernel],
+                in_channels * k2,
+                channels * k2,
+                &device,
+            ),
+            bias: self.bias.then(|| init.bias(channels, &device)),
+            bn: self.batch_norm.then(|| {
+                BatchNormConfig::new(channels)
+                    .with_epsilon(self.bn_eps)
+                    .init(&device)
+            }),
+            stride: self.stride,
+            padding: self.padding,
+            relu: self.activation == Activation::Relu,
+        })
+    }
+}
+
+impl LayerConfig for ConvConfig {
+    type Layer = Conv;
+
+    fn build(&self, input: &Shape, ctx: &mut Build) -> Result<Conv, String> {
+        let [c, _, _] = expect_maps(input, "a convolution")?;
+        let conv = self.init(c, ctx)?;
+        conv.output_shape(input)?;
+        Ok(conv)
+    }
+
+    fn describe(&self) -> String {
+        describe(
+            &self.channels.to_string(),
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.bias,
+            self.batch_norm.then_some(self.bn_eps),
+            self.activation == Activation::Relu,
+        )
+    }
+}
+
+fn describe(
+    channels: &str,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+    bn_eps: Option<f64>,
+    relu: bool,
+) -> String {
+    let batch_norm = match bn_eps {
+        None => String::new(),
+        Some(eps) if eps == BN_EPS => ", BatchNorm".to_string(),
+        Some(eps) => format!(", BatchNorm(eps={eps})"),
+    };
+    format!(
+        "Conv2D({channels}, kernel_size={kernel}x{kernel}, stride={stride}, padding={padding}{}{batch_norm}{})",
+        if bias { "" } else { ", use_bias=False" },
+        if relu { ", Activation(relu)" } else { "" },
+    )
+}
+
+/// How the convolutions of a block are made: Gluon's plain ones, seed 001's `conv_block`, or
+/// torchvision's `BasicConv2d`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvStyle {
+    /// Convolution with bias, no batch norm.
+    #[default]
+    Plain,
+    /// Seed 001's `conv_block`: convolution with bias, batch norm (eps 1e-5).
+    ConvBlock,
+    /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001.
+    BasicConv2d,
+}
+
+impl ConvStyle {
+    pub fn bias(self) -> bool {
+        self != ConvStyle::BasicConv2d
+    }
+    pub fn batch_norm(self) -> bool {
+        self != ConvStyle::Plain
+    }
+    pub fn bn_eps(self) -> f64 {
+        match self {
+            ConvStyle::BasicConv2d => 1e-3,
+            _ => BN_EPS,
+        }
+    }
+}
+
+/// A 2-d convolution with optional bias, optional batch norm and optional ReLU.
+#[derive(Module, Debug)]
+pub struct Conv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub bn: Option<BatchNorm>,
+    pub stride: usize,
+    pub padding: usize,
+    pub relu: bool,
+}
+
+impl Conv {
+    /// Convolution, then batch norm and ReLU. Without batch norm the ReLU is fused into the
+    /// convolution (`crate::flex::conv2d`: the flex fast path, or burn's ops elsewhere).
+    pub fn forward_maps(&self, x: Tensor<4>) -> Tensor<4> {
+        let bias = self.bias.as_ref().map(Param::val);
+        let weight = self.weight.val();
+        let Some(bn) = &self.bn else {
+            return flex::conv2d(x, weight, bias, self.stride, self.padding, self.relu);
+        };
+        let y = bn.forward(flex::conv2d(
+            x,
+            weight,
+            bias,
+            self.stride,
+            self.padding,
+            false,
+        ));
+        if self.relu {
+            relu(y)
+        } else {
+            y
+        }
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        self.weight.lazy_shape().dims::<4>()[0]
+    }
+
+    /// Kernel side.
+    pub fn kernel(&self) -> usize {
+        self.weight.lazy_shape().dims::<4>()[2]
+    }
+}
+
+impl Layer for Conv {
+    fn forward(&self, x: Features, _ctx: &mut Forward) -> Features {
+        Features::Maps(self.forward_maps(x.into_maps()))
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let [out, cin, k, _] = self.weight.lazy_shape().dims::<4>();
+        let [c, _, _] = expect_maps(input, "a convolution")?;
+        if c != cin {
+            return Err(format!(
+                "it takes {cin} input channels, the input has {c}"
+            ));
+        }
+        window_maps(input, out, k, self.stride, self.padding, false, "a convolution")
+    }
+
+    fn describe(&self) -> String {
+        describe(
+            &self.channels().to_string(),
+            self.kernel(),
+            self.stride,
+            self.padding,
+            self.bias.is_some(),
+            self.bn.as_ref().map(|bn| bn.epsilon),
+            self.relu,
+        )
+    }
+
+    fn flops(&self, _input: &[usize], output: &[usize]) -> u64 {
+        let [_, cin, k1, k2] = self.weight.lazy_shape().dims::<4>();
+        2 * output.iter().map(|&d| d as u64).product::<u64>() * (cin * k1 * k2) as u64
+    }
+
+    /// Without batch norm an `nn.Conv2d` (`weight`, `bias`); with it torchvision's
+    /// `BasicConv2d` (`conv.weight`, `conv.bias`, `bn.weight`, `bn.bias`, `bn.running_mean`,
+    /// `bn.running_var`).
+    fn torch_name(&self, path: &str) -> TorchName {
+        match (self.bn.is_some(), path) {
+            (false, _) => TorchName::same(path),
+            (true, "weight" | "bias") => TorchName::renamed(format!("conv.{path}")),
+            (true, _) => super::batch_norm::torch_name(path),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The state a training run shares with its checkpoints, history and figures: its settings
+//! ([`TrainConfig`]), where it stands ([`Progress`]), what each epoch gave ([`EpochReport`]),
+//! how it can fail ([`TrainError`]) and who watches it ([`TrainObserver`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::CheckpointError;
+use super::optim::OptimSettings;
+use super::run_dir::RunDir;
+use crate::data::Augmentation;
+use crate::models::{ModelConfig, OptimizerKind};
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The network: its file's text and settings, or the name of a network written in Rust.
+    /// Its input is what the data loader makes of every image.
+    pub model: ModelConfig,
+    pub optimizer: OptimizerKind,
+    /// The base learning rate (the schedule's peak).
+    pub lr: f64,
+    /// Momentum, weight decay, gradient clipping and the learning-rate schedule.
+    #[serde(default)]
+    pub optim: OptimSettings,
+    /// Random transforms of the training images.
+    #[serde(default)]
+    pub augment: Augmentation,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Seeds weight initialization, shuffling and dropout.
+    pub seed: u64,
+    /// Train on the first N training images only.
+    pub limit_train: Option<usize>,
+    /// Evaluate on the first N test images only.
+    pub limit_test: Option<usize>,
+    /// Data-loading worker threads.
+    pub workers: usize,
+    /// The run directory for checkpoints (`model.ckpt` and `checkpoints/`); `None` saves nothing.
+    pub out_dir: Option<PathBuf>,
+    /// Also write a checkpoint every N optimizer steps (checkpoints are always written after
+    /// every epoch).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// How many step-numbered checkpoints `checkpoints/` keeps besides `model.ckpt`.
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+    /// Record the running loss every N steps (in `steps.csv` and `metrics.jsonl`).
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
+}
+
+fn default_keep() -> usize {
+    2
+}
+
+fn default_log_every() -> usize {
+    50
+}
+
+impl TrainConfig {
+    /// The defaults of `inception train` for `model`: its network file's `[recipe]` (or SGD at
+    /// lr 0.1, batch 128, 5 epochs), seed 42, one loader worker, nothing saved.
+    pub fn new(model: ModelConfig) -> Self {
+        let recipe = model.recipe();
+        Self {
+            optimizer: recipe.map_or(OptimizerKind::Sgd, |r| r.optimizer),
+            lr: recipe.map_or(0.1, |r| r.lr),
+            optim: OptimSettings::default(),
+            augment: Augmentation::default(),
+            batch_size: recipe.map_or(128, |r| r.batch_size),
+            epochs: recipe.map_or(5, |r| r.epochs),
+            seed: 42,
+            limit_train: None,
+            limit_test: None,
+            workers: 1,
+            out_dir: None,
+            checkpoint_every: None,
+            keep_checkpoints: default_keep(),
+            log_every: default_log_every(),
+            model,
+        }
+    }
+
+    /// Checks the numbers a person may get wrong, with a message saying which.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("--batch-size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if self.epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        self.model.validate().map_err(|e| e.to_string())?;
+        if self.limit_train == Some(0) || self.limit_test == Some(0) {
+            return Err("--limit-train / --limit-test must be at least 1".into());
+        }
+        if self.checkpoint_every == Some(0) {
+            return Err("--checkpoint-every must be at least 1".into());
+        }
+        if self.log_every == 0 {
+            return Err("--log-every must be at least 1".into());
+        }
+        self.optim.validate(self.optimizer, self.lr, self.epochs)?;
+        self.augment.validate()
+    }
+
+    /// Optimizer steps in one epoch.
+    pub fn steps_per_epoch(&self, train_images: usize) -> usize {
+        let images = self
+            .limit_train
+            .map_or(train_images, |l| l.min(train_images));
+        images.div_ceil(self.batch_size)
+    }
+
+    /// The run directory's checkpoints, if the run saves any.
+    pub fn run_dir(&self) -> Option<RunDir> {
+        self.out_dir
+            .as_ref()
+            .map(|d| RunDir::new(d, self.keep_checkpoints))
+    }
+
+    /// Path of the latest checkpoint (`model.ckpt` in the run directory).
+    pub fn checkpoint_path(&self) -> Option<PathBuf> {
+        self.run_dir().map(|d| d.latest())
+    }
+}
+
+/// Where a run stands between two optimizer steps: with the weights and the optimizer's
+/// state, all that is needed to continue as if never stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Batches done in the epoch under way.
+    pub step_in_epoch: usize,
+    /// Optimizer steps since the start of the run.
+    pub global_step: u64,
+    /// Sum of per-example training losses in the epoch under way.
+    pub loss_sum: f64,
+    /// Correct predictions in the epoch under way.
+    pub correct: usize,
+    /// Examples seen in the epoch under way.
+    pub seen: usize,
+    /// Seconds spent training in the epoch under way.
+    pub train_seconds: f64,
+    /// Every completed epoch's report.
+    pub history: Vec<EpochReport>,
+    /// The running loss every `log_every` steps, from the start of the run.
+    #[serde(default)]
+    pub steps: Vec<StepLoss>,
+}
+
+impl Progress {
+    /// Counts a batch of `images` examples, `correct` of them right, with mean loss `loss`.
+    pub fn add_batch(&mut self, images: usize, correct: usize, loss: f64) {
+        self.loss_sum += loss * images as f64;
+        self.correct += correct;
+        self.seen += images;
+        self.step_in_epoch += 1;
+        self.global_step += 1;
+    }
+
+    /// The start of the next epoch, after one that ended with `report`.
+    pub fn next_epoch(self, report: EpochReport) -> Self {
+        let mut history = self.history;
+        history.push(report.clone());
+        Progress {
+            epochs_done: report.epoch,
+            global_step: self.global_step,
+            history,
+            steps: self.steps,
+            ..Progress::default()
+        }
+    }
+}
+
+/// Why training stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Data(String),
+    #[error(
+        "training stopped at epoch {epoch}, step {step}; {}",
+        saved_note(checkpoint)
+    )]
+    Interrupted {
+        epoch: usize,
+        step: usize,
+        checkpoint: Option<PathBuf>,
+    },
+    #[error("the loss became {loss} at epoch {epoch}, step {step}: training diverged; try a lower --lr ({})", kept_note(checkpoint))]
+    Diverged {
+        loss: f64,
+        epoch: usize,
+        step: usize,
+        checkpoint: Option<PathBuf>,
+    },
+    #[error("{0}; training stopped, the previous checkpoint is intact")]
+    Checkpoint(#[from] CheckpointError),
+}
+
+fn saved_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint.as_deref().and_then(Path::parent) {
+        Some(dir) => format!(
+            "saved {}; continue with `inception train --resume {}`",
+            checkpoint.as_ref().expect("checked").display(),
+            dir.display()
+        ),
+        None => "nothing was saved (no output directory)".to_string(),
+    }
+}
+
+fn kept_note(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(path) if path.exists() => format!("the last good checkpoint is {}", path.display()),
+        _ => "no checkpoint was written".to_string(),
+    }
+}
+
+/// One epoch's figures, as `train_ch5` prints them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's examples.
+    pub loss: f64,
+    pub train_acc: f64,
+    pub test_acc: f64,
+    pub test_loss: f64,
+    /// Seconds for the epoch, training and testing.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_sec: f64,
+    /// Learning rate of the epoch.
+    #[serde(default)]
+    pub lr: f64,
+}
+
+/// The running training loss of an epoch, recorded every `log_every` steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLoss {
+    /// Optimizer steps since the start of the run.
+    pub step: u64,
+    pub epoch: usize,
+    /// Mean training loss over the epoch so far.
+    pub loss: f64,
+    pub lr: f64,
+}
+
+impl EpochReport {
+    /// The seed's line: `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
+    pub fn line(&self) -> String {
+        format!(
+            "epoch {}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec",
+            self.epoch, self.loss, self.train_acc, self.test_acc, self.seconds
+        )
+    }
+}
+
+/// Where training progress goes (the CLI prints; tests collect), and whether to stop.
+pub trait TrainObserver {
+    /// The run begins, fresh or resumed from a checkpoint at `progress`.
+    fn run_started(&mut self, _config: &TrainConfig, _resumed: Option<(&Path, &Progress)>) {}
+    /// A new epoch of `images` images begins (`done` of them already trained on when a run
+    /// resumes part-way).
+    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _images: usize, _done: usize) {}
+    /// A batch of `images` images was trained on, with this mean loss.
+    fn batch_done(&mut self, _images: usize, _loss: f64) {}
+    /// The test set is being evaluated.
+    fn evaluating(&mut self, _images: usize) {}
+    /// The epoch is complete.
+    fn epoch_done(&mut self, _report: &EpochReport) {}
+    /// A checkpoint was written.
+    fn checkpoint_saved(&mut self, _path: &Path, _progress: &Progress) {}
+    /// Asked after every step: `true` writes a checkpoint and stops (Ctrl-C).
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+    /// Something went wrong that does not stop training (a plot could not be drawn).
+    fn warning(&mut self, _message: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct TrainOutcome<N> {
+    /// The trained network, on the inference device.
+    pub model: N,
+    pub epochs: Vec<EpochReport>,
+}
