@@ -39,24 +39,15 @@ fn tiny_net(device: &Device) -> TinyNet {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex();
     let dir = locate(None, true)?;
-    let train_set = FashionMnist::load(&dir, Split::Train)?;
-    let test_set = FashionMnist::load(&dir, Split::Test)?;
+    let data = FashionMnist::load(&dir, Split::Train)?;
+    let test = FashionMnist::load(&dir, Split::Test)?;
     // What checkpoints record of it: a name, its input and classes.
     let mut config = TrainConfig::new(ModelConfig::rust_network("tiny-net", [1, 28, 28], 10));
     (config.epochs, config.batch_size, config.limit_train) = (2, 64, Some(12_800));
     config.out_dir = Some("runs/tiny-net".into()); // model.ckpt, metrics.csv, figures
-    let outcome = train(
-        tiny_net(&device),
-        &config,
-        &train_set,
-        &test_set,
-        &device,
-        &mut Silent,
-    )?;
-    outcome
-        .epochs
-        .iter()
-        .for_each(|epoch| println!("{}", epoch.line()));
+    let net = tiny_net(&device);
+    let run = train(net, &config, &data, &test, &device, &mut Silent)?;
+    println!("{}\n{}", run.epochs[0].line(), run.epochs[1].line());
     Ok(())
 }
 
