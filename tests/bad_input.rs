@@ -271,6 +271,21 @@ fn broken_network_files() {
             ":5: layer `1`: `share = \"fc\"`: no earlier layer in this block is named `fc`",
         ),
         (
+            "absurd size",
+            format!("{head}  {{ type = \"flatten\" }},\n  {{ type = \"dense\", units = 2000000000 }},\n]\n"),
+            ":5: layer `1`: Dense(2000000000) cannot take an input of shape (1, 784): its output [2000000000] has 2000000000 values per example, more than 134217728: the sizes are surely wrong",
+        ),
+        (
+            "huge layer",
+            format!("{head}  {{ type = \"flatten\" }},\n  {{ type = \"dense\", units = 10000000 }},\n]\n"),
+            ":5: layer `1`: Dense(10000000) cannot take an input of shape (1, 784): it has 7850000000 parameters, more than 1073741824",
+        ),
+        (
+            "an Inception path without channels",
+            format!("{head}  {{ type = \"inception\", c1 = 0, c2 = [1, 1], c3 = [1, 1], c4 = 1 }},\n]\n"),
+            ":4: layer `0`: Inception(c1=0, c2=(1, 1), c3=(1, 1), c4=1) -> 3 channels cannot take an input of shape (1, 1, 28, 28): every path needs at least one channel",
+        ),
+        (
             "unknown template",
             format!("{head}  {{ use = \"block\" }},\n]\n"),
             ":4: layer `0`: there is no template `block` (the file's [define] has none)",

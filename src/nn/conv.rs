@@ -118,10 +118,10 @@ impl ConvConfig {
 
     /// Builds the layer for inputs of `in_channels` channels (any height and width).
     pub fn init(&self, in_channels: usize, ctx: &mut Build) -> Result<Conv, String> {
-        if self.kernel == 0 || self.stride == 0 {
-            return Err("kernel and stride must be at least 1".into());
-        }
         let channels = self.channels.resolve(ctx);
+        if self.kernel == 0 || self.stride == 0 || channels == 0 || in_channels == 0 {
+            return Err("channels, kernel and stride must be at least 1".into());
+        }
         let k2 = self.kernel * self.kernel;
         let init = ctx.init();
         let device = ctx.device().clone();

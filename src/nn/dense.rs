@@ -58,6 +58,9 @@ impl LayerConfig for DenseConfig {
                 "a dense layer cannot take an empty input {input:?}"
             ));
         }
+        if self.units.resolve(ctx) == 0 {
+            return Err("a dense layer needs at least one unit".into());
+        }
         Ok(self.init(fan_in, ctx))
     }
 

@@ -81,6 +81,10 @@ impl LayerConfig for InceptionConfig {
 
     fn build(&self, input: &Shape, ctx: &mut Build) -> Result<Inception, String> {
         let [c, _, _] = expect_maps(input, "an Inception block")?;
+        let channels = [self.c1, self.c2.0, self.c2.1, self.c3.0, self.c3.1, self.c4];
+        if channels.contains(&0) {
+            return Err("every path needs at least one channel (c1, c2, c3, c4 > 0)".into());
+        }
         if self.c3_kernel.is_multiple_of(2) {
             return Err(format!(
                 "c3_kernel must be odd to keep the size, got {}",

@@ -23,6 +23,11 @@ use super::layer::{join, split_path, Build, Layer, LayerConfig, TorchName};
 use super::params::{param_ids, tensor_paths};
 use super::ShapeError;
 
+/// The most values one example may have after a layer (2^27: 512 MiB of float32).
+pub const MAX_VALUES: usize = 1 << 27;
+/// The most parameters one layer may have (2^30: 4 GiB of float32; VGG-11's largest has 103M).
+pub const MAX_PARAMS: usize = 1 << 30;
+
 /// A sequence of named layers before they are built. Unnamed children are named by their
 /// position (`0`, `1`, ...), as Gluon and PyTorch do.
 #[derive(Debug, Clone, Default)]
@@ -207,6 +212,20 @@ impl LayerConfig for SequentialSpec {
                 };
                 self.shape_error(ctx, i, &shape, reason)
             })?;
+            let values: usize = out.iter().product();
+            if values > MAX_VALUES {
+                let reason = format!(
+                    "its output {out:?} has {values} values per example, more than {MAX_VALUES}: the sizes are surely wrong"
+                );
+                return Err(self.shape_error(ctx, i, &shape, reason));
+            }
+            let params = super::params::count_params(&children[child]);
+            if params > MAX_PARAMS {
+                let reason = format!(
+                    "it has {params} parameters, more than {MAX_PARAMS}: the sizes are surely wrong"
+                );
+                return Err(self.shape_error(ctx, i, &shape, reason));
+            }
             steps.push(Step {
                 name: name.clone(),
                 child,
