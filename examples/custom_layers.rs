@@ -368,6 +368,18 @@ mod tests {
         checkpoint, resume_with, train, Progress, Silent, TrainConfig, TrainError, TrainObserver,
     };
     use std::path::Path;
+    use std::sync::Mutex;
+
+    /// burn keeps one random generator per device for the whole process: the tests that draw
+    /// random numbers take turns, so that a run and its resumed twin start from the same
+    /// weights.
+    static RANDOM: Mutex<()> = Mutex::new(());
+
+    fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+        RANDOM
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
     fn logit_bits<N: Classifier>(net: &N, x: Tensor<4>) -> Vec<u32> {
         net.predict(x)
@@ -401,6 +413,7 @@ mod tests {
 
     #[test]
     fn centered_layer_has_zero_mean() {
+        let _turn = take_turn();
         let device = Device::flex();
         let x = Tensor::<2>::random([4, 8], Distribution::Uniform(3.0, 9.0), &device);
         let y = CenteredLayer::default()
@@ -412,6 +425,7 @@ mod tests {
 
     #[test]
     fn fancy_mlp_reuses_one_dense_layer_and_bounds_the_norm() {
+        let _turn = take_turn();
         let device = Device::flex();
         let mut ctx = Build::new(inception::nn::Init::XavierUniform, &device, 10);
         let fancy = FancyMlpConfig {
@@ -434,6 +448,7 @@ mod tests {
 
     #[test]
     fn the_file_and_the_rust_spec_build_the_same_network_and_trace_it() {
+        let _turn = take_turn();
         let device = Device::flex();
         let from_file = model_config().build_with(&registry(), &device).unwrap();
         let (from_rust, out) = network_spec()
@@ -528,6 +543,7 @@ mod tests {
 
     #[test]
     fn trains_saves_reloads_resumes_and_exports() {
+        let _turn = take_turn();
         let (train_set, test_set) = data();
         let device = Device::flex();
         let registry = registry();

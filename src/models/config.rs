@@ -58,8 +58,9 @@ pub enum ModelError {
         path: std::path::PathBuf,
         error: std::io::Error,
     },
-    #[error("{name}: {reason}")]
-    Invalid { name: String, reason: String },
+    /// `origin`: the network file, or `zoo:NAME`.
+    #[error("{origin}: {reason}")]
+    Invalid { origin: String, reason: String },
     #[error("the network `{name}` is written in Rust, not in a network file: build it in the program that defines it and load the checkpoint into it (`checkpoint::load_into`)")]
     InCode { name: String },
 }
@@ -240,7 +241,7 @@ impl ModelConfig {
     /// comes from a file, and could say anything).
     pub fn validate(&self) -> Result<(), ModelError> {
         let invalid = |reason: String| ModelError::Invalid {
-            name: self.name.clone(),
+            origin: self.origin.clone(),
             reason,
         };
         let [channels, height, width] = self.input;

@@ -515,14 +515,14 @@ impl Reader<'_> {
                     return Err(self.error(
                         span,
                         Some(&step_path),
-                        format!("a `{kind}` needs its `layers = [...]`"),
+                        format!("`{kind}` needs its `layers = [...]`"),
                     ))
                 }
                 (Some(value), false) => {
                     return Err(self.error(
                         value.span(),
                         Some(&step_path),
-                        format!("a `{kind}` layer holds no nested `layers`"),
+                        format!("`{kind}` holds no nested `layers`"),
                     ))
                 }
                 (None, false) => None,

@@ -84,7 +84,8 @@ pub fn window_output(
     pad: usize,
     ceil: bool,
 ) -> Option<usize> {
-    let span = len + 2 * pad;
+    // Saturating: absurd paddings give absurd sizes, which the caller refuses, not overflows.
+    let span = len.saturating_add(pad.saturating_mul(2));
     if span < kernel || stride == 0 || kernel == 0 {
         return None;
     }
@@ -94,7 +95,7 @@ pub fn window_output(
     } else {
         room / stride + 1
     };
-    if ceil && (out - 1) * stride >= len + pad {
+    if ceil && (out - 1).saturating_mul(stride) >= len.saturating_add(pad) {
         out -= 1;
     }
     Some(out)

@@ -124,7 +124,7 @@ impl Registry {
             (Entry::Leaf(read), None) => read(settings),
             (Entry::Block(read), layers) => read(settings, layers.unwrap_or_default()),
             (Entry::Leaf(_), Some(_)) => Err(serde::de::Error::custom(format!(
-                "a `{name}` layer holds no nested `layers`"
+                "`{name}` holds no nested `layers`"
             ))),
         })
     }

@@ -212,10 +212,13 @@ impl LayerConfig for SequentialSpec {
                 };
                 self.shape_error(ctx, i, &shape, reason)
             })?;
-            let values: usize = out.iter().product();
+            let values = out
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .unwrap_or(usize::MAX);
             if values > MAX_VALUES {
                 let reason = format!(
-                    "its output {out:?} has {values} values per example, more than {MAX_VALUES}: the sizes are surely wrong"
+                    "its output {out:?} has more than {MAX_VALUES} values per example: the sizes are surely wrong"
                 );
                 return Err(self.shape_error(ctx, i, &shape, reason));
             }
