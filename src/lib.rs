@@ -10,6 +10,8 @@
 //! - [`models`]: the zoo as network files (TOML) with their seeds' recipes; [`models::ModelConfig`]
 //!   and [`models::Model`] for any network file.
 //! - [`train`]: the `train_ch5` loop over any network and dataset, evaluation and checkpoints.
+//! - [`history`]: what a run measures (epoch reports, step losses, evaluations), shared by
+//!   the loop and the figures.
 //! - [`interop`]: PyTorch state dicts (`.pth`, safetensors) by PyTorch's names; ImageNet labels.
 //! - [`cli`]: the `inception` command line, a thin layer over the above.
 //!
@@ -34,6 +36,7 @@ pub mod data;
 pub mod device;
 pub mod flex;
 pub mod fsutil;
+pub mod history;
 pub mod interop;
 pub mod models;
 pub mod nn;

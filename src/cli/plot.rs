@@ -67,7 +67,8 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     let figures = RunFigures {
-        progress: &state.progress,
+        history: &state.progress.history,
+        steps: &state.progress.steps,
         eval: &eval,
         test_set: &test_set,
         steps_per_epoch: config.steps_per_epoch(train_images),

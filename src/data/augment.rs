@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::fashion::RawImage;
+use super::dataset::RawImage;
 use super::transform::{resize_to_unit, ImageItem};
 
 /// Which augmentations are on (all off by default). Applied to training data only.

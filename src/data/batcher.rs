@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{Augmentation, AugmentedDataset};
 use super::dataset::ImageDataset;
-use super::fashion::RawImage;
+use super::dataset::RawImage;
 use super::transform::{ImageItem, ResizeToTensor};
 
 /// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.

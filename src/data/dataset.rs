@@ -3,8 +3,6 @@
 
 use burn::data::dataset::Dataset;
 
-use super::fashion::RawImage;
-
 /// A labelled image dataset: burn's `Dataset` of [`RawImage`]s (8-bit grayscale images of any
 /// size with their class), with a name and class names. Training resizes the images to the
 /// network's input and repeats the gray channel to its channels.
@@ -14,4 +12,13 @@ pub trait ImageDataset: Dataset<RawImage> + Clone + 'static {
 
     /// The name of every class, in label order.
     fn class_names(&self) -> Vec<String>;
+}
+
+/// One raw example: an 8-bit grayscale image (`rows` x `cols`, row-major) and its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawImage {
+    pub pixels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+    pub label: u8,
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, DatasetError};
 
+use super::dataset::RawImage;
 use super::idx::{read_pair, IdxError, IdxImages};
 use super::locate::{file_in, FILES};
 
@@ -36,15 +37,6 @@ impl Split {
             Split::Test => (FILES[2].0, FILES[3].0),
         }
     }
-}
-
-/// One raw example: a 28x28 grayscale image and its label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawImage {
-    pub pixels: Vec<u8>,
-    pub rows: usize,
-    pub cols: usize,
-    pub label: u8,
 }
 
 /// One split of Fashion-MNIST held in memory (47 MB for the training split).

@@ -13,7 +13,7 @@ pub mod transform;
 
 pub use augment::Augmentation;
 pub use batcher::{data_loader, ImageBatch, ImageBatcher, LoaderOptions};
-pub use dataset::ImageDataset;
-pub use fashion::{FashionMnist, RawImage, Split, CLASS_NAMES};
+pub use dataset::{ImageDataset, RawImage};
+pub use fashion::{FashionMnist, Split, CLASS_NAMES};
 pub use locate::locate;
 pub use transform::{resize_to_unit, ImageItem, ResizeToTensor};

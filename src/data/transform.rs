@@ -4,7 +4,7 @@ use burn::data::dataset::transform::Mapper;
 use image::imageops::{self, FilterType};
 use image::GrayImage;
 
-use super::fashion::RawImage;
+use super::dataset::RawImage;
 
 /// A transformed example, ready for batching: `side * side` floats in [0, 1], row-major.
 #[derive(Debug, Clone, PartialEq)]

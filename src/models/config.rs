@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::model::Model;
+use super::labels::Labels;
 use super::network_file::{Header, NetworkFile, NetworkFileError};
-use super::{Labels, ModelKind, Recipe};
+use super::recipe::Recipe;
+use super::zoo::ModelKind;
 use crate::nn::{Init, Registry};
 
 /// The largest image side accepted (larger ones would only exhaust memory).
@@ -78,8 +78,7 @@ pub enum PoolMode {
 impl ModelConfig {
     /// The zoo model `kind` as its file describes it (the seed's input, 10 classes).
     pub fn new(kind: ModelKind) -> Self {
-        let origin = format!("zoo:{}", kind.name());
-        let mut config = Self::from_text(kind.network_file(), &origin, kind.name())
+        let mut config = Self::from_text(kind.network_file(), &kind.origin(), kind.name())
             .unwrap_or_else(|e| panic!("the zoo's {} file is valid: {e}", kind.name()));
         config.kind = Some(kind);
         config
@@ -273,38 +272,5 @@ impl ModelConfig {
             registry,
             &self.replace,
         )?)
-    }
-
-    /// Builds the network on `device` with the built-in layers (weights are initialized
-    /// lazily, on first use).
-    pub fn build(&self, device: &Device) -> Result<Model, ModelError> {
-        self.build_with(&Registry::builtin(), device)
-    }
-
-    /// Builds the network on `device` with the layer types of `registry` (the user's own
-    /// layers among them).
-    pub fn build_with(&self, registry: &Registry, device: &Device) -> Result<Model, ModelError> {
-        self.validate()?;
-        let file = self.network_file(registry)?;
-        let (body, output) = file
-            .layers
-            .build_network(&self.input.to_vec(), self.init, device, self.num_classes)
-            .map_err(|e| file.shape_error(e))?;
-        if output != [self.num_classes] {
-            return Err(NetworkFileError {
-                origin: self.origin.clone(),
-                line: None,
-                layer: None,
-                message: format!(
-                    "the network ends in {output:?}, not in {} class scores; its last layer should be a dense layer of `units = \"classes\"` (or a flatten to that many values)",
-                    self.num_classes
-                ),
-            }
-            .into());
-        }
-        Ok(Model {
-            body,
-            config: self.clone(),
-        })
     }
 }

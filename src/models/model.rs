@@ -3,12 +3,48 @@
 //! checkpoints.
 
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
-use super::config::ModelConfig;
+use super::config::{ModelConfig, ModelError};
+use super::network_file::NetworkFileError;
 use crate::nn::{
-    named_params, Classifier, Forward, Layer, NamedParam, Sequential, TorchName, TraceRow,
+    named_params, Classifier, Forward, Layer, NamedParam, Registry, Sequential, TorchName, TraceRow,
 };
+
+impl ModelConfig {
+    /// Builds the network on `device` with the built-in layers (weights are initialized
+    /// lazily, on first use).
+    pub fn build(&self, device: &Device) -> Result<Model, ModelError> {
+        self.build_with(&Registry::builtin(), device)
+    }
+
+    /// Builds the network on `device` with the layer types of `registry` (the user's own
+    /// layers among them).
+    pub fn build_with(&self, registry: &Registry, device: &Device) -> Result<Model, ModelError> {
+        self.validate()?;
+        let file = self.network_file(registry)?;
+        let (body, output) = file
+            .layers
+            .build_network(&self.input.to_vec(), self.init, device, self.num_classes)
+            .map_err(|e| file.shape_error(e))?;
+        if output != [self.num_classes] {
+            return Err(NetworkFileError {
+                origin: self.origin.clone(),
+                line: None,
+                layer: None,
+                message: format!(
+                    "the network ends in {output:?}, not in {} class scores; its last layer should be a dense layer of `units = \"classes\"` (or a flatten to that many values)",
+                    self.num_classes
+                ),
+            }
+            .into());
+        }
+        Ok(Model {
+            body,
+            config: self.clone(),
+        })
+    }
+}
 
 /// A built model: its layers and the configuration they came from.
 #[derive(Debug, Clone)]

@@ -41,7 +41,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use super::Recipe;
+use super::recipe::Recipe;
 use crate::nn::{join, Init, Registry, SequentialSpec, ShapeError};
 
 /// A network file read into a description.

@@ -5,9 +5,12 @@
 //! inference the head does not run.
 
 
+use serde::Deserialize;
+
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
+use super::registry::BlockConfig;
 use super::sequential::{Sequential, SequentialSpec};
 
 /// In a network file `{ name = "aux1", type = "aux_classifier", weight = 0.3, layers = [...] }`.
@@ -87,5 +90,27 @@ impl Layer for AuxClassifier {
 
     fn torch_name(&self, path: &str) -> TorchName {
         self.head.torch_name(path)
+    }
+}
+
+/// An auxiliary classifier's entry: its loss weight (default 0.3, the paper's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuxSettings {
+    #[serde(default = "paper_weight")]
+    pub weight: f64,
+}
+
+fn paper_weight() -> f64 {
+    0.3
+}
+
+impl BlockConfig for AuxClassifierConfig {
+    type Settings = AuxSettings;
+    fn from_parts(settings: AuxSettings, head: SequentialSpec) -> Result<Self, String> {
+        Ok(Self {
+            weight: settings.weight,
+            head,
+        })
     }
 }

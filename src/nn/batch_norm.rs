@@ -6,10 +6,12 @@
 use burn::nn::{BatchNorm, BatchNormConfig as BurnBatchNormConfig};
 use serde::{Deserialize, Serialize};
 
-use super::conv::BN_EPS;
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
+
+/// Batch norm's default epsilon (PyTorch's and Gluon's).
+pub const BN_EPS: f64 = 1e-5;
 
 fn bn_eps() -> f64 {
     BN_EPS
@@ -102,5 +104,5 @@ pub fn torch_name(path: &str) -> TorchName {
         "beta" => "bias",
         other => other,
     };
-    TorchName::renamed(super::layer::join(prefix, leaf))
+    TorchName::renamed(super::params::join(prefix, leaf))
 }

@@ -14,13 +14,11 @@ use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::batch_norm::BN_EPS;
 use super::features::{expect_maps, window_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
 use crate::flex;
-
-/// Batch norm's default epsilon (PyTorch's and Gluon's).
-pub const BN_EPS: f64 = 1e-5;
 
 fn one() -> usize {
     1

@@ -7,8 +7,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 
 use super::features::Features;
-use super::layer::{join, Layer};
-use super::params::count_params;
+use super::params::join;
 
 /// One traced layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,44 +146,19 @@ impl Forward {
         join(&self.path.join("."), name)
     }
 
-    /// Runs `layer`, a child named `name` of the layer running now, recording it in the trace.
-    pub fn layer<L: Layer>(&mut self, name: &str, layer: &L, x: Features) -> Features {
-        self.layer_as(name, layer, x, None)
-    }
-
-    /// As [`layer`](Self::layer), for the second place of a shared layer first placed as
-    /// `first`: its row says so and counts no parameters.
-    pub fn layer_as<L: Layer>(
+    /// Enters the child `name` of the layer running now; returns its trace slot. `describe`
+    /// and `params` are only asked for when tracing. ([`Forward::layer`] is the way in.)
+    pub(crate) fn enter(
         &mut self,
         name: &str,
-        layer: &L,
-        x: Features,
-        shares: Option<&str>,
-    ) -> Features {
-        self.path.push(name.to_string());
-        let slot = self.open(layer, &x, shares);
-        let out = layer.forward(x, self);
-        self.close(slot, layer, &out);
-        self.path.pop();
-        out
-    }
-
-    fn open<L: Layer>(
-        &mut self,
-        layer: &L,
         input: &Features,
-        shares: Option<&str>,
+        describe: impl FnOnce() -> (String, usize),
     ) -> Option<usize> {
+        self.path.push(name.to_string());
         let path = self.path.join(".");
         let training_only = self.training_only > 0;
         let trace = self.trace.as_mut()?;
-        let (description, params) = match shares {
-            Some(first) => (
-                format!("{} (shares the parameters of `{first}`)", layer.describe()),
-                0,
-            ),
-            None => (layer.describe(), count_params(layer)),
-        };
+        let (description, params) = describe();
         trace.rows.push(TraceRow {
             depth: self.path.len() - 1,
             path,
@@ -206,7 +180,15 @@ impl Forward {
         Some(trace.rows.len() - 1)
     }
 
-    fn close<L: Layer>(&mut self, slot: Option<usize>, layer: &L, output: &Features) {
+    /// Leaves the child entered with `slot`, recording its output and its own FLOPs
+    /// (`flops(input dims, output dims)`; its children's are added).
+    pub(crate) fn leave(
+        &mut self,
+        slot: Option<usize>,
+        output: &Features,
+        flops: impl FnOnce(&[usize], &[usize]) -> u64,
+    ) {
+        self.path.pop();
         let (Some(i), Some(trace)) = (slot, self.trace.as_mut()) else {
             return;
         };
@@ -222,7 +204,7 @@ impl Forward {
             .filter(|r| r.depth == depth + 1)
             .map(|r| r.flops)
             .sum();
-        trace.rows[i].flops = layer.flops(&trace.inputs[i], &shape) + children;
+        trace.rows[i].flops = flops(&trace.inputs[i], &shape) + children;
         trace.rows[i].shape = shape;
     }
 

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::init::Init;
-use super::ShapeError;
+use super::params::{count_params, join, split_path};
 
 /// A built layer or block.
 ///
@@ -89,6 +89,34 @@ pub trait Layer: Module + Sync + 'static {
     /// [`TorchName::child`]).
     fn torch_name(&self, path: &str) -> TorchName {
         TorchName::same(path)
+    }
+}
+
+impl Forward {
+    /// Runs `layer`, a child named `name` of the layer running now, recording it in the trace.
+    pub fn layer<L: Layer>(&mut self, name: &str, layer: &L, x: Features) -> Features {
+        self.layer_as(name, layer, x, None)
+    }
+
+    /// As [`layer`](Self::layer), for the second place of a shared layer first placed as
+    /// `shares`: its row says so and counts no parameters.
+    pub fn layer_as<L: Layer>(
+        &mut self,
+        name: &str,
+        layer: &L,
+        x: Features,
+        shares: Option<&str>,
+    ) -> Features {
+        let slot = self.enter(name, &x, || match shares {
+            Some(first) => (
+                format!("{} (shares the parameters of `{first}`)", layer.describe()),
+                0,
+            ),
+            None => (layer.describe(), count_params(layer)),
+        });
+        let out = layer.forward(x, self);
+        self.leave(slot, &out, |input, output| layer.flops(input, output));
+        out
     }
 }
 
@@ -179,18 +207,14 @@ impl<L: Layer> DynTorchNames for L {
     }
 }
 
-/// `a.b.c` into `a` and `b.c` (`rest` empty when there is no dot).
-pub fn split_path(path: &str) -> (&str, &str) {
-    path.split_once('.').unwrap_or((path, ""))
-}
-
-/// `prefix.name`, or `name` alone when the prefix is empty.
-pub fn join(prefix: &str, name: &str) -> String {
-    match (prefix.is_empty(), name.is_empty()) {
-        (true, _) => name.to_string(),
-        (_, true) => prefix.to_string(),
-        _ => format!("{prefix}.{name}"),
-    }
+/// A network cannot be built for the requested input: names the layer and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("layer `{layer}` ({description}) cannot take an input of shape {input:?}: {reason}")]
+pub struct ShapeError {
+    pub layer: String,
+    pub description: String,
+    pub input: Shape,
+    pub reason: String,
 }
 
 /// What a layer needs to build itself: the initializer, the device, the network's number of
@@ -200,7 +224,7 @@ pub struct Build {
     init: Init,
     device: Device,
     classes: usize,
-    /// The block holding each [`Shared`](super::Shared) layer placed so far, by identity.
+    /// The block holding each `Shared` layer placed so far, by identity.
     pub(crate) shared: HashMap<usize, String>,
     /// The path of the block being built.
     pub(crate) path: Vec<String>,

@@ -23,11 +23,9 @@ pub use features::{
 };
 pub use forward::{Forward, TraceRow};
 pub use init::{reinitialize, Init, ParamInit, ParamRole};
-pub use layer::{
-    join, split_path, Build, DynTorchNames, Layer, LayerConfig, Layout, Size, TorchName,
-};
-pub use params::{all_finite, count_params, named_params, NamedParam};
-pub use registry::{AuxSettings, BlockConfig, NoSettings, Registry};
+pub use layer::{Build, DynTorchNames, Layer, LayerConfig, Layout, ShapeError, Size, TorchName};
+pub use params::{all_finite, count_params, join, named_params, split_path, NamedParam};
+pub use registry::{BlockConfig, NoSettings, Registry};
 pub use sequential::{Sequential, SequentialSpec};
 
 /// Every built-in layer: the file that defines it and the name network files give it. A new
@@ -37,10 +35,14 @@ macro_rules! builtin_layers {
     ($($file:ident => $register:ident::<$config:ty>($name:literal)),* $(,)?) => {
         $(mod $file; pub use $file::*;)*
 
-        /// Registers every built-in layer under its network-file name.
-        fn register_builtin(registry: &mut Registry) {
-            $(registry.$register::<$config>($name);)*
-            registry.add_block::<SequentialSpec>("sequential");
+        impl Registry {
+            /// Every built-in layer, under its network-file name.
+            pub fn builtin() -> Self {
+                let mut registry = Self::empty();
+                $(registry.$register::<$config>($name);)*
+                registry.add_block::<SequentialSpec>("sequential");
+                registry
+            }
         }
     };
 }
@@ -61,14 +63,4 @@ builtin_layers! {
     relu => add::<Relu>("relu"),
     sigmoid => add::<Sigmoid>("sigmoid"),
     transform_input => add::<TransformInput>("transform_input"),
-}
-
-/// A network cannot be built for the requested input: names the layer and says why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("layer `{layer}` ({description}) cannot take an input of shape {input:?}: {reason}")]
-pub struct ShapeError {
-    pub layer: String,
-    pub description: String,
-    pub input: Shape,
-    pub reason: String,
 }

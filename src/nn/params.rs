@@ -1,4 +1,5 @@
-//! Counting and naming parameters as PyTorch and the reference do: batch norm's running
+//! Counting and naming parameters as PyTorch and the reference do, and the dotted paths that
+//! name them: batch norm's running
 //! statistics are buffers, not parameters (burn's `Module::num_params` counts them too), and a
 //! parameter shared by several layers counts once.
 
@@ -107,4 +108,18 @@ pub fn initialize_now<M: Module>(module: &M) {
         }
     }
     module.visit(&mut Touch);
+}
+
+/// `a.b.c` into `a` and `b.c` (`rest` empty when there is no dot).
+pub fn split_path(path: &str) -> (&str, &str) {
+    path.split_once('.').unwrap_or((path, ""))
+}
+
+/// `prefix.name`, or `name` alone when the prefix is empty.
+pub fn join(prefix: &str, name: &str) -> String {
+    match (prefix.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (_, true) => prefix.to_string(),
+        _ => format!("{prefix}.{name}"),
+    }
 }

@@ -1,5 +1,5 @@
 //! Which layer a network file's `type = "..."` names: a table from type names to configs read
-//! from the layer's settings. [`Registry::builtin`] holds every built-in layer (one line each,
+//! from the layer's settings. `Registry::builtin()` holds every built-in layer (one line each,
 //! in `nn/mod.rs`); a program adds its own layers with [`Registry::add`] so that its network
 //! files can use them.
 
@@ -51,13 +51,6 @@ impl Registry {
     /// No layer types at all.
     pub fn empty() -> Self {
         Self::default()
-    }
-
-    /// Every built-in layer.
-    pub fn builtin() -> Self {
-        let mut registry = Self::empty();
-        super::register_builtin(&mut registry);
-        registry
     }
 
     /// Makes `type = "name"` mean a `C` read from the entry's settings (serde, with the
@@ -139,27 +132,5 @@ impl BlockConfig for SequentialSpec {
     type Settings = NoSettings;
     fn from_parts(_: NoSettings, layers: SequentialSpec) -> Result<Self, String> {
         Ok(layers)
-    }
-}
-
-/// An auxiliary classifier's entry: its loss weight (default 0.3, the paper's).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuxSettings {
-    #[serde(default = "paper_weight")]
-    pub weight: f64,
-}
-
-fn paper_weight() -> f64 {
-    0.3
-}
-
-impl BlockConfig for super::AuxClassifierConfig {
-    type Settings = AuxSettings;
-    fn from_parts(settings: AuxSettings, head: SequentialSpec) -> Result<Self, String> {
-        Ok(Self {
-            weight: settings.weight,
-            head,
-        })
     }
 }

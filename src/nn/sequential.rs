@@ -19,9 +19,8 @@ use super::any_layer::{AnyConfig, AnyLayer, Prebuilt};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::init::Init;
-use super::layer::{join, split_path, Build, Layer, LayerConfig, TorchName};
-use super::params::{param_ids, tensor_paths};
-use super::ShapeError;
+use super::layer::{Build, Layer, LayerConfig, ShapeError, TorchName};
+use super::params::{join, param_ids, split_path, tensor_paths};
 
 /// The most values one example may have after a layer (2^27: 512 MiB of float32).
 pub const MAX_VALUES: usize = 1 << 27;

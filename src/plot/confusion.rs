@@ -6,8 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
-use crate::train::evaluate::short;
-use crate::train::Confusion;
+use crate::history::{short, Confusion};
 
 const CELL: i32 = 64;
 const LEFT: i32 = 120;

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
-use crate::train::Progress;
+use crate::history::{EpochReport, StepLoss};
 
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const TEST: RGBColor = RGBColor(214, 39, 40);
@@ -14,7 +14,10 @@ const STEPS: RGBColor = RGBColor(140, 180, 220);
 
 /// The curves of a run so far.
 pub struct Curves<'a> {
-    pub progress: &'a Progress,
+    /// Every completed epoch.
+    pub history: &'a [EpochReport],
+    /// The running loss every few steps.
+    pub steps: &'a [StepLoss],
     pub steps_per_epoch: usize,
 }
 
@@ -28,15 +31,15 @@ impl Figure for Curves<'_> {
         DB::ErrorType: 'static,
     {
         let panels = area.split_evenly((1, 3));
-        let history = &self.progress.history;
+        let history = self.history;
         let epochs = history.iter().map(|r| r.epoch).max().unwrap_or(1).max(1) as f64;
         let x = |step: u64| step as f64 / self.steps_per_epoch.max(1) as f64;
-        let epoch_points = |f: fn(&crate::train::EpochReport) -> f64| -> Vec<(f64, f64)> {
+        let epoch_points = |f: fn(&EpochReport) -> f64| -> Vec<(f64, f64)> {
             history.iter().map(|r| (r.epoch as f64, f(r))).collect()
         };
 
         // Loss: the running loss within each epoch, and the per-epoch means.
-        let steps = &self.progress.steps;
+        let steps = self.steps;
         let train_loss = epoch_points(|r| r.loss);
         let test_loss = epoch_points(|r| r.test_loss);
         let top = steps

@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use burn::data::dataset::Dataset;
 
 use crate::data::RawImage;
-use crate::train::{EvalReport, Progress};
+use crate::history::{EpochReport, EvalReport, StepLoss};
 
 pub use confusion::ConfusionFigure;
 pub use curves::Curves;
@@ -83,7 +83,10 @@ pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> PlotResult<[PathB
 
 /// Everything the three figures of a run are drawn from.
 pub struct RunFigures<'a> {
-    pub progress: &'a Progress,
+    /// Every completed epoch.
+    pub history: &'a [EpochReport],
+    /// The running loss every few steps.
+    pub steps: &'a [StepLoss],
     /// The last evaluation on the test set (in file order).
     pub eval: &'a EvalReport,
     pub test_set: &'a dyn Dataset<RawImage>,
@@ -97,7 +100,8 @@ impl RunFigures<'_> {
     /// Writes `curves`, `confusion` and `predictions` (`.png` and `.svg`) into `dir`.
     pub fn draw(&self, dir: &Path) -> PlotResult<Vec<PathBuf>> {
         let curves = Curves {
-            progress: self.progress,
+            history: self.history,
+            steps: self.steps,
             steps_per_epoch: self.steps_per_epoch,
         };
         let confusion = ConfusionFigure {
@@ -118,7 +122,7 @@ impl RunFigures<'_> {
     }
 
     fn title(&self) -> String {
-        let epoch = self.progress.history.last().map_or(0, |r| r.epoch);
+        let epoch = self.history.last().map_or(0, |r| r.epoch);
         format!(
             "confusion matrix after epoch {epoch}: test acc {:.3} on {} images",
             self.eval.accuracy, self.eval.images

@@ -29,12 +29,11 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
+use super::error::TrainError;
 use super::evaluate::{batch_stats, evaluate, EvalReport};
 use super::optim;
 use super::run_dir::RunDir;
-use super::state::{
-    EpochReport, Progress, StepLoss, TrainConfig, TrainError, TrainObserver, TrainOutcome,
-};
+use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, TrainOutcome};
 use crate::data::{data_loader, ImageBatch, ImageDataset, LoaderOptions};
 use crate::models::Model;
 use crate::nn::params::initialize_now;
@@ -195,6 +194,11 @@ struct Start<N> {
     progress: Progress,
 }
 
+/// The run's latest checkpoint (`model.ckpt` in its run directory), if it saves any.
+fn latest(config: &TrainConfig) -> Option<PathBuf> {
+    RunDir::of(config).map(|dir| dir.latest())
+}
+
 /// A seed for step `step` of a run seeded `seed` (splitmix64's finalizer, so neighbouring steps
 /// get unrelated streams).
 fn mix(seed: u64, salt: u64, step: u64) -> u64 {
@@ -249,7 +253,7 @@ fn run<N: Classifier, D: ImageDataset>(
         train_set,
         test_set,
         train_device,
-        run_dir: config.run_dir(),
+        run_dir: RunDir::of(config),
         loss_fn: CrossEntropyLossConfig::new().init(train_device),
         steps_per_epoch: config.steps_per_epoch(train_set.len()),
     };
@@ -300,7 +304,7 @@ fn run<N: Classifier, D: ImageDataset>(
                 return Err(TrainError::Interrupted {
                     epoch,
                     step: progress.step_in_epoch,
-                    checkpoint: config.checkpoint_path(),
+                    checkpoint: latest(config),
                 });
             }
         }
@@ -383,7 +387,7 @@ impl<D: ImageDataset> Run<'_, D> {
                 loss: batch_loss,
                 epoch,
                 step: progress.step_in_epoch + 1,
-                checkpoint: self.config.checkpoint_path(),
+                checkpoint: latest(self.config),
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -419,7 +423,7 @@ impl<D: ImageDataset> Run<'_, D> {
                 loss: eval.loss,
                 epoch,
                 step: progress.step_in_epoch,
-                checkpoint: self.config.checkpoint_path(),
+                checkpoint: latest(self.config),
             });
         }
         Ok(eval)
@@ -442,7 +446,7 @@ impl<D: ImageDataset> Run<'_, D> {
                 loss: f64::NAN,
                 epoch: progress.epochs_done + 1,
                 step: progress.step_in_epoch,
-                checkpoint: self.config.checkpoint_path(),
+                checkpoint: latest(self.config),
             });
         }
         let optimizer = optim
@@ -473,7 +477,8 @@ impl<D: ImageDataset> Run<'_, D> {
             return;
         };
         let figures = crate::plot::RunFigures {
-            progress,
+            history: &progress.history,
+            steps: &progress.steps,
             eval,
             test_set: self.test_set,
             steps_per_epoch: self.steps_per_epoch,

@@ -2,6 +2,7 @@
 //! test accuracy, checkpoints and resume, optimizers and schedules, the run's history.
 
 pub mod checkpoint;
+pub mod error;
 pub mod evaluate;
 pub mod fit;
 pub mod metrics;
@@ -10,10 +11,11 @@ pub mod run_dir;
 pub mod state;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
+pub use error::TrainError;
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
 pub use fit::{resume, resume_with, train, train_model};
 pub use optim::{OptimSettings, Schedule};
 pub use run_dir::RunDir;
 pub use state::{
-    EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainError, TrainObserver, TrainOutcome,
+    EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainObserver, TrainOutcome,
 };

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
+use super::state::TrainConfig;
 use burn::module::Module;
 
 use crate::models::ModelConfig;
@@ -34,6 +35,14 @@ impl RunDir {
             root: root.to_path_buf(),
             keep,
         }
+    }
+
+    /// The run directory of `config`, if the run saves anything.
+    pub fn of(config: &TrainConfig) -> Option<Self> {
+        config
+            .out_dir
+            .as_ref()
+            .map(|dir| Self::new(dir, config.keep_checkpoints))
     }
 
     /// The run directory itself.

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::CheckpointError;
 use super::optim::OptimSettings;
-use super::run_dir::RunDir;
 use crate::data::Augmentation;
+pub use crate::history::{EpochReport, StepLoss};
 use crate::models::{ModelConfig, OptimizerKind};
 
 /// Everything that defines a training run.
@@ -115,18 +114,6 @@ impl TrainConfig {
             .map_or(train_images, |l| l.min(train_images));
         images.div_ceil(self.batch_size)
     }
-
-    /// The run directory's checkpoints, if the run saves any.
-    pub fn run_dir(&self) -> Option<RunDir> {
-        self.out_dir
-            .as_ref()
-            .map(|d| RunDir::new(d, self.keep_checkpoints))
-    }
-
-    /// Path of the latest checkpoint (`model.ckpt` in the run directory).
-    pub fn checkpoint_path(&self) -> Option<PathBuf> {
-        self.run_dir().map(|d| d.latest())
-    }
 }
 
 /// Where a run stands between two optimizer steps: with the weights and the optimizer's
@@ -175,90 +162,6 @@ impl Progress {
             steps: self.steps,
             ..Progress::default()
         }
-    }
-}
-
-/// Why training stopped before the end.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Data(String),
-    #[error(
-        "training stopped at epoch {epoch}, step {step}; {}",
-        saved_note(checkpoint)
-    )]
-    Interrupted {
-        epoch: usize,
-        step: usize,
-        checkpoint: Option<PathBuf>,
-    },
-    #[error("the loss became {loss} at epoch {epoch}, step {step}: training diverged; try a lower --lr ({})", kept_note(checkpoint))]
-    Diverged {
-        loss: f64,
-        epoch: usize,
-        step: usize,
-        checkpoint: Option<PathBuf>,
-    },
-    #[error("{0}; training stopped, the previous checkpoint is intact")]
-    Checkpoint(#[from] CheckpointError),
-}
-
-fn saved_note(checkpoint: &Option<PathBuf>) -> String {
-    match checkpoint.as_deref().and_then(Path::parent) {
-        Some(dir) => format!(
-            "saved {}; continue with `inception train --resume {}`",
-            checkpoint.as_ref().expect("checked").display(),
-            dir.display()
-        ),
-        None => "nothing was saved (no output directory)".to_string(),
-    }
-}
-
-fn kept_note(checkpoint: &Option<PathBuf>) -> String {
-    match checkpoint {
-        Some(path) if path.exists() => format!("the last good checkpoint is {}", path.display()),
-        _ => "no checkpoint was written".to_string(),
-    }
-}
-
-/// One epoch's figures, as `train_ch5` prints them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochReport {
-    pub epoch: usize,
-    /// Mean training loss over the epoch's examples.
-    pub loss: f64,
-    pub train_acc: f64,
-    pub test_acc: f64,
-    pub test_loss: f64,
-    /// Seconds for the epoch, training and testing.
-    pub seconds: f64,
-    /// Training images per second.
-    pub images_per_sec: f64,
-    /// Learning rate of the epoch.
-    #[serde(default)]
-    pub lr: f64,
-}
-
-/// The running training loss of an epoch, recorded every `log_every` steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepLoss {
-    /// Optimizer steps since the start of the run.
-    pub step: u64,
-    pub epoch: usize,
-    /// Mean training loss over the epoch so far.
-    pub loss: f64,
-    pub lr: f64,
-}
-
-impl EpochReport {
-    /// The seed's line: `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
-    pub fn line(&self) -> String {
-        format!(
-            "epoch {}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec",
-            self.epoch, self.loss, self.train_acc, self.test_acc, self.seconds
-        )
     }
 }
 
