@@ -1,4 +1,4 @@
-//! Your own layers and blocks next to the built-in ones, as seed 002 writes them in Gluon:
+//! Your own layers and blocks next to the built-in ones, as article 002 writes them in Gluon:
 //! - `CenteredLayer`: no parameters, `x - mean(x)`;
 //! - `MyDense`: a dense layer with its own weight and bias, its input size deferred;
 //! - `FancyMlp`: one dense layer used twice, a constant (untrained) weight, and control flow;
@@ -25,7 +25,7 @@ use inception::nn::{
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
-/// Subtracts the mean (seed 002's `CenteredLayer`): a layer without parameters, which is its
+/// Subtracts the mean (article 002's `CenteredLayer`): a layer without parameters, which is its
 /// own config.
 #[derive(Module, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,7 +120,7 @@ impl Layer for MyDense {
     }
 }
 
-/// Seed 002's `FancyMLP`: a dense layer, a constant weight, the same dense layer again, then
+/// Article 002's `FancyMLP`: a dense layer, a constant weight, the same dense layer again, then
 /// halving until the norm is at most 1. The constant is drawn from `seed`, so a rebuilt network
 /// has the same one (like Gluon's `nd.random_uniform` attribute, it is not a parameter).
 #[derive(Debug, Clone, Deserialize)]
@@ -181,7 +181,7 @@ impl Layer for FancyMlp {
     }
 }
 
-/// Seed 002's `RecMLP`: a block around a `Sequential` of built-in layers, then a `MyDense`. In
+/// Article 002's `RecMLP`: a block around a `Sequential` of built-in layers, then a `MyDense`. In
 /// a network file: `{ type = "rec_mlp", units = 32, layers = [...] }`.
 #[derive(Debug, Clone)]
 pub struct RecMlpConfig {
@@ -262,7 +262,7 @@ pub fn registry() -> Registry {
 }
 
 /// A network of the four blocks among built-in layers, for Fashion-MNIST, as a network file.
-/// `hidden` (64 to 64, as seed 002's `Dense(4, in_units=4)`) is placed twice (`share`): one
+/// `hidden` (64 to 64, as article 002's `Dense(4, in_units=4)`) is placed twice (`share`): one
 /// layer, shared parameters.
 pub const NETWORK: &str = r#"
 name = "seed-002-blocks"

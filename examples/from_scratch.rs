@@ -1,4 +1,4 @@
-//! Dropout and batch normalization written by hand, as seed 002 does, and checked against
+//! Dropout and batch normalization written by hand, as article 002 does, and checked against
 //! burn's built-in layers on the same inputs (run the checks with `cargo test --examples`).
 //!
 //! ```sh
@@ -8,7 +8,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Distribution, Tensor};
 
-/// Seed 002's `dropout(X, drop_prob)`: zero each element with probability `drop_prob` and
+/// Article 002's `dropout(X, drop_prob)`: zero each element with probability `drop_prob` and
 /// scale the rest by `1 / (1 - drop_prob)`.
 pub fn dropout<const D: usize>(x: Tensor<D>, drop_prob: f64) -> Tensor<D> {
     assert!((0.0..=1.0).contains(&drop_prob));
@@ -23,7 +23,7 @@ pub fn dropout<const D: usize>(x: Tensor<D>, drop_prob: f64) -> Tensor<D> {
     x * mask / keep_prob
 }
 
-/// Seed 002's `batch_norm` as a block: per-channel statistics of the batch in training
+/// Article 002's `batch_norm` as a block: per-channel statistics of the batch in training
 /// (biased variance), moving averages with momentum 0.9 in inference.
 #[derive(Module, Debug)]
 pub struct MyBatchNorm {
@@ -137,13 +137,13 @@ mod tests {
             .clone()
             .into_data()
             .assert_approx_eq(&builtin.running_mean.value_sync().into_data(), tolerance);
-        // burn's moving variance is the biased one, as the seed's (PyTorch keeps the unbiased).
+        // burn's moving variance is the biased one, as the article's (PyTorch keeps the unbiased).
         mine.moving_var
             .clone()
             .into_data()
             .assert_approx_eq(&builtin.running_var.value_sync().into_data(), tolerance);
 
-        // Inference: both use their moving statistics. Give burn's the seed's values first.
+        // Inference: both use their moving statistics. Give burn's the article's values first.
         let plain = Device::flex();
         let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Default, &plain);
         let mut inference = builtin.valid();

@@ -59,7 +59,7 @@ class ConvReLU(nn.Conv2d):
 
 
 class BasicConv2d(nn.Module):
-    """torchvision's BasicConv2d; with bias=True and eps=1e-5 it is seed 001's conv_block."""
+    """torchvision's BasicConv2d; with bias=True and eps=1e-5 it is article 001's conv_block."""
 
     def __init__(self, cin, cout, bias=False, eps=0.001, **kw):
         super().__init__()
@@ -162,7 +162,7 @@ def googlenet_d2l(classes, conv=plain_conv):
 
 
 class AuxPaper(nn.Module):
-    """Seed 001's InceptionAux."""
+    """Article 001's InceptionAux."""
 
     def __init__(self, cin, classes):
         super().__init__()
@@ -178,7 +178,7 @@ class AuxPaper(nn.Module):
 
 
 class GoogLeNetPaper(nn.Module):
-    """Seed 001's GoogLeNet (conv_block everywhere, pooling with padding 1)."""
+    """Article 001's GoogLeNet (conv_block everywhere, pooling with padding 1)."""
 
     def __init__(self, classes):
         super().__init__()

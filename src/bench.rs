@@ -1,6 +1,6 @@
 //! Training and inference throughput with the protocol of the PyTorch reference
 //! (`../shared/bench/torch_googlenet.py`), so the two can be divided: input ~ N(0, 1) of shape
-//! `(B, C, S, S)`, labels `i % 10`; a training step is forward + mean softmax cross-entropy +
+//! `(B, C, S, S)`, labels `i % classes` (`i % 10` for the reference's 10 classes); a training step is forward + mean softmax cross-entropy +
 //! backward + SGD(lr 0.05); 2 warm-up steps, then the median of 10 timed steps; inference is the
 //! forward pass alone. The device finishes its work before each clock reading.
 
@@ -103,7 +103,15 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     let train_device = device.clone().autodiff();
     train_device.seed(0);
     let model = config.build(&train_device).map_err(|e| e.to_string())?;
-    let (report, _) = bench_network(model, &config.name, config.input, options, device, threads);
+    let (report, _) = bench_network(
+        model,
+        &config.name,
+        config.input,
+        config.num_classes,
+        options,
+        device,
+        threads,
+    );
     Ok(report)
 }
 
@@ -113,6 +121,7 @@ pub fn bench_network<N: Classifier>(
     network: N,
     name: &str,
     input: [usize; 3],
+    classes: usize,
     options: &BenchOptions,
     device: &Device,
     threads: usize,
@@ -121,7 +130,7 @@ pub fn bench_network<N: Classifier>(
     let batch = options.batch;
     let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), device);
-    let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % classes as i64).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device);
 
     let mut model = network.train().fork(&train_device);
@@ -200,13 +209,13 @@ pub fn bench_network<N: Classifier>(
             layers,
         }
     });
+    let fast = crate::flex::fast_path() && crate::device::is_flex(device);
     let report = BenchReport {
-        framework: if crate::flex::fast_path() {
-            "burn 0.22.1 flex + inception fast path"
-        } else {
-            "burn 0.22.1 flex"
-        }
-        .to_string(),
+        framework: format!(
+            "burn 0.22.1 {}{}",
+            crate::device::describe(device),
+            if fast { " + inception fast path" } else { "" }
+        ),
         model: name.to_string(),
         batch,
         threads,

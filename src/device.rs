@@ -3,8 +3,8 @@
 
 use burn::tensor::Device;
 
-/// A compute device selectable on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// A compute backend: the flex CPU backend, or a GPU one this build was compiled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// burn's flex CPU backend (threads and SIMD).
     #[default]
@@ -18,6 +18,25 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend this build has.
+    pub const ALL: &'static [Backend] = &[
+        Backend::Cpu,
+        #[cfg(feature = "cuda")]
+        Backend::Cuda,
+        #[cfg(feature = "wgpu")]
+        Backend::Wgpu,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => "cuda",
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => "wgpu",
+        }
+    }
+
     /// The inference device; training uses its `.autodiff()` version.
     pub fn device(self) -> Device {
         match self {
@@ -28,6 +47,23 @@ impl Backend {
             Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         }
     }
+}
+
+/// What `device` is, in a few words: `flex (CPU)`, or burn's own name of a GPU device.
+pub fn describe(device: &Device) -> String {
+    match device.clone().inner().as_dispatch() {
+        burn::backend::DispatchDevice::Flex(_) => "flex (CPU)".to_string(),
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether `device` is burn's flex CPU backend (where this crate's fast paths run).
+pub fn is_flex(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
 }
 
 /// Limits the CPU backend to `threads` threads (call once, before any tensor work).

@@ -34,7 +34,7 @@ pub struct StepLoss {
 }
 
 impl EpochReport {
-    /// The seed's line: `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
+    /// The article's line: `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
     pub fn line(&self) -> String {
         format!(
             "epoch {}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec",

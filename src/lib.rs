@@ -7,7 +7,7 @@
 //! - [`nn`]: the layer contract ([`nn::Layer`], [`nn::LayerConfig`]), one file per layer, the
 //!   run-time [`nn::Sequential`] holding built-in and user layers alike, the network contract
 //!   [`nn::Classifier`], initializers, shape tracing.
-//! - [`models`]: the zoo as network files (TOML) with their seeds' recipes; [`models::ModelConfig`]
+//! - [`models`]: the zoo as network files (TOML) with their articles' recipes; [`models::ModelConfig`]
 //!   and [`models::Model`] for any network file.
 //! - [`train`]: the `train_ch5` loop over any network and dataset, evaluation and checkpoints.
 //! - [`history`]: what a run measures (epoch reports, step losses, evaluations), shared by

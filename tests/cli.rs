@@ -42,8 +42,10 @@ fn missing_data_directory_is_a_clear_error() {
         .assert()
         .code(2)
         .stderr(
-            predicate::str::contains("error: no Fashion-MNIST files in /nonexistent/fashion")
-                .and(predicate::str::contains("panicked").not()),
+            predicate::str::contains(
+                "error: no Fashion-MNIST files in /nonexistent/fashion (given as --data DIR)",
+            )
+            .and(predicate::str::contains("panicked").not()),
         );
 }
 

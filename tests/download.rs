@@ -111,7 +111,7 @@ fn nothing_found_and_no_network_is_one_clear_message() {
         "/nonexistent/fashion",
         "apt-get install dataset-fashion-mnist",
         &format!("http://127.0.0.1:{port}/fashion/"),
-        "--data DIR",
+        "give their directory as `data_dir`",
     ] {
         assert!(msg.contains(needle), "message lacks {needle:?}:\n{msg}");
     }

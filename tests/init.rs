@@ -5,7 +5,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use inception::models::{ModelConfig, ModelKind};
 use inception::nn::{reinitialize, Init, ParamInit, ParamRole};
 
-/// Seed 002's `MyInit`: weights uniform in [5, 10], biases 2.
+/// Article 002's `MyInit`: weights uniform in [5, 10], biases 2.
 struct MyInit;
 
 impl ParamInit for MyInit {

@@ -30,7 +30,7 @@ fn pooling_output_sizes_follow_pytorch() {
     // floor: (len + 2p - k) / s + 1
     assert_eq!(window_output(112, 3, 2, 1, false), Some(56));
     assert_eq!(window_output(56, 3, 2, 0, false), Some(27));
-    // ceil mode (seed 004): ceil((len - k) / s) + 1, as long as the last window starts inside.
+    // ceil mode (article 004): ceil((len - k) / s) + 1, as long as the last window starts inside.
     assert_eq!(window_output(56, 3, 2, 0, true), Some(28));
     assert_eq!(window_output(112, 3, 2, 0, true), Some(56));
     assert_eq!(window_output(5, 2, 2, 1, true), Some(3));

@@ -101,7 +101,7 @@ fn nesting_repeats_templates_sharing_and_class_sizes() {
 
 #[test]
 fn a_replaced_template_changes_the_network() {
-    // GoogLeNet-paper's pooling in ceil mode (seed 004) through its `pool` template.
+    // GoogLeNet-paper's pooling in ceil mode (article 004) through its `pool` template.
     let padding = ModelConfig::new(ModelKind::GooglenetPaper);
     let ceil = padding
         .clone()

@@ -364,7 +364,7 @@ fn divergence_stops_and_keeps_the_last_good_checkpoint() {
     let message = err.to_string();
     assert!(matches!(err, TrainError::Diverged { .. }), "{message}");
     assert!(
-        message.contains("training diverged; try a lower --lr"),
+        message.contains("training diverged; try a lower learning rate `lr`"),
         "{message}"
     );
     assert!(message.contains("the last good checkpoint is"), "{message}");

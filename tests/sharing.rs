@@ -224,7 +224,7 @@ fn bench_keeps_both_places_one_layer() {
         timed: 2,
         profile: false,
     };
-    let (report, trained) = bench_network(model, "shared", [1, 28, 28], &options, &device, 1);
+    let (report, trained) = bench_network(model, "shared", [1, 28, 28], 10, &options, &device, 1);
     assert!(report.train_img_s > 0.0);
     assert_ne!(
         check_places(&trained),

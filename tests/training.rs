@@ -80,14 +80,14 @@ fn bad_settings_are_refused_before_training() {
     };
     let err = train_model(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(
-        err.to_string().contains("--lr must be a positive number"),
+        err.to_string().contains("`lr` must be a positive number"),
         "{err}"
     );
     config.lr = 0.1;
     config.batch_size = 0;
     let err = train_model(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(
-        err.to_string().contains("--batch-size must be at least 1"),
+        err.to_string().contains("`batch_size` must be at least 1"),
         "{err}"
     );
 }

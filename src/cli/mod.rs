@@ -9,6 +9,7 @@ mod plot;
 mod predict;
 mod summary;
 mod train;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on Fashion-MNIST (defaults: the seed's recipe for the model).
+    /// Train a model on Fashion-MNIST (defaults: the article's recipe for the model).
     Train(Box<train::TrainArgs>),
     /// Test loss and accuracy of a saved model.
     Eval(eval::EvalArgs),
@@ -86,6 +87,42 @@ macro_rules! bad_input {
     };
 }
 pub(crate) use bad_input;
+
+/// The library names settings as they are in its configurations (`` `batch_size` ``); the
+/// command line says which flag sets each.
+const FLAGS: [(&str, &str); 22] = [
+    ("`batch_size`", "--batch-size"),
+    ("`lr`", "--lr"),
+    ("`epochs`", "--epochs"),
+    ("`limit_train`", "--limit-train"),
+    ("`limit_test`", "--limit-test"),
+    ("`checkpoint_every`", "--checkpoint-every"),
+    ("`log_every`", "--log-every"),
+    ("`optimizer`", "--optimizer"),
+    ("`momentum`", "--momentum"),
+    ("`nesterov`", "--nesterov"),
+    ("`weight_decay`", "--weight-decay"),
+    ("`clip_grad_norm`", "--clip-grad-norm"),
+    ("`warmup_epochs`", "--warmup-epochs"),
+    ("`schedule.every`", "--lr-step-epochs"),
+    ("`schedule.gamma`", "--lr-gamma"),
+    ("`schedule.min_lr`", "--min-lr"),
+    ("`resized_crop`", "--random-resized-crop"),
+    ("`crop_padding`", "--random-crop"),
+    ("`brightness`", "--brightness"),
+    ("`contrast`", "--contrast"),
+    ("`data_dir`", "--data DIR"),
+    ("`out_dir`", "--out"),
+];
+
+/// `message` with the library's setting names replaced by the flags that set them.
+pub fn in_flags(message: &str) -> String {
+    FLAGS
+        .iter()
+        .fold(message.to_string(), |m, (setting, flag)| {
+            m.replace(setting, flag)
+        })
+}
 
 /// The exit code of a failed command: 2 when the user can fix what they gave (flags, files,
 /// data), 1 for anything else (a failed write, a diverged run, a bug).
@@ -216,7 +253,17 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let message = format!("{error:#}");
+            // A network file's messages are about the file's own keys, not flags.
+            let in_a_file = error
+                .chain()
+                .any(|cause| cause.is::<crate::models::NetworkFileError>());
+            let message = if in_a_file {
+                message
+            } else {
+                in_flags(&message)
+            };
+            eprintln!("error: {message}");
             ExitCode::from(exit_code(&error))
         }
     }

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use burn::data::dataset::Dataset;
 use clap::Args;
 
 use super::{bad_input, load_split, ComputeArgs, DataArgs};
@@ -51,7 +50,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let data_dir = args.data.locate()?;
     let test_set = load_split(&data_dir, Split::Test)?;
-    let train_images = load_split(&data_dir, Split::Train)?.len();
+    let train_images = crate::data::FashionMnist::count(&data_dir, Split::Train)?;
     let config = state.config;
     // The batch size of the run's own evaluation, for the same predictions.
     let options = LoaderOptions::evaluation(

@@ -20,7 +20,7 @@ pub struct SummaryArgs {
     /// How GoogLeNet-paper's max pools keep the border.
     #[arg(long, value_enum, default_value_t = PoolMode::Padding)]
     pub pool_mode: PoolMode,
-    /// Also list layers nested this deep inside blocks (0: top level only, as the seeds print).
+    /// Also list layers nested this deep inside blocks (0: top level only, as the articles print).
     #[arg(long, default_value_t = 0)]
     pub depth: usize,
     /// Also print the structure of the model, as PyTorch's `print(net)` does.

@@ -110,7 +110,7 @@ pub struct TrainArgs {
     /// googlenet-paper, else 1].
     #[arg(long)]
     pub channels: Option<usize>,
-    /// How GoogLeNet-paper's max pools keep the border (padding 1, or ceil mode as in seed 004).
+    /// How GoogLeNet-paper's max pools keep the border (padding 1, or ceil mode as in article 004).
     #[arg(long, value_enum, default_value_t = PoolMode::Padding)]
     pub pool_mode: PoolMode,
     /// Seed for weight initialization and shuffling.
@@ -164,7 +164,7 @@ impl TrainArgs {
     /// dataset of `classes` classes.
     pub fn config(&self, classes: usize) -> anyhow::Result<TrainConfig> {
         let model = self.network.config()?;
-        // A network file without a [recipe] trains with seed 000's settings at its own size.
+        // A network file without a [recipe] trains with article 000's settings at its own size.
         let recipe = model.recipe().unwrap_or(Recipe {
             optimizer: OptimizerKind::Sgd,
             lr: 0.1,
@@ -224,7 +224,7 @@ impl TrainArgs {
     }
 }
 
-/// Draws a progress bar per epoch, prints the seed's line after each, and turns Ctrl-C into a
+/// Draws a progress bar per epoch, prints the article's line after each, and turns Ctrl-C into a
 /// clean stop.
 struct ConsoleObserver {
     bar: Option<ProgressBar>,
@@ -415,7 +415,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e @ TrainError::Interrupted { .. }) => {
-            eprintln!("{e}");
+            eprintln!("{}", super::in_flags(&e.to_string()));
             std::process::exit(130);
         }
         Err(e) => Err(e.into()),

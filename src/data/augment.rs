@@ -1,4 +1,4 @@
-//! Training-time augmentation, as torchvision's transforms (seed 003 trains AlexNet with flips,
+//! Training-time augmentation, as torchvision's transforms (article 003 trains AlexNet with flips,
 //! crops and colour changes): `RandomResizedCrop` or `Resize` + `RandomCrop(padding)`, then
 //! `RandomHorizontalFlip`, then `ColorJitter(brightness, contrast)`, then `ToTensor`.
 //!
@@ -43,18 +43,16 @@ impl Augmentation {
         if let Some(scale) = self.resized_crop {
             if !(scale > 0.0 && scale <= 1.0) {
                 return Err(format!(
-                    "--random-resized-crop takes the smallest area kept, in (0, 1], got {scale}"
+                    "`resized_crop` takes the smallest area kept, in (0, 1], got {scale}"
                 ));
             }
             if self.crop_padding > 0 {
-                return Err(
-                    "--random-crop and --random-resized-crop are alternatives; give one".into(),
-                );
+                return Err("`crop_padding` and `resized_crop` are alternatives; give one".into());
             }
         }
         for (flag, value) in [
-            ("--brightness", self.brightness),
-            ("--contrast", self.contrast),
+            ("`brightness`", self.brightness),
+            ("`contrast`", self.contrast),
         ] {
             if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
                 return Err(format!("{flag} must be between 0 and 1, got {value}"));

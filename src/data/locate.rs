@@ -34,12 +34,12 @@ pub const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// Why the data could not be found.
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
-    #[error("no Fashion-MNIST files in {dir} (given with --data); expected {names}", names = expected_names())]
+    #[error("no Fashion-MNIST files in {dir} (given as `data_dir`); expected {names}", names = expected_names())]
     NotInGivenDir { dir: PathBuf },
     #[error(
         "Fashion-MNIST not found. Searched:\n{searched}\nand the download from {url} failed: {reason}\n\
          Fix: install the Debian package (`apt-get install dataset-fashion-mnist`), or put the four \
-         files ({names}) in one of the directories above, or pass --data DIR.",
+         files ({names}) in one of the directories above, or give their directory as `data_dir`.",
         searched = .searched.iter().map(|d| format!("  - {}", d.display())).collect::<Vec<_>>().join("\n"),
         names = expected_names()
     )]

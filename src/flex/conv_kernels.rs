@@ -84,7 +84,7 @@ pub struct ConvGrads {
 /// within a run, groups of images side by side in one GEMM, so that a GEMM is at least
 /// `GEMM_MIN_WIDTH` columns wide even when the planes are small (6x6 and 3x3 in GoogLeNet's
 /// last blocks: one image alone would make a GEMM of 36 or 9 columns).
-struct Schedule {
+struct Split {
     per_run: usize,
     group: usize,
     gemm: gemm::Parallelism,
@@ -93,7 +93,7 @@ struct Schedule {
 
 const GEMM_MIN_WIDTH: usize = 512;
 
-impl Schedule {
+impl Split {
     fn new(g: &ConvGeometry) -> Self {
         let threads = rayon::current_num_threads();
         let split = g.batch >= threads;
@@ -164,7 +164,7 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     check_lengths(g, &x, weight);
     assert_eq!(bias.len(), g.c_out, "bias length");
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
-    let sched = Schedule::new(g);
+    let sched = Split::new(g);
     let mut out = vec![0.0f32; g.batch * out_item];
     let one_run = |(run, out_run): (usize, &mut [f32])| {
         let (mut col, mut y) = (Vec::new(), Vec::new());
@@ -229,7 +229,7 @@ pub fn backward(
         (g.batch, out_item),
         "output gradient size"
     );
-    let sched = Schedule::new(g);
+    let sched = Split::new(g);
     let mut grad_x = if need_x {
         vec![0.0f32; g.batch * in_item]
     } else {

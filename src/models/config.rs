@@ -65,9 +65,9 @@ pub enum ModelError {
     InCode { name: String },
 }
 
-/// How GoogLeNet-paper's stride-2 max pools keep the border: padding 1 (seeds 000, 001, 003)
-/// or PyTorch's `ceil_mode=True` without padding (seed 004, torchvision).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+/// How GoogLeNet-paper's stride-2 max pools keep the border: padding 1 (articles 000, 001, 003)
+/// or PyTorch's `ceil_mode=True` without padding (article 004, torchvision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PoolMode {
     #[default]
@@ -75,8 +75,19 @@ pub enum PoolMode {
     Ceil,
 }
 
+impl PoolMode {
+    pub const ALL: [PoolMode; 2] = [PoolMode::Padding, PoolMode::Ceil];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolMode::Padding => "padding",
+            PoolMode::Ceil => "ceil",
+        }
+    }
+}
+
 impl ModelConfig {
-    /// The zoo model `kind` as its file describes it (the seed's input, 10 classes).
+    /// The zoo model `kind` as its file describes it (the article's input, 10 classes).
     pub fn new(kind: ModelKind) -> Self {
         let mut config = Self::from_text(kind.network_file(), &kind.origin(), kind.name())
             .unwrap_or_else(|e| panic!("the zoo's {} file is valid: {e}", kind.name()));

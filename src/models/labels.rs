@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a model's classes are: gives their names, and how `predict` prepares an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Labels {
     /// Fashion-MNIST's ten garments; images are read as gray levels in [0, 1].
@@ -17,6 +17,9 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// Every kind of labels.
+    pub const ALL: [Labels; 3] = [Labels::FashionMnist, Labels::Imagenet, Labels::Indices];
+
     pub fn name(self) -> &'static str {
         match self {
             Labels::FashionMnist => "fashion-mnist",

@@ -1,5 +1,5 @@
 //! The model zoo and networks as descriptions: every zoo model is a network file (the format a
-//! user writes, `zoo/*.toml`, built into the binary) with its seed's training recipe. A
+//! user writes, `zoo/*.toml`, built into the binary) with its article's training recipe. A
 //! [`ModelConfig`] says which network (its file's text, or a network written in Rust), for what
 //! input and classes; a [`Model`] is one built from it.
 

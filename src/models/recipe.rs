@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Optimizers offered on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimizerKind {
     /// Plain mini-batch SGD, as Gluon's `'sgd'` trainer.
@@ -12,12 +12,18 @@ pub enum OptimizerKind {
     /// Adam (betas 0.9, 0.999; eps 1e-8 as in PyTorch).
     Adam,
     /// AdamW: Adam with decoupled weight decay (`--weight-decay`, e.g. 0.01).
-    #[value(name = "adamw")]
     #[serde(rename = "adamw")]
     AdamW,
 }
 
 impl OptimizerKind {
+    /// Every optimizer.
+    pub const ALL: [OptimizerKind; 3] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Sgd => "sgd",

@@ -1,5 +1,5 @@
 //! The zoo: nine classic networks, each a network file built into the binary
-//! (`zoo/*.toml`, the format users write) with its seed's recipe.
+//! (`zoo/*.toml`, the format users write) with its article's recipe.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,24 +7,24 @@ use super::network_file::Header;
 use super::recipe::Recipe;
 
 /// The architectures of the zoo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
-    /// LeNet as in seed 002 (Gluon, ReLU): 1x28x28, 170,988 parameters.
+    /// LeNet as in article 002 (Gluon, ReLU): 1x28x28, 170,988 parameters.
     Lenet,
-    /// AlexNet, one channel, dropout 0.5 (seed 003): 1x224x224, 46,764,746 parameters.
+    /// AlexNet, one channel, dropout 0.5 (article 003): 1x224x224, 46,764,746 parameters.
     Alexnet,
-    /// VGG-11 from its conv_arch (seed 003): 1x224x224, 128,806,154 parameters.
+    /// VGG-11 from its conv_arch (article 003): 1x224x224, 128,806,154 parameters.
     Vgg11,
-    /// VGG-11 with widths divided by 8 (seed 003): 1x224x224, 2,018,346 parameters.
+    /// VGG-11 with widths divided by 8 (article 003): 1x224x224, 2,018,346 parameters.
     Vgg11Small,
-    /// Network in Network (seed 003): 1x224x224, 1,992,166 parameters.
+    /// Network in Network (article 003): 1x224x224, 1,992,166 parameters.
     Nin,
-    /// GoogLeNet as in d2l (seed 000): 1x96x96, no batch norm, 5,977,530 parameters.
+    /// GoogLeNet as in d2l (article 000): 1x96x96, no batch norm, 5,977,530 parameters.
     Googlenet,
-    /// GoogLeNet as in d2l with batch-norm conv blocks (seed 001's conv_block): 1x96x96.
+    /// GoogLeNet as in d2l with batch-norm conv blocks (article 001's conv_block): 1x96x96.
     GooglenetBn,
-    /// GoogLeNet as in the paper (seed 001): 3x224x224, batch norm, two auxiliary classifiers.
+    /// GoogLeNet as in the paper (article 001): 3x224x224, batch norm, two auxiliary classifiers.
     GooglenetPaper,
     /// torchvision's GoogLeNet, layer for layer (loads its ImageNet weights): 3x224x224.
     GooglenetTorchvision,
@@ -94,7 +94,7 @@ impl ModelKind {
         self.header().input.expect("every zoo file gives its input")
     }
 
-    /// The seed's recipe (each zoo file has one).
+    /// The article's recipe (each zoo file has one).
     pub fn recipe(self) -> Recipe {
         self.header().recipe.expect("every zoo file has a [recipe]")
     }

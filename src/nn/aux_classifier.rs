@@ -1,4 +1,4 @@
-//! An auxiliary classifier (GoogLeNet's `InceptionAux`, seeds 001 and 004): a small head that
+//! An auxiliary classifier (GoogLeNet's `InceptionAux`, articles 001 and 004): a small head that
 //! reads the trunk at its place and, in training only, adds its own cross-entropy to the loss,
 //! weighted (0.3 in the paper). The trunk's features pass through unchanged, so shapes are
 //! `[N, ...]` in and out; its logits go to the loss through [`Forward::add_aux_logits`]. In

@@ -187,7 +187,7 @@ fn describe(
     )
 }
 
-/// How the convolutions of a block are made: Gluon's plain ones, seed 001's `conv_block`, or
+/// How the convolutions of a block are made: Gluon's plain ones, article 001's `conv_block`, or
 /// torchvision's `BasicConv2d`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,7 +195,7 @@ pub enum ConvStyle {
     /// Convolution with bias, no batch norm.
     #[default]
     Plain,
-    /// Seed 001's `conv_block`: convolution with bias, batch norm (eps 1e-5).
+    /// Article 001's `conv_block`: convolution with bias, batch norm (eps 1e-5).
     ConvBlock,
     /// torchvision's `BasicConv2d`: convolution without bias, batch norm with eps 0.001.
     BasicConv2d,

@@ -55,7 +55,7 @@ impl Features {
 /// Shape of one example (no batch dimension): `[C, H, W]` or `[F]`.
 pub type Shape = Vec<usize>;
 
-/// Formats a shape with the batch in front, as the seeds print it: `(1, 64, 24, 24)`.
+/// Formats a shape with the batch in front, as the articles print it: `(1, 64, 24, 24)`.
 pub fn format_shape(batch: usize, shape: &[usize]) -> String {
     let dims: Vec<String> = std::iter::once(batch)
         .chain(shape.iter().copied())

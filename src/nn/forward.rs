@@ -1,6 +1,6 @@
 //! [`Forward`]: what a forward pass carries besides the tensors. Whether it trains, the logits
 //! of auxiliary classifiers, and, when asked, a trace of every layer's output shape,
-//! parameters, FLOPs and time (the seeds' "Shape of the output", `inception bench --profile`).
+//! parameters, FLOPs and time (the articles' "Shape of the output", `inception bench --profile`).
 
 use std::time::Instant;
 

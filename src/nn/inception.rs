@@ -1,5 +1,5 @@
 //! The Inception block of GoogLeNet (Szegedy et al., "Going deeper with convolutions", 2015),
-//! in the form of seed 000 / d2l: four parallel paths concatenated on channels.
+//! in the form of article 000 / d2l: four parallel paths concatenated on channels.
 //!
 //! ```text
 //!        ┌─ 1x1 conv (c1) ─────────────────────┐
@@ -35,7 +35,7 @@ pub struct InceptionConfig {
     pub c2: (usize, usize),
     pub c3: (usize, usize),
     pub c4: usize,
-    /// How every convolution is made: plain (seed 000), `conv_block` (seed 001) or
+    /// How every convolution is made: plain (article 000), `conv_block` (article 001) or
     /// torchvision's `BasicConv2d`.
     #[serde(default)]
     pub conv: ConvStyle,
@@ -135,7 +135,7 @@ impl LayerConfig for InceptionConfig {
     }
 }
 
-/// An Inception block; field names follow seed 000 (`p1`, `p2_1`, `p2_2`, ...).
+/// An Inception block; field names follow article 000 (`p1`, `p2_1`, `p2_2`, ...).
 #[derive(Module, Debug)]
 pub struct Inception {
     pub p1: Conv,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Init {
     /// Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)). Gluon's `init.Xavier()`,
-    /// the seed's choice for GoogLeNet.
+    /// the article's choice for GoogLeNet.
     XavierUniform,
     /// Glorot normal: N(0, 2 / (fan_in + fan_out)).
     XavierNormal,
@@ -76,7 +76,7 @@ pub enum ParamRole {
 }
 
 /// A user-defined initializer, as Gluon's `init.Initializer` subclasses with `_init_weight` and
-/// `_init_bias` (seed 002's `MyInit`; `examples/custom_layers.rs` writes it).
+/// `_init_bias` (article 002's `MyInit`; `examples/custom_layers.rs` writes it).
 /// Batch norm's gamma and beta and its running statistics are left as they are.
 pub trait ParamInit {
     /// Values for a parameter of `shape`.

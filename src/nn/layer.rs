@@ -18,7 +18,7 @@
 //! use burn::module::Module;
 //! use inception::nn::{Build, Features, Forward, Layer, LayerConfig, Shape};
 //!
-//! /// Subtracts the mean (seed 002's `CenteredLayer`): no parameters.
+//! /// Subtracts the mean (article 002's `CenteredLayer`): no parameters.
 //! #[derive(Module, Debug, Default)]
 //! pub struct Centered;
 //!

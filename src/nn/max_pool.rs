@@ -1,5 +1,5 @@
 //! `MaxPool2D`: the maximum of each square window. Padding counts as minus infinity;
-//! `ceil_mode` rounds the output size up as PyTorch does (seed 004). Shapes: `[N, C, H, W]` to
+//! `ceil_mode` rounds the output size up as PyTorch does (article 004). Shapes: `[N, C, H, W]` to
 //! `[N, C, H', W']` with `H' = (H + 2 * padding - kernel) / stride + 1`. No parameters.
 //!
 //! On burn's flex CPU backend it runs a vectorized kernel of ours (`crate::flex::max_pool2d`).

@@ -47,7 +47,7 @@ impl SequentialSpec {
     }
 
     /// Appends a layer named by its position (`0`, `1`, ...), like Gluon's `add`.
-    // Named after Gluon's `Sequential.add`, which users of the seeds know; it is not `a + b`.
+    // Named after Gluon's `Sequential.add`, which users of the articles know; it is not `a + b`.
     #[allow(clippy::should_implement_trait)]
     pub fn add(self, config: impl LayerConfig) -> Self {
         let name = self.steps.len().to_string();

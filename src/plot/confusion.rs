@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
-use crate::history::{short, Confusion};
+use crate::history::Confusion;
 
 const CELL: i32 = 64;
 const LEFT: i32 = 120;
@@ -55,11 +55,16 @@ impl Figure for ConfusionFigure<'_> {
         ))?;
         for p in 0..n {
             let x = LEFT + p as i32 * CELL;
-            area.draw(&Text::new(
-                short(&self.name(p), 10),
-                (x + 2, TOP - 18),
-                text(11),
-            ))?;
+            // The whole name over its column: on two lines, and smaller, if it must.
+            let fits = |line: &str, size: u32| {
+                area.estimate_text_size(line, &text(size))
+                    .is_ok_and(|(w, _)| w as i32 <= CELL - 4)
+            };
+            let (lines, size) = column_heading(&self.name(p), fits);
+            for (k, line) in lines.iter().rev().enumerate() {
+                let y = TOP - 18 - 13 * k as i32;
+                area.draw(&Text::new(line.clone(), (x + 2, y), text(size)))?;
+            }
         }
         for t in 0..n {
             let y = TOP + t as i32 * CELL;
@@ -107,6 +112,33 @@ impl Figure for ConfusionFigure<'_> {
     }
 }
 
+/// A class name as a column heading: one line at size 11 if it fits, else split in two at
+/// the space, slash or hyphen that balances the lines, and smaller until both fit (7 at
+/// least).
+fn column_heading(name: &str, fits: impl Fn(&str, u32) -> bool) -> (Vec<String>, u32) {
+    let all_fit = |lines: &[String], size| lines.iter().all(|l| fits(l, size));
+    let one = vec![name.to_string()];
+    if all_fit(&one, 11) {
+        return (one, 11);
+    }
+    let split = name
+        .char_indices()
+        .filter(|(_, c)| matches!(c, ' ' | '/' | '-'))
+        .map(|(i, c)| if c == ' ' { (i, i + 1) } else { (i + 1, i + 1) })
+        .min_by_key(|&(end, start)| {
+            name[..end]
+                .chars()
+                .count()
+                .max(name[start..].chars().count())
+        });
+    let lines = match split {
+        Some((end, start)) => vec![name[..end].to_string(), name[start..].to_string()],
+        None => one,
+    };
+    let size = (7..=11).rev().find(|&s| all_fit(&lines, s)).unwrap_or(7);
+    (lines, size)
+}
+
 const BLUE_INK: RGBColor = RGBColor(8, 69, 148);
 const RED_INK: RGBColor = RGBColor(203, 24, 29);
 
@@ -115,4 +147,24 @@ fn shade(intensity: f64, to: RGBColor) -> RGBColor {
     let f = intensity.clamp(0.0, 1.0);
     let c = |a: u8| (255.0 - (255.0 - f64::from(a)) * f).round() as u8;
     RGBColor(c(to.0), c(to.1), c(to.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_heading;
+
+    #[test]
+    fn long_class_names_are_split_not_cut() {
+        // 6 characters fit a column in this stand-in measure.
+        let fits = |line: &str, _size: u32| line.chars().count() <= 6;
+        let heading = |name| column_heading(name, fits).0;
+        assert_eq!(heading("Coat"), ["Coat"]);
+        assert_eq!(heading("T-shirt/top"), ["T-shirt/", "top"]);
+        assert_eq!(heading("Ankle boot"), ["Ankle", "boot"]);
+        // Nothing to split at: whole, at the smallest size.
+        assert_eq!(
+            column_heading("Sweatshirts", fits),
+            (vec!["Sweatshirts".to_string()], 7)
+        );
+    }
 }

@@ -115,6 +115,8 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FONT, 20))
         .margin(12)
+        // Room for the last tick label, centred on the right edge.
+        .margin_right(24)
         .x_label_area_size(35)
         .y_label_area_size(55)
         .build_cartesian_2d(0.0..epochs, y)?;

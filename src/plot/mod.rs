@@ -10,9 +10,8 @@ mod curves;
 mod predictions;
 
 use std::error::Error;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -50,33 +49,50 @@ pub trait Figure {
         DB::ErrorType: 'static;
 }
 
-/// Draws `figure` and writes it as `stem.png` and `stem.svg` in `dir`; returns the two paths.
-pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> PlotResult<[PathBuf; 2]> {
+/// Draws `figure` as SVG and its rasterization as PNG (the same picture).
+pub fn draw_figure(figure: &impl Figure) -> PlotResult<(String, Vec<u8>)> {
     register_font();
-    let size = figure.size();
-    let (w, h) = size;
-    let mut pixels = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
-        root.fill(&WHITE)?;
-        figure.draw(&root)?;
-        root.present()?;
-    }
-    let image = image::RgbImage::from_raw(w, h, pixels).ok_or("bitmap of the wrong size")?;
-    let mut png = Cursor::new(Vec::new());
-    image.write_to(&mut png, image::ImageFormat::Png)?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
         root.fill(&WHITE)?;
         figure.draw(&root)?;
         root.present()?;
     }
+    let png = rasterize(&svg)?;
+    Ok((svg, png))
+}
+
+/// An SVG drawing as PNG bytes, its text set in the bundled DejaVu Sans.
+fn rasterize(svg: &str) -> PlotResult<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    static FONTS: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    let fonts = FONTS.get_or_init(|| {
+        let mut fonts = usvg::fontdb::Database::new();
+        fonts.load_font_data(dejavu::sans::regular().to_vec());
+        fonts.set_sans_serif_family("DejaVu Sans");
+        Arc::new(fonts)
+    });
+    let options = usvg::Options {
+        fontdb: fonts.clone(),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &options)?;
+    let size = tree.size().to_int_size();
+    let mut pixmap =
+        tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("a figure of no size")?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    Ok(pixmap.encode_png()?)
+}
+
+/// Draws `figure` and writes it as `stem.png` and `stem.svg` in `dir`; returns the two paths.
+pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> PlotResult<[PathBuf; 2]> {
+    let (svg, png) = draw_figure(figure)?;
     let paths = [
         dir.join(format!("{stem}.png")),
         dir.join(format!("{stem}.svg")),
     ];
-    crate::fsutil::write_atomic(&paths[0], png.get_ref())?;
+    crate::fsutil::write_atomic(&paths[0], &png)?;
     crate::fsutil::write_atomic(&paths[1], svg.as_bytes())?;
     Ok(paths)
 }

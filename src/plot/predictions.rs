@@ -78,13 +78,37 @@ impl Figure for PredictionGrid<'_> {
                 ))?;
             }
             let side = cols as i32 * scale;
-            let frame = if right {
-                RGBColor(200, 200, 200).stroke_width(1)
+            let (color, width) = if right {
+                (RGBColor(200, 200, 200), 1)
             } else {
-                WRONG.stroke_width(3)
+                (WRONG, 3)
             };
-            area.draw(&Rectangle::new([(ix, iy), (ix + side, iy + side)], frame))?;
+            frame(area, (ix, iy), side, width, color)?;
         }
         Ok(())
     }
+}
+
+/// A square frame of `width` pixels around the `side`-pixel square at `(x, y)`, as four filled
+/// bars: crisp on every backend (SVG rectangles keep no stroke width).
+fn frame<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    side: i32,
+    width: i32,
+    color: RGBColor,
+) -> PlotResult
+where
+    DB::ErrorType: 'static,
+{
+    let (x0, y0, x1, y1) = (x - width, y - width, x + side + width, y + side + width);
+    for bar in [
+        [(x0, y0), (x1, y)],
+        [(x0, y + side), (x1, y1)],
+        [(x0, y), (x, y + side)],
+        [(x + side, y), (x1, y + side)],
+    ] {
+        area.draw(&Rectangle::new(bar, color.filled()))?;
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ pub enum TrainError {
         step: usize,
         checkpoint: Option<PathBuf>,
     },
-    #[error("the loss became {loss} at epoch {epoch}, step {step}: training diverged; try a lower --lr ({})", kept_note(checkpoint))]
+    #[error("the loss became {loss} at epoch {epoch}, step {step}: training diverged; try a lower learning rate `lr` ({})", kept_note(checkpoint))]
     Diverged {
         loss: f64,
         epoch: usize,

@@ -1,7 +1,7 @@
 //! The training loop of d2l's `train_ch5`, for any [`Classifier`] on any [`ImageDataset`]:
 //! mini-batch SGD (or Adam) on the mean cross-entropy (plus any auxiliary classifiers'), the
 //! training loss and accuracy accumulated over the epoch, the test accuracy after it, and the
-//! seed's per-epoch line `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
+//! article's per-epoch line `epoch 1, loss 2.1157, train acc 0.210, test acc 0.511, time 154.6 sec`.
 //!
 //! ```no_run
 //! use inception::data::{locate, FashionMnist, Split};

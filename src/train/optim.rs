@@ -45,7 +45,7 @@ impl Schedule {
 }
 
 /// Everything about the optimizer besides its kind and base learning rate. The defaults are
-/// plain SGD / Adam at a constant rate, as the seeds train.
+/// plain SGD / Adam at a constant rate, as the articles train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OptimSettings {
@@ -81,55 +81,55 @@ impl OptimSettings {
     pub fn validate(&self, kind: OptimizerKind, lr: f64, epochs: usize) -> Result<(), String> {
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(format!(
-                "--momentum must be in [0, 1), got {}",
+                "`momentum` must be in [0, 1), got {}",
                 self.momentum
             ));
         }
         if kind != OptimizerKind::Sgd && (self.momentum > 0.0 || self.nesterov) {
             return Err(format!(
-                "--momentum and --nesterov are for --optimizer sgd; {} keeps its own moments",
+                "`momentum` and `nesterov` are for `optimizer` sgd; {} keeps its own moments",
                 kind.name()
             ));
         }
         if self.nesterov && self.momentum == 0.0 {
-            return Err("--nesterov needs a --momentum above 0 (e.g. 0.9)".into());
+            return Err("`nesterov` needs a `momentum` above 0 (e.g. 0.9)".into());
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(format!(
-                "--weight-decay must be 0 or more, got {}",
+                "`weight_decay` must be 0 or more, got {}",
                 self.weight_decay
             ));
         }
         if let Some(norm) = self.clip_grad_norm {
             if !(norm.is_finite() && norm > 0.0) {
-                return Err(format!("--clip-grad-norm must be above 0, got {norm}"));
+                return Err(format!("`clip_grad_norm` must be above 0, got {norm}"));
             }
         }
         if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
             return Err(format!(
-                "--warmup-epochs must be 0 or more, got {}",
+                "`warmup_epochs` must be 0 or more, got {}",
                 self.warmup_epochs
             ));
         }
         if self.warmup_epochs >= epochs as f64 {
             return Err(format!(
-                "--warmup-epochs ({}) must be fewer than --epochs ({epochs})",
+                "`warmup_epochs` ({}) must be fewer than `epochs` ({epochs})",
                 self.warmup_epochs
             ));
         }
         match self.schedule {
             Schedule::Step { every, gamma } => {
                 if every == 0 {
-                    return Err("--lr-step-epochs must be at least 1".into());
+                    return Err("`schedule.every` must be at least 1".into());
                 }
                 if !(gamma.is_finite() && gamma > 0.0) {
-                    return Err(format!("--lr-gamma must be above 0, got {gamma}"));
+                    return Err(format!("`schedule.gamma` must be above 0, got {gamma}"));
                 }
             }
             Schedule::Cosine { min_lr } => {
                 if !(min_lr.is_finite() && (0.0..=lr).contains(&min_lr)) {
                     return Err(format!(
-                        "--min-lr must be between 0 and --lr ({lr}), got {min_lr}"
+                        "`schedule.min_lr` must be between 0 and `lr` ({lr}), got {min_lr}"
                     ));
                 }
             }
@@ -139,7 +139,7 @@ impl OptimSettings {
         let bounded = self.warmup_epochs > 0.0 || matches!(self.schedule, Schedule::Cosine { .. });
         if bounded && lr > 1.0 {
             return Err(format!(
-                "--lr must be at most 1 with a warm-up or a cosine schedule, got {lr}"
+                "`lr` must be at most 1 with a warm-up or a cosine schedule, got {lr}"
             ));
         }
         Ok(())
@@ -294,21 +294,21 @@ mod tests {
             nesterov: true,
             ..OptimSettings::default()
         };
-        assert!(bad(nesterov, sgd).contains("--nesterov needs a --momentum"));
+        assert!(bad(nesterov, sgd).contains("`nesterov` needs a `momentum`"));
         let momentum = OptimSettings {
             momentum: 0.9,
             ..OptimSettings::default()
         };
-        assert!(bad(momentum, OptimizerKind::Adam).contains("for --optimizer sgd"));
+        assert!(bad(momentum, OptimizerKind::Adam).contains("for `optimizer` sgd"));
         let warmup = OptimSettings {
             warmup_epochs: 5.0,
             ..OptimSettings::default()
         };
-        assert!(bad(warmup, sgd).contains("fewer than --epochs"));
+        assert!(bad(warmup, sgd).contains("fewer than `epochs`"));
         let min = OptimSettings {
             schedule: Schedule::Cosine { min_lr: 0.5 },
             ..OptimSettings::default()
         };
-        assert!(bad(min, sgd).contains("--min-lr"));
+        assert!(bad(min, sgd).contains("`schedule.min_lr`"));
     }
 }

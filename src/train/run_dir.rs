@@ -163,7 +163,7 @@ impl RunDir {
         match best {
             Some((_, path)) => Ok(path),
             None if problems.is_empty() => Err(format!(
-                "{} holds no checkpoint to resume from (train with --out {} first)",
+                "{} holds no checkpoint to resume from (train with `out_dir` {} first)",
                 self.root.display(),
                 self.root.display()
             )),

@@ -82,26 +82,27 @@ impl TrainConfig {
         }
     }
 
-    /// Checks the numbers a person may get wrong, with a message saying which.
+    /// Checks the numbers a person may get wrong, with a message naming the setting (in
+    /// backticks: `batch_size`; the command line says which flag that is).
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 {
-            return Err("--batch-size must be at least 1".into());
+            return Err("`batch_size` must be at least 1".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("--lr must be a positive number, got {}", self.lr));
+            return Err(format!("`lr` must be a positive number, got {}", self.lr));
         }
         if self.epochs == 0 {
-            return Err("--epochs must be at least 1".into());
+            return Err("`epochs` must be at least 1".into());
         }
         self.model.validate().map_err(|e| e.to_string())?;
         if self.limit_train == Some(0) || self.limit_test == Some(0) {
-            return Err("--limit-train / --limit-test must be at least 1".into());
+            return Err("`limit_train` / `limit_test` must be at least 1".into());
         }
         if self.checkpoint_every == Some(0) {
-            return Err("--checkpoint-every must be at least 1".into());
+            return Err("`checkpoint_every` must be at least 1".into());
         }
         if self.log_every == 0 {
-            return Err("--log-every must be at least 1".into());
+            return Err("`log_every` must be at least 1".into());
         }
         self.optim.validate(self.optimizer, self.lr, self.epochs)?;
         self.augment.validate()
