@@ -22,21 +22,15 @@ fn curves(
     let dir = common::fashion_mnist_dir();
     let train_set = FashionMnist::load(&dir, Split::Train).unwrap();
     let config = TrainConfig {
-        model,
         optimizer,
-        optim: Default::default(),
-        augment: Default::default(),
         lr,
         batch_size: 32,
         epochs,
         seed: 3,
         limit_train: Some(limit),
         limit_test: Some(128),
-        workers: 1,
-        out_dir: None,
-        checkpoint_every: None,
         keep_checkpoints: 0,
-        log_every: 50,
+        ..TrainConfig::new(model)
     };
     let run = |fast: bool| {
         set_fast_path(fast);

@@ -13,9 +13,8 @@ use inception::train::{
 };
 
 fn config(seed: u64, out: Option<std::path::PathBuf>) -> TrainConfig {
+    // Every random choice in play: shuffling, augmentation, the warm-up and schedule.
     TrainConfig {
-        // AlexNet-style dropout on a small input: the per-step random numbers matter.
-        model: ModelConfig::new(ModelKind::Lenet),
         optimizer: OptimizerKind::Sgd,
         lr: 0.1,
         optim: OptimSettings {
@@ -38,11 +37,10 @@ fn config(seed: u64, out: Option<std::path::PathBuf>) -> TrainConfig {
         seed,
         limit_train: Some(256),
         limit_test: Some(128),
-        workers: 1,
         out_dir: out,
-        checkpoint_every: None,
         keep_checkpoints: 1,
         log_every: 2,
+        ..TrainConfig::new(ModelConfig::new(ModelKind::Lenet))
     }
 }
 

@@ -330,21 +330,17 @@ fn ctrl_c_saves_and_says_how_to_resume_and_twice_quits_at_once() {
 
 fn small_config(out: Option<PathBuf>, lr: f64) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig::new(ModelKind::Lenet),
         optimizer: OptimizerKind::Sgd,
-        optim: Default::default(),
-        augment: Default::default(),
         lr,
         batch_size: 32,
         epochs: 2,
         seed: 1,
         limit_train: Some(256),
         limit_test: Some(32),
-        workers: 1,
         out_dir: out,
         checkpoint_every: Some(1),
         keep_checkpoints: 1,
-        log_every: 50,
+        ..TrainConfig::new(ModelConfig::new(ModelKind::Lenet))
     }
 }
 

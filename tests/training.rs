@@ -12,10 +12,7 @@ fn googlenet_learns_a_few_hundred_real_images() {
     let dir = common::fashion_mnist_dir();
     let train_set = FashionMnist::load(&dir, Split::Train).unwrap();
     let config = TrainConfig {
-        model: ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]),
         optimizer: OptimizerKind::Adam,
-        optim: Default::default(),
-        augment: Default::default(),
         lr: 0.001,
         batch_size: 32,
         epochs: 8,
@@ -23,11 +20,8 @@ fn googlenet_learns_a_few_hundred_real_images() {
         limit_train: Some(320),
         // Accuracy is measured on the same images the model trains on.
         limit_test: Some(320),
-        workers: 1,
-        out_dir: None,
-        checkpoint_every: None,
         keep_checkpoints: 0,
-        log_every: 50,
+        ..TrainConfig::new(ModelConfig::new(ModelKind::Googlenet).with_input([1, 32, 32]))
     };
     let outcome = train_model(
         &config,
@@ -62,21 +56,15 @@ fn bad_settings_are_refused_before_training() {
     let dir = common::fashion_mnist_dir();
     let test_set = FashionMnist::load(&dir, Split::Test).unwrap();
     let mut config = TrainConfig {
-        model: ModelConfig::new(ModelKind::Googlenet),
         optimizer: OptimizerKind::Sgd,
-        optim: Default::default(),
-        augment: Default::default(),
         lr: -0.1,
         batch_size: 8,
         epochs: 1,
         seed: 0,
         limit_train: Some(8),
         limit_test: Some(8),
-        workers: 1,
-        out_dir: None,
-        checkpoint_every: None,
         keep_checkpoints: 0,
-        log_every: 50,
+        ..TrainConfig::new(ModelConfig::new(ModelKind::Googlenet))
     };
     let err = train_model(&config, &test_set, &test_set, &Device::flex(), &mut Silent).unwrap_err();
     assert!(

@@ -30,10 +30,7 @@ fn every_model_lowers_its_loss_on_real_images() {
     let mut failures = Vec::new();
     for kind in ModelKind::ALL {
         let config = TrainConfig {
-            model: ModelConfig::new(kind).with_input(small_input(kind)),
             optimizer: OptimizerKind::Adam,
-            optim: Default::default(),
-            augment: Default::default(),
             // AlexNet's 4096-wide dense layers need a gentler step on so few images.
             lr: if kind == ModelKind::Alexnet {
                 1e-4
@@ -45,11 +42,8 @@ fn every_model_lowers_its_loss_on_real_images() {
             seed: 5,
             limit_train: Some(64),
             limit_test: Some(16),
-            workers: 1,
-            out_dir: None,
-            checkpoint_every: None,
             keep_checkpoints: 0,
-            log_every: 50,
+            ..TrainConfig::new(ModelConfig::new(kind).with_input(small_input(kind)))
         };
         let outcome = train_model(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
         let (first, last) = (&outcome.epochs[0], &outcome.epochs[2]);

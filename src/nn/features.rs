@@ -150,6 +150,12 @@ impl Window {
         }
     }
 
+    /// Round the output size up (PyTorch's `ceil_mode=True`).
+    pub fn ceil(mut self) -> Self {
+        self.ceil_mode = true;
+        self
+    }
+
     /// The output maps for `input`, or why the window does not fit (PyTorch's rules, which
     /// also refuse padding of more than half the window).
     pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {

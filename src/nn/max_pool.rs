@@ -23,15 +23,18 @@ pub struct MaxPool {
 
 impl MaxPool {
     pub fn new(kernel: usize, stride: usize, padding: usize) -> Self {
-        Self {
-            window: Window::new(kernel, stride, padding),
-        }
+        Window::new(kernel, stride, padding).into()
     }
 
     /// Round the output size up (PyTorch `ceil_mode=True`).
-    pub fn ceil(mut self) -> Self {
-        self.window.ceil_mode = true;
-        self
+    pub fn ceil(self) -> Self {
+        self.window.ceil().into()
+    }
+}
+
+impl From<Window> for MaxPool {
+    fn from(window: Window) -> Self {
+        Self { window }
     }
 }
 
