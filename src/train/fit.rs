@@ -229,6 +229,36 @@ struct Run<'a, D> {
     steps_per_epoch: usize,
 }
 
+/// What changes from step to step: the network, the optimizer and its schedule, where the run
+/// stands.
+struct Trainer<N> {
+    model: N,
+    optim: ModuleOptimizer,
+    schedule: ModuleLrScheduler,
+    /// The learning rate of the last step.
+    lr: f64,
+    progress: Progress,
+}
+
+/// The clock of an epoch; seconds spent in it before a resume count too.
+struct EpochClock {
+    start: Instant,
+    before: f64,
+}
+
+impl EpochClock {
+    fn start(progress: &Progress) -> Self {
+        Self {
+            start: Instant::now(),
+            before: progress.train_seconds,
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        self.before + self.start.elapsed().as_secs_f64()
+    }
+}
+
 fn run<N: Classifier, D: ImageDataset>(
     config: &TrainConfig,
     start: Start<N>,
@@ -237,17 +267,6 @@ fn run<N: Classifier, D: ImageDataset>(
     train_device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<N>, TrainError> {
-    let Start {
-        mut model,
-        optimizer,
-        mut progress,
-    } = start;
-    let mut optim = optim::optimizer(config.optimizer, &config.optim);
-    if !optimizer.is_empty() {
-        optim = optim
-            .from_bytes(Bytes::from_bytes_vec(optimizer))
-            .map_err(|e| TrainError::Invalid(format!("unreadable optimizer state: {e}")))?;
-    }
     let run = Run {
         config,
         train_set,
@@ -257,82 +276,113 @@ fn run<N: Classifier, D: ImageDataset>(
         loss_fn: CrossEntropyLossConfig::new().init(train_device),
         steps_per_epoch: config.steps_per_epoch(train_set.len()),
     };
-    let mut schedule =
-        optim::scheduler(config.lr, &config.optim, config.epochs, run.steps_per_epoch)
-            .map_err(TrainError::Invalid)?;
-    // The schedule depends on the step alone: catch up with a resumed run.
-    let mut lr = config.lr;
-    for _ in 0..progress.global_step {
-        lr = schedule.step().base();
-    }
+    let mut trainer = run.trainer(start)?;
     // In file order (one worker), so that predictions line up with the test images.
     let test_loader = data_loader(
         test_set,
         &LoaderOptions::evaluation(config.model.input, config.batch_size, config.limit_test),
         &train_device.clone().inner(),
     );
-    for epoch in progress.epochs_done + 1..=config.epochs {
-        // Seconds of this epoch spent before a resume count too.
-        let clock = (Instant::now(), progress.train_seconds);
-        let elapsed = || clock.1 + clock.0.elapsed().as_secs_f64();
-        for batch in run.train_loader(epoch, &progress, observer).iter() {
-            let batch = batch
-                .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
-            let (next, images, loss) = run.step(
-                model,
-                batch,
-                &mut optim,
-                &mut schedule,
-                &mut lr,
-                epoch,
-                &mut progress,
-            )?;
-            model = next;
-            observer.batch_done(images, loss);
-            // The epoch's end writes its own checkpoint a moment later.
-            let epoch_ends = progress.step_in_epoch == run.steps_per_epoch;
-            let due = !epoch_ends
-                && config
-                    .checkpoint_every
-                    .is_some_and(|every| progress.global_step % every as u64 == 0);
-            let stop = observer.stop_requested();
-            if due || stop {
-                progress.train_seconds = elapsed();
-                run.save(&model, &optim, &progress, observer)?;
-            }
-            if stop {
-                return Err(TrainError::Interrupted {
-                    epoch,
-                    step: progress.step_in_epoch,
-                    checkpoint: latest(config),
-                });
-            }
-        }
-        let train_seconds = elapsed();
+    for epoch in trainer.progress.epochs_done + 1..=config.epochs {
+        let clock = EpochClock::start(&trainer.progress);
+        trainer = run.train_epoch(trainer, epoch, &clock, observer)?;
+        let train_seconds = clock.seconds();
         observer.evaluating(test_loader.num_items());
-        let eval = run.evaluate(&model, test_loader.as_ref(), epoch, &progress)?;
+        let eval = run.evaluate(&trainer, test_loader.as_ref(), epoch)?;
+        let progress = &trainer.progress;
+        let seen = progress.seen.max(1) as f64;
         let report = EpochReport {
             epoch,
-            loss: progress.loss_sum / progress.seen.max(1) as f64,
-            train_acc: progress.correct as f64 / progress.seen.max(1) as f64,
+            loss: progress.loss_sum / seen,
+            train_acc: progress.correct as f64 / seen,
             test_acc: eval.accuracy,
             test_loss: eval.loss,
-            seconds: elapsed(),
+            seconds: clock.seconds(),
             images_per_sec: progress.seen as f64 / train_seconds,
-            lr,
+            lr: trainer.lr,
         };
-        progress = progress.next_epoch(report.clone());
-        run.save(&model, &optim, &progress, observer)?;
-        run.draw_figures(&progress, &eval, observer);
+        trainer.progress = trainer.progress.next_epoch(report.clone());
+        run.save(&trainer, observer)?;
+        run.draw_figures(&trainer.progress, &eval, observer);
         observer.epoch_done(&report);
     }
     Ok(TrainOutcome {
-        model: model.valid(),
-        epochs: progress.history,
+        model: trainer.model.valid(),
+        epochs: trainer.progress.history,
     })
 }
 
 impl<D: ImageDataset> Run<'_, D> {
+    /// The trainer a run starts with: a fresh optimizer or the saved one, the schedule caught
+    /// up with the steps already done.
+    fn trainer<N: Classifier>(&self, start: Start<N>) -> Result<Trainer<N>, TrainError> {
+        let config = self.config;
+        let mut optim = optim::optimizer(config.optimizer, &config.optim);
+        if !start.optimizer.is_empty() {
+            optim = optim
+                .from_bytes(Bytes::from_bytes_vec(start.optimizer))
+                .map_err(|e| TrainError::Invalid(format!("unreadable optimizer state: {e}")))?;
+        }
+        let mut schedule = optim::scheduler(
+            config.lr,
+            &config.optim,
+            config.epochs,
+            self.steps_per_epoch,
+        )
+        .map_err(TrainError::Invalid)?;
+        // The schedule depends on the step alone.
+        let mut lr = config.lr;
+        for _ in 0..start.progress.global_step {
+            lr = schedule.step().base();
+        }
+        Ok(Trainer {
+            model: start.model,
+            optim,
+            schedule,
+            lr,
+            progress: start.progress,
+        })
+    }
+
+    /// One epoch of optimizer steps, from where the run stands, with the checkpoints due in it;
+    /// a stop request (Ctrl-C) saves and stops.
+    fn train_epoch<N: Classifier>(
+        &self,
+        mut trainer: Trainer<N>,
+        epoch: usize,
+        clock: &EpochClock,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Trainer<N>, TrainError> {
+        let config = self.config;
+        for batch in self.train_loader(epoch, &trainer.progress, observer).iter() {
+            let batch = batch
+                .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
+            let (images, loss);
+            (trainer, images, loss) = self.step(trainer, batch, epoch)?;
+            observer.batch_done(images, loss);
+            let progress = &mut trainer.progress;
+            // The epoch's end writes its own checkpoint a moment later.
+            let epoch_ends = progress.step_in_epoch == self.steps_per_epoch;
+            let due = !epoch_ends
+                && config
+                    .checkpoint_every
+                    .is_some_and(|every| progress.global_step.is_multiple_of(every as u64));
+            let stop = observer.stop_requested();
+            if due || stop {
+                progress.train_seconds = clock.seconds();
+                self.save(&trainer, observer)?;
+            }
+            if stop {
+                return Err(TrainError::Interrupted {
+                    epoch,
+                    step: trainer.progress.step_in_epoch,
+                    checkpoint: latest(config),
+                });
+            }
+        }
+        Ok(trainer)
+    }
+
     /// The training batches of `epoch`, from where `progress` stands.
     fn train_loader(
         &self,
@@ -362,19 +412,21 @@ impl<D: ImageDataset> Run<'_, D> {
         )
     }
 
-    /// One optimizer step on `batch`: forward, loss, backward, update; the epoch's sums in
-    /// `progress` move on. Returns the updated network, the batch's size and its mean loss.
-    #[allow(clippy::too_many_arguments)]
+    /// One optimizer step on `batch`: forward, loss, backward, update; the epoch's sums move
+    /// on. Returns the trainer, the batch's size and its mean loss.
     fn step<N: Classifier>(
         &self,
-        model: N,
+        trainer: Trainer<N>,
         batch: ImageBatch,
-        optim: &mut ModuleOptimizer,
-        schedule: &mut ModuleLrScheduler,
-        lr: &mut f64,
         epoch: usize,
-        progress: &mut Progress,
-    ) -> Result<(N, usize, f64), TrainError> {
+    ) -> Result<(Trainer<N>, usize, f64), TrainError> {
+        let Trainer {
+            model,
+            mut optim,
+            mut schedule,
+            mut progress,
+            ..
+        } = trainer;
         let n = batch.targets.dims()[0];
         self.train_device
             .seed(step_seed(self.config.seed, progress.global_step));
@@ -392,7 +444,7 @@ impl<D: ImageDataset> Run<'_, D> {
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let rates = schedule.step();
-        *lr = rates.base();
+        let lr = rates.base();
         let model = optim.step(rates, model, grads);
         progress.add_batch(n, batch_correct, batch_loss);
         if progress
@@ -403,21 +455,28 @@ impl<D: ImageDataset> Run<'_, D> {
                 step: progress.global_step,
                 epoch,
                 loss: progress.loss_sum / progress.seen as f64,
-                lr: *lr,
+                lr,
             });
         }
-        Ok((model, n, batch_loss))
+        let trainer = Trainer {
+            model,
+            optim,
+            schedule,
+            lr,
+            progress,
+        };
+        Ok((trainer, n, batch_loss))
     }
 
     /// The test loss and accuracy after `epoch`.
     fn evaluate<N: Classifier>(
         &self,
-        model: &N,
+        trainer: &Trainer<N>,
         loader: &dyn DataLoader<ImageBatch>,
         epoch: usize,
-        progress: &Progress,
     ) -> Result<EvalReport, TrainError> {
-        let eval = evaluate(&model.valid(), loader).map_err(TrainError::Data)?;
+        let progress = &trainer.progress;
+        let eval = evaluate(&trainer.model.valid(), loader).map_err(TrainError::Data)?;
         if !eval.loss.is_finite() {
             return Err(TrainError::Diverged {
                 loss: eval.loss,
@@ -432,11 +491,15 @@ impl<D: ImageDataset> Run<'_, D> {
     /// Writes a checkpoint and the run's history, if the run saves any.
     fn save<N: Classifier>(
         &self,
-        model: &N,
-        optim: &ModuleOptimizer,
-        progress: &Progress,
+        trainer: &Trainer<N>,
         observer: &mut dyn TrainObserver,
     ) -> Result<(), TrainError> {
+        let Trainer {
+            model,
+            optim,
+            progress,
+            ..
+        } = trainer;
         let Some(dir) = &self.run_dir else {
             return Ok(());
         };
