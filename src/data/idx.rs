@@ -17,8 +17,9 @@ pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 /// The largest image count we accept from a header (MNIST-like sets have 70,000 in all).
 pub const MAX_ITEMS: usize = 10_000_000;
-/// The largest image side we accept from a header.
-pub const MAX_SIDE: usize = 4096;
+/// The largest image side we accept from an IDX header (a data-file limit; the largest network
+/// input is `models::MAX_SIDE`).
+pub const MAX_IMAGE_SIDE: usize = 4096;
 /// The most pixel bytes we accept from a header (Fashion-MNIST's training set has 47 million),
 /// so that a gzip bomb with a plausible header cannot fill memory.
 pub const MAX_PAYLOAD: usize = 1 << 31;
@@ -190,7 +191,12 @@ pub fn parse_images(reader: &mut dyn Read, path: &Path) -> Result<IdxImages, Idx
         .checked_mul(rows)
         .and_then(|n| n.checked_mul(cols))
         .is_none_or(|bytes| bytes > MAX_PAYLOAD);
-    if count > MAX_ITEMS || rows > MAX_SIDE || cols > MAX_SIDE || rows == 0 || cols == 0 || too_big
+    if count > MAX_ITEMS
+        || rows > MAX_IMAGE_SIDE
+        || cols > MAX_IMAGE_SIDE
+        || rows == 0
+        || cols == 0
+        || too_big
     {
         return Err(IdxError::Oversized {
             path: path.to_path_buf(),

@@ -14,6 +14,8 @@
 
 use rayon::prelude::*;
 
+use super::window::window_output;
+
 /// The sizes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, k, k]`,
 /// output `[n, c_out, oh, ow]`. Square kernel, same stride and padding on both axes,
 /// no dilation, one group: every convolution of this crate's models.
@@ -30,13 +32,9 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
-    /// Output height and width (PyTorch's floor formula); `None` when the window does not fit.
+    /// Output height and width (PyTorch's floor rule); `None` when the window does not fit.
     pub fn output_size(&self) -> Option<(usize, usize)> {
-        let out = |len: usize| {
-            let padded = len + 2 * self.padding;
-            (padded >= self.kernel && self.stride > 0)
-                .then(|| (padded - self.kernel) / self.stride + 1)
-        };
+        let out = |len| window_output(len, self.kernel, self.stride, self.padding, false);
         Some((out(self.h)?, out(self.w)?))
     }
 

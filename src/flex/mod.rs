@@ -11,6 +11,7 @@
 mod conv_kernels;
 mod ops;
 mod pool_kernels;
+mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +25,7 @@ use burn::tensor::{DType, Tensor};
 pub use conv_kernels::ConvGeometry;
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;
+pub use window::window_output;
 
 static FAST_PATH: AtomicBool = AtomicBool::new(true);
 

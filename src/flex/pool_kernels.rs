@@ -10,6 +10,8 @@
 
 use rayon::prelude::*;
 
+use super::window::window_output;
+
 /// Input `[n, c, h, w]`, a square `kernel` window, the same stride and padding on both axes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolGeometry {
@@ -28,22 +30,7 @@ pub struct PoolGeometry {
 impl PoolGeometry {
     /// Output height and width by PyTorch's rule; `None` when the window does not fit.
     pub fn output_size(&self) -> Option<(usize, usize)> {
-        let out = |len: usize| {
-            let span = (len + 2 * self.padding).checked_sub(self.kernel)?;
-            let steps = if self.ceil_mode {
-                span.div_ceil(self.stride)
-            } else {
-                span / self.stride
-            };
-            // In ceil mode the last window must start inside the input or the left padding.
-            let steps = if self.ceil_mode && steps * self.stride >= len + self.padding {
-                steps - 1
-            } else {
-                steps
-            };
-            Some(steps + 1)
-        };
-        (self.stride > 0 && self.kernel > 0).then_some(())?;
+        let out = |len| window_output(len, self.kernel, self.stride, self.padding, self.ceil_mode);
         Some((out(self.h)?, out(self.w)?))
     }
 
