@@ -14,14 +14,14 @@ impl ValueEnum for ModelKind {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         let help = match self {
-            ModelKind::Lenet => "LeNet as in seed 002 (Gluon, ReLU): 1x28x28, 170,988 parameters",
-            ModelKind::Alexnet => "AlexNet, one channel, dropout 0.5 (seed 003): 1x224x224, 46,764,746 parameters",
-            ModelKind::Vgg11 => "VGG-11 from its conv_arch (seed 003): 1x224x224, 128,806,154 parameters",
-            ModelKind::Vgg11Small => "VGG-11 with widths divided by 8 (seed 003): 1x224x224, 2,018,346 parameters",
-            ModelKind::Nin => "Network in Network (seed 003): 1x224x224, 1,992,166 parameters",
-            ModelKind::Googlenet => "GoogLeNet as in d2l (seed 000): 1x96x96, no batch norm, 5,977,530 parameters",
-            ModelKind::GooglenetBn => "GoogLeNet as in d2l with batch-norm conv blocks (seed 001's conv_block): 1x96x96",
-            ModelKind::GooglenetPaper => "GoogLeNet as in the paper (seed 001): 3x224x224, batch norm, two auxiliary classifiers",
+            ModelKind::Lenet => "LeNet as in article 002 (Gluon, ReLU): 1x28x28, 170,988 parameters",
+            ModelKind::Alexnet => "AlexNet, one channel, dropout 0.5 (article 003): 1x224x224, 46,764,746 parameters",
+            ModelKind::Vgg11 => "VGG-11 from its conv_arch (article 003): 1x224x224, 128,806,154 parameters",
+            ModelKind::Vgg11Small => "VGG-11 with widths divided by 8 (article 003): 1x224x224, 2,018,346 parameters",
+            ModelKind::Nin => "Network in Network (article 003): 1x224x224, 1,992,166 parameters",
+            ModelKind::Googlenet => "GoogLeNet as in d2l (article 000): 1x96x96, no batch norm, 5,977,530 parameters",
+            ModelKind::GooglenetBn => "GoogLeNet as in d2l with batch-norm conv blocks (article 001's conv_block): 1x96x96",
+            ModelKind::GooglenetPaper => "GoogLeNet as in the paper (article 001): 3x224x224, batch norm, two auxiliary classifiers",
             ModelKind::GooglenetTorchvision => "torchvision's GoogLeNet, layer for layer (loads its ImageNet weights): 3x224x224",
         };
         Some(PossibleValue::new(self.name()).help(help))

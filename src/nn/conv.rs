@@ -1,4 +1,4 @@
-//! `Conv2D`: a 2-d convolution with a square kernel, optionally followed by batch norm (seed
+//! `Conv2D`: a 2-d convolution with a square kernel, optionally followed by batch norm (article
 //! 001's `conv_block`, torchvision's `BasicConv2d`) and ReLU.
 //!
 //! Shapes: input `[N, C_in, H, W]`, output `[N, channels, H', W']` with
