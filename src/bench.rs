@@ -3,14 +3,20 @@
 //! `(B, C, S, S)`, labels `i % classes` (`i % 10` for the reference's 10 classes); a training step is forward + mean softmax cross-entropy +
 //! backward + SGD(lr 0.05); 2 warm-up steps, then the median of 10 timed steps; inference is the
 //! forward pass alone. The device finishes its work before each clock reading.
+//!
+//! A benchmark may also start from a trained network on real images ([`BenchBatch::from_dataset`])
+//! and count the subnormal numbers a step meets ([`Subnormals`]): `benches/late_epoch.sh` times
+//! steps from an early and a late checkpoint that way.
 
 use std::time::Instant;
 
+use burn::module::{ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
+use crate::data::{resize_to_unit, ImageDataset};
 use crate::models::ModelConfig;
 use crate::nn::params::initialize_now;
 use crate::nn::Classifier;
@@ -27,6 +33,118 @@ pub struct BenchOptions {
     pub timed: usize,
     /// Also time each layer and the phases of a training step.
     pub profile: bool,
+    /// The SGD learning rate of the training steps (the reference's is 0.05).
+    pub lr: f64,
+    /// Also count the subnormal numbers in the parameters, gradients and class probabilities
+    /// after the timed steps.
+    pub count_subnormals: bool,
+}
+
+impl BenchOptions {
+    /// The reference's protocol for `model`: batch 128 at 96x96, 2 warm-up and 10 timed steps,
+    /// SGD at 0.05.
+    pub fn new(model: ModelConfig) -> Self {
+        Self {
+            model,
+            batch: 128,
+            side: 96,
+            warmup: 2,
+            timed: 10,
+            profile: false,
+            lr: 0.05,
+            count_subnormals: false,
+        }
+    }
+}
+
+/// The images and labels every step of a benchmark computes on.
+#[derive(Debug, Clone)]
+pub struct BenchBatch {
+    pub images: Tensor<4>,
+    pub labels: Vec<i64>,
+}
+
+impl BenchBatch {
+    /// The reference's batch: `batch` images drawn from N(0, 1), labels `i % classes`.
+    pub fn random(batch: usize, input: [usize; 3], classes: usize, device: &Device) -> Self {
+        let [c, h, w] = input;
+        let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), device);
+        let labels = (0..batch as i64).map(|i| i % classes as i64).collect();
+        Self { images, labels }
+    }
+
+    /// The first `batch` examples of `dataset` as training sees them (resized to the input's
+    /// side, scaled to [0, 1], the gray channel repeated to the input's channels).
+    pub fn from_dataset<D: ImageDataset>(
+        dataset: &D,
+        batch: usize,
+        input: [usize; 3],
+        device: &Device,
+    ) -> Result<Self, String> {
+        let [c, h, w] = input;
+        if h != w {
+            return Err(format!(
+                "the network's input is {h}x{w}; only square inputs are resized"
+            ));
+        }
+        if dataset.len() < batch {
+            return Err(format!(
+                "`batch` is {batch} but {} has only {} examples",
+                dataset.name(),
+                dataset.len()
+            ));
+        }
+        let mut pixels = Vec::with_capacity(batch * c * h * w);
+        let mut labels = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let item = dataset
+                .get(i)
+                .map_err(|e| format!("{}: example {i}: {e}", dataset.name()))?;
+            let plane = resize_to_unit(&item.pixels, item.rows, item.cols, h);
+            for _ in 0..c {
+                pixels.extend_from_slice(&plane);
+            }
+            labels.push(i64::from(item.label));
+        }
+        let images = Tensor::<4>::from_data(TensorData::new(pixels, [batch, c, h, w]), device);
+        Ok(Self { images, labels })
+    }
+}
+
+/// How many of the numbers a training step meets are subnormal (nonzero, smaller in magnitude
+/// than `f32::MIN_POSITIVE`): arithmetic on them is up to 100 times slower on some CPUs.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Subnormals {
+    /// Parameters and buffers (batch-norm statistics).
+    pub params: SubnormalCount,
+    /// The parameters' gradients of one step.
+    pub grads: SubnormalCount,
+    /// The softmax probabilities of the batch (tiny for the wrong classes of a confident model).
+    pub probabilities: SubnormalCount,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SubnormalCount {
+    pub subnormal: usize,
+    pub values: usize,
+}
+
+impl SubnormalCount {
+    fn add(&mut self, values: &[f32]) {
+        self.values += values.len();
+        self.subnormal += values.iter().filter(|v| v.is_subnormal()).count();
+    }
+
+    fn of(values: &[f32]) -> Self {
+        let mut count = Self::default();
+        count.add(values);
+        count
+    }
+
+    /// The subnormal share, 0 when there are no values.
+    pub fn fraction(&self) -> f64 {
+        self.subnormal as f64 / self.values.max(1) as f64
+    }
 }
 
 /// The result, with the reference's JSON keys (and a few more).
@@ -44,6 +162,8 @@ pub struct BenchReport {
     pub peak_rss_mb: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnormals: Option<Subnormals>,
 }
 
 /// Where the time of a step goes.
@@ -115,8 +235,9 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     Ok(report)
 }
 
-/// Runs the benchmark on any network taking inputs of `input` (training on the autodiff
-/// version of `device`); returns the report and the network after its training steps.
+/// Runs the benchmark on any network taking inputs of `input`, with the reference's random
+/// batch (training on the autodiff version of `device`); returns the report and the network
+/// after its training steps.
 pub fn bench_network<N: Classifier>(
     network: N,
     name: &str,
@@ -126,12 +247,24 @@ pub fn bench_network<N: Classifier>(
     device: &Device,
     threads: usize,
 ) -> (BenchReport, N) {
+    let batch = BenchBatch::random(options.batch, input, classes, device);
+    bench_network_on(network, name, &batch, options, device, threads)
+}
+
+/// As [`bench_network`], on the given batch (`options.batch` is ignored: the batch's size is).
+pub fn bench_network_on<N: Classifier>(
+    network: N,
+    name: &str,
+    data: &BenchBatch,
+    options: &BenchOptions,
+    device: &Device,
+    threads: usize,
+) -> (BenchReport, N) {
     let train_device = device.clone().autodiff();
-    let batch = options.batch;
-    let [c, h, w] = input;
-    let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), device);
-    let labels: Vec<i64> = (0..batch as i64).map(|i| i % classes as i64).collect();
-    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device);
+    let batch = data.labels.len();
+    let images = data.images.clone();
+    let targets =
+        Tensor::<1, Int>::from_data(TensorData::new(data.labels.clone(), [batch]), device);
 
     let mut model = network.train().fork(&train_device);
     initialize_now(&model);
@@ -156,7 +289,7 @@ pub fn bench_network<N: Classifier>(
             wait(&train_device);
         }
         let backward = start.elapsed();
-        model = optim.step(0.05, model, grads);
+        model = optim.step(options.lr, model, grads);
         wait(&train_device);
         let total = start.elapsed();
         if i >= options.warmup {
@@ -167,6 +300,9 @@ pub fn bench_network<N: Classifier>(
         }
     }
     let train_s = median(steps);
+    let subnormals = options
+        .count_subnormals
+        .then(|| count_subnormals(&model, x.clone(), &y, &loss_fn));
 
     let valid = model.valid();
     let mut evals = Vec::new();
@@ -225,8 +361,53 @@ pub fn bench_network<N: Classifier>(
         eval_img_s: round2(batch as f64 / eval_s),
         peak_rss_mb: peak_rss_mb().map(round1),
         profile,
+        subnormals,
     };
     (report, model)
+}
+
+/// Subnormal numbers in `model`'s parameters, in its gradients on `(x, y)` and in its class
+/// probabilities there.
+fn count_subnormals<N: Classifier>(
+    model: &N,
+    x: Tensor<4>,
+    y: &Tensor<1, Int>,
+    loss_fn: &burn::nn::loss::CrossEntropyLoss,
+) -> Subnormals {
+    let (logits, loss) = model.forward_train(x).loss(loss_fn, y);
+    let probabilities = burn::tensor::activation::softmax(logits.detach(), 1);
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let mut visitor = SubnormalVisitor {
+        grads: &grads,
+        counts: Subnormals {
+            probabilities: SubnormalCount::of(&values(probabilities)),
+            ..Subnormals::default()
+        },
+    };
+    model.visit(&mut visitor);
+    visitor.counts
+}
+
+fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("a float tensor converts to f32")
+}
+
+struct SubnormalVisitor<'a> {
+    grads: &'a GradientsParams,
+    counts: Subnormals,
+}
+
+impl ModuleVisitor for SubnormalVisitor<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.counts.params.add(&values(param.val().detach()));
+        if let Some(grad) = self.grads.get::<D>(param.id) {
+            self.counts.grads.add(&values(grad));
+        }
+    }
 }
 
 fn round1(x: f64) -> f64 {
@@ -247,6 +428,17 @@ impl BenchReport {
         );
         if let Some(mb) = self.peak_rss_mb {
             out += &format!("peak resident memory: {mb:.0} MiB\n");
+        }
+        if let Some(sub) = &self.subnormals {
+            out += &format!(
+                "subnormal numbers: {} of {} parameters, {} of {} gradients, {} of {} probabilities\n",
+                sub.params.subnormal,
+                sub.params.values,
+                sub.grads.subnormal,
+                sub.grads.values,
+                sub.probabilities.subnormal,
+                sub.probabilities.values
+            );
         }
         if let Some(profile) = &self.profile {
             out += "\ntraining step (median, with waits between phases):\n";

@@ -66,10 +66,15 @@ pub fn is_flex(device: &Device) -> bool {
     )
 }
 
-/// Limits the CPU backend to `threads` threads (call once, before any tensor work).
-pub fn set_cpu_threads(threads: usize) -> Result<(), String> {
+/// Sets up the CPU backend's threads (call once, before any tensor work): `threads` threads
+/// (`None`: one per core) in rayon's global pool, which burn's flex backend, `gemm` and this
+/// crate's kernels all run on; with `flush_denormals`, subnormal floats are computed as zero on
+/// those threads and on the calling one (see [`crate::flex::set_flush_denormals`]).
+pub fn setup_cpu(threads: Option<usize>, flush_denormals: bool) -> Result<(), String> {
+    crate::flex::set_flush_denormals(flush_denormals);
     rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(threads.unwrap_or(0))
+        .start_handler(move |_| crate::flex::set_flush_denormals(flush_denormals))
         .build_global()
-        .map_err(|e| format!("cannot set the thread count: {e}"))
+        .map_err(|e| format!("cannot set up the CPU threads: {e}"))
 }

@@ -334,3 +334,61 @@ fn bench_reports_the_reference_keys_and_a_profile() {
                 .and(predicate::str::contains("Conv2D(20, kernel_size=5x5")),
         );
 }
+
+#[test]
+fn bench_starts_from_a_checkpoint_on_real_images_and_counts_subnormals() {
+    let data = common::fashion_mnist_dir();
+    let out = tempfile::tempdir().unwrap();
+    let tiny_run =
+        "train --model lenet --epochs 1 --limit-train 64 --limit-test 32 --batch-size 32";
+    inception()
+        .args(tiny_run.split(' '))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    let ckpt = out.path().join("model.ckpt");
+    let run = |extra: &[&str]| {
+        inception()
+            .args("bench --batch 8 --warmup 0 --steps 1 --threads 1 --json --checkpoint".split(' '))
+            .arg(&ckpt)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = run(&[
+        "--real-images",
+        "--subnormals",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        json["model"], "lenet",
+        "the checkpoint's network, not the default"
+    );
+    assert_eq!(json["batch"], 8);
+    // LeNet's 170,988 parameters (no buffers), each with a gradient; 8 images x 10 classes.
+    let sub = &json["subnormals"];
+    assert_eq!(sub["params"]["values"], 170_988);
+    assert_eq!(sub["grads"]["values"], 170_988);
+    assert_eq!(sub["probabilities"]["values"], 80);
+    for part in ["params", "grads", "probabilities"] {
+        assert!(sub[part]["subnormal"].as_u64().is_some(), "{part}: {json}");
+    }
+
+    let missing = out.path().join("nowhere.ckpt");
+    inception()
+        .args(["bench", "--checkpoint"])
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nowhere.ckpt"));
+}

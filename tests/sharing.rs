@@ -217,12 +217,11 @@ fn bench_keeps_both_places_one_layer() {
     inception::nn::params::initialize_now(&model);
     let initial = check_places(&model);
     let options = BenchOptions {
-        model: model.config.clone(),
         batch: 8,
         side: 28,
         warmup: 1,
         timed: 2,
-        profile: false,
+        ..BenchOptions::new(model.config.clone())
     };
     let (report, trained) = bench_network(model, "shared", [1, 28, 28], 10, &options, &device, 1);
     assert!(report.train_img_s > 0.0);

@@ -1,10 +1,14 @@
 //! `inception bench`: training and inference throughput, comparable with PyTorch's.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
-use super::{BadInput, NetworkArgs};
-use crate::bench::{run as bench, BenchOptions};
-use crate::device::{set_cpu_threads, Backend};
+use super::{BadInput, DataArgs, NetworkArgs};
+use crate::bench::{bench_network_on, run as bench, BenchBatch, BenchOptions};
+use crate::data::{FashionMnist, Split};
+use crate::device::{setup_cpu, Backend};
+use crate::train::checkpoint;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -37,20 +41,71 @@ pub struct BenchArgs {
     /// Measure burn's own convolution instead of this crate's fused flex one.
     #[arg(long)]
     pub no_fast_path: bool,
+    /// Compute subnormal floats as IEEE 754 says instead of as zero (see `train --help`).
+    #[arg(long)]
+    pub keep_denormals: bool,
+    /// Start from a checkpoint's network and weights instead of a fresh network (`--model`,
+    /// `--net` and `--side` are then taken from it).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Step on the first `--batch` training images of Fashion-MNIST (from `--data`, or found as
+    /// `train` finds them) instead of random ones.
+    #[arg(long)]
+    pub real_images: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Learning rate of the timed SGD steps.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// Also count the subnormal numbers in the parameters, gradients and class probabilities.
+    #[arg(long)]
+    pub subnormals: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    set_cpu_threads(args.threads.into()).map_err(|e| BadInput(format!("--threads: {e}")))?;
+    setup_cpu(Some(args.threads.into()), !args.keep_denormals)
+        .map_err(|e| BadInput(format!("--threads: {e}")))?;
     crate::flex::set_fast_path(!args.no_fast_path);
-    let options = BenchOptions {
-        model: args.network.config()?,
+    let device = args.device.device();
+    let threads = usize::from(args.threads);
+    let mut options = BenchOptions {
         batch: args.batch as usize,
         side: args.side,
         warmup: args.warmup,
         timed: args.steps as usize,
         profile: args.profile,
+        lr: args.lr,
+        count_subnormals: args.subnormals,
+        ..BenchOptions::new(args.network.config()?)
     };
-    let report = bench(&options, &args.device.device(), args.threads.into()).map_err(BadInput)?;
+    let report = match &args.checkpoint {
+        None if !args.real_images => bench(&options, &device, threads).map_err(BadInput)?,
+        _ => {
+            let (config, model) = match &args.checkpoint {
+                Some(path) => {
+                    let (model, _) = checkpoint::load(path, &device.clone().autodiff())?;
+                    (model.config.clone(), model)
+                }
+                None => {
+                    let [c, _, _] = options.model.input;
+                    let config = options.model.clone().with_input([c, args.side, args.side]);
+                    config.validate()?;
+                    let train_device = device.clone().autodiff();
+                    train_device.seed(0);
+                    (config.clone(), config.build(&train_device)?)
+                }
+            };
+            options.model = config.clone();
+            let batch = if args.real_images {
+                let set = FashionMnist::load(&args.data.locate()?, Split::Train)?;
+                BenchBatch::from_dataset(&set, options.batch, config.input, &device)
+                    .map_err(|e| BadInput(e.replace("`batch`", "--batch")))?
+            } else {
+                BenchBatch::random(options.batch, config.input, config.num_classes, &device)
+            };
+            bench_network_on(model, &config.name, &batch, &options, &device, threads).0
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

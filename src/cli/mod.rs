@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, FashionMnist, Split};
-use crate::device::{set_cpu_threads, Backend};
+use crate::device::{setup_cpu, Backend};
 use crate::models::{ModelConfig, ModelKind};
 
 /// Classic CNNs (GoogLeNet / Inception v1 first) on Fashion-MNIST, built on burn.
@@ -168,14 +168,17 @@ pub struct ComputeArgs {
     /// comparison).
     #[arg(long)]
     pub no_fast_path: bool,
+    /// Compute subnormal floats (below 1.2e-38) as IEEE 754 says, instead of as zero: slower,
+    /// often by far, on many x86 CPUs.
+    #[arg(long)]
+    pub keep_denormals: bool,
 }
 
 impl ComputeArgs {
     fn setup(&self) -> anyhow::Result<burn::tensor::Device> {
         crate::flex::set_fast_path(!self.no_fast_path);
-        if let Some(threads) = self.threads {
-            set_cpu_threads(threads.into()).map_err(|e| BadInput(format!("--threads: {e}")))?;
-        }
+        setup_cpu(self.threads.map(usize::from), !self.keep_denormals)
+            .map_err(|e| BadInput(format!("--threads: {e}")))?;
         Ok(self.device.device())
     }
 }

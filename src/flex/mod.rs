@@ -9,6 +9,7 @@
 //! `tests/fast_path.rs` checks outputs and gradients against each other.
 
 mod conv_kernels;
+mod denormals;
 mod ops;
 mod pool_kernels;
 mod window;
@@ -23,6 +24,7 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{DType, Tensor};
 
 pub use conv_kernels::ConvGeometry;
+pub use denormals::{flushes_denormals, set_flush_denormals};
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;
 pub use window::window_output;
