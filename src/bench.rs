@@ -27,7 +27,7 @@ pub struct BenchOptions {
     /// The network (a zoo model or a network file); its input side is replaced by `side`.
     pub model: ModelConfig,
     pub batch: usize,
-    /// Input side; the reference uses 96 (d2l's GoogLeNet on Fashion-MNIST).
+    /// Input side (square); the reference uses 96 (d2l's GoogLeNet on Fashion-MNIST).
     pub side: usize,
     pub warmup: usize,
     pub timed: usize,
@@ -41,13 +41,13 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// The reference's protocol for `model`: batch 128 at 96x96, 2 warm-up and 10 timed steps,
-    /// SGD at 0.05.
+    /// The reference's protocol for `model` at its own input side: batch 128, 2 warm-up and 10
+    /// timed steps, SGD at 0.05.
     pub fn new(model: ModelConfig) -> Self {
         Self {
+            side: model.input[1],
             model,
             batch: 128,
-            side: 96,
             warmup: 2,
             timed: 10,
             profile: false,

@@ -15,6 +15,10 @@ pub struct EpochReport {
     pub test_loss: f64,
     /// Seconds for the epoch, training and testing.
     pub seconds: f64,
+    /// Seconds inside the optimizer steps (forward, loss, backward, update); the rest of
+    /// `seconds` went to waiting for batches and to the test pass.
+    #[serde(default)]
+    pub step_seconds: f64,
     /// Training images per second.
     pub images_per_sec: f64,
     /// Learning rate of the epoch.

@@ -263,6 +263,7 @@ fn curves_show_both_losses_the_running_loss_a_legend_and_readable_ticks() {
             test_loss: 1.3 / epoch as f64,
             seconds: 10.0,
             images_per_sec: 100.0,
+            step_seconds: 9.0,
             lr: 0.1,
         })
         .collect();

@@ -49,6 +49,16 @@ fn googlenet_learns_a_few_hundred_real_images() {
         last.test_acc
     );
     assert!(last.line().starts_with("epoch 8, loss "));
+    // Each epoch's time splits into its optimizer steps and the rest (batches, test pass).
+    for e in &epochs {
+        assert!(
+            e.step_seconds > 0.0 && e.step_seconds < e.seconds,
+            "epoch {}: {} s in steps of {} s",
+            e.epoch,
+            e.step_seconds,
+            e.seconds
+        );
+    }
 }
 
 #[test]

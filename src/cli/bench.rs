@@ -17,9 +17,9 @@ pub struct BenchArgs {
     /// Images per step.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
-    /// Input side (the PyTorch reference uses 96).
-    #[arg(long, default_value_t = 96)]
-    pub side: usize,
+    /// Input side [default: the model's own: 96 for googlenet, as in the PyTorch reference].
+    #[arg(long)]
+    pub side: Option<usize>,
     /// CPU threads (the reference uses 2).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: u16,
@@ -68,15 +68,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     crate::flex::set_fast_path(!args.no_fast_path);
     let device = args.device.device();
     let threads = usize::from(args.threads);
+    let model = args.network.config()?;
+    let side = args.side.unwrap_or(model.input[1]);
     let mut options = BenchOptions {
         batch: args.batch as usize,
-        side: args.side,
+        side,
         warmup: args.warmup,
         timed: args.steps as usize,
         profile: args.profile,
         lr: args.lr,
         count_subnormals: args.subnormals,
-        ..BenchOptions::new(args.network.config()?)
+        ..BenchOptions::new(model)
     };
     let report = match &args.checkpoint {
         None if !args.real_images => bench(&options, &device, threads).map_err(BadInput)?,
@@ -88,7 +90,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
                 None => {
                     let [c, _, _] = options.model.input;
-                    let config = options.model.clone().with_input([c, args.side, args.side]);
+                    let config = options.model.clone().with_input([c, side, side]);
                     config.validate()?;
                     let train_device = device.clone().autodiff();
                     train_device.seed(0);

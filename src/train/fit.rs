@@ -300,6 +300,7 @@ fn run<N: Classifier, D: ImageDataset>(
             seconds: clock.seconds(),
             images_per_sec: progress.seen as f64 / train_seconds,
             lr: trainer.lr,
+            step_seconds: progress.step_seconds,
         };
         trainer.progress = trainer.progress.next_epoch(report.clone());
         run.save(&trainer, observer)?;
@@ -358,9 +359,11 @@ impl<D: ImageDataset> Run<'_, D> {
             let batch = batch
                 .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
             let (images, loss);
+            let started = Instant::now();
             (trainer, images, loss) = self.step(trainer, batch, epoch)?;
-            observer.batch_done(images, loss);
             let progress = &mut trainer.progress;
+            progress.step_seconds += started.elapsed().as_secs_f64();
+            observer.batch_done(images, loss);
             // The epoch's end writes its own checkpoint a moment later.
             let epoch_ends = progress.step_in_epoch == self.steps_per_epoch;
             let due = !epoch_ends

@@ -135,6 +135,9 @@ pub struct Progress {
     pub seen: usize,
     /// Seconds spent training in the epoch under way.
     pub train_seconds: f64,
+    /// Seconds of those inside optimizer steps (forward, loss, backward, update).
+    #[serde(default)]
+    pub step_seconds: f64,
     /// Every completed epoch's report.
     pub history: Vec<EpochReport>,
     /// The running loss every `log_every` steps, from the start of the run.
