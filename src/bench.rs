@@ -16,8 +16,11 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::data::{resize_to_unit, ImageDataset};
-use crate::models::ModelConfig;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::transform::Mapper;
+
+use crate::data::{ImageBatcher, ImageDataset, ResizeToTensor};
+use crate::models::{Model, ModelConfig};
 use crate::nn::params::initialize_now;
 use crate::nn::Classifier;
 
@@ -73,15 +76,16 @@ impl BenchBatch {
         Self { images, labels }
     }
 
-    /// The first `batch` examples of `dataset` as training sees them (resized to the input's
-    /// side, scaled to [0, 1], the gray channel repeated to the input's channels).
+    /// The first `batch` examples of `dataset` as training sees them: through the loader's own
+    /// transform (`ResizeToTensor`: resized to the input's side, scaled to [0, 1]) and batcher
+    /// (`ImageBatcher`: the gray channel repeated to the input's channels).
     pub fn from_dataset<D: ImageDataset>(
         dataset: &D,
         batch: usize,
         input: [usize; 3],
         device: &Device,
     ) -> Result<Self, String> {
-        let [c, h, w] = input;
+        let [channels, h, w] = input;
         if h != w {
             return Err(format!(
                 "the network's input is {h}x{w}; only square inputs are resized"
@@ -89,24 +93,20 @@ impl BenchBatch {
         }
         if dataset.len() < batch {
             return Err(format!(
-                "`batch` is {batch} but {} has only {} examples",
+                "`batch_size` is {batch} but {} has only {} examples",
                 dataset.name(),
                 dataset.len()
             ));
         }
-        let mut pixels = Vec::with_capacity(batch * c * h * w);
-        let mut labels = Vec::with_capacity(batch);
-        for i in 0..batch {
-            let item = dataset
-                .get(i)
-                .map_err(|e| format!("{}: example {i}: {e}", dataset.name()))?;
-            let plane = resize_to_unit(&item.pixels, item.rows, item.cols, h);
-            for _ in 0..c {
-                pixels.extend_from_slice(&plane);
-            }
-            labels.push(i64::from(item.label));
-        }
-        let images = Tensor::<4>::from_data(TensorData::new(pixels, [batch, c, h, w]), device);
+        let transform = ResizeToTensor { side: h };
+        let items = (0..batch)
+            .map(|i| match dataset.get(i) {
+                Ok(raw) => Ok(transform.map(&raw)),
+                Err(e) => Err(format!("{}: example {i}: {e}", dataset.name())),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let labels = items.iter().map(|item| i64::from(item.label)).collect();
+        let images = ImageBatcher { channels }.batch(items, device).images;
         Ok(Self { images, labels })
     }
 }
@@ -139,11 +139,6 @@ impl SubnormalCount {
         let mut count = Self::default();
         count.add(values);
         count
-    }
-
-    /// The subnormal share, 0 when there are no values.
-    pub fn fraction(&self) -> f64 {
-        self.subnormal as f64 / self.values.max(1) as f64
     }
 }
 
@@ -212,8 +207,9 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Runs the benchmark on `device` (training on its autodiff version).
-pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<BenchReport, String> {
+/// The network of `options.model` at `options.side`, built as every benchmark builds it (seed
+/// 0, on the autodiff version of `device`), with its configuration.
+pub fn build_network(options: &BenchOptions, device: &Device) -> Result<Model, String> {
     let [channels, _, _] = options.model.input;
     let config = options
         .model
@@ -222,7 +218,14 @@ pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<Be
     config.validate().map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
     train_device.seed(0);
-    let model = config.build(&train_device).map_err(|e| e.to_string())?;
+    config.build(&train_device).map_err(|e| e.to_string())
+}
+
+/// Runs the benchmark on `device` (training on its autodiff version) with the reference's
+/// random batch.
+pub fn run(options: &BenchOptions, device: &Device, threads: usize) -> Result<BenchReport, String> {
+    let model = build_network(options, device)?;
+    let config = model.config.clone();
     let (report, _) = bench_network(
         model,
         &config.name,

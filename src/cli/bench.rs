@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{BadInput, DataArgs, NetworkArgs};
-use crate::bench::{bench_network_on, run as bench, BenchBatch, BenchOptions};
+use super::{in_flags, BadInput, DataArgs, NetworkArgs};
+use crate::bench::{self, BenchBatch, BenchOptions};
 use crate::data::{FashionMnist, Split};
 use crate::device::{setup_cpu, Backend};
 use crate::train::checkpoint;
@@ -15,7 +15,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub network: NetworkArgs,
     /// Images per step.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, visible_alias = "batch-size", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
     /// Input side [default: the model's own: 96 for googlenet, as in the PyTorch reference].
     #[arg(long)]
@@ -80,34 +80,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         count_subnormals: args.subnormals,
         ..BenchOptions::new(model)
     };
-    let report = match &args.checkpoint {
-        None if !args.real_images => bench(&options, &device, threads).map_err(BadInput)?,
-        _ => {
-            let (config, model) = match &args.checkpoint {
-                Some(path) => {
-                    let (model, _) = checkpoint::load(path, &device.clone().autodiff())?;
-                    (model.config.clone(), model)
-                }
-                None => {
-                    let [c, _, _] = options.model.input;
-                    let config = options.model.clone().with_input([c, side, side]);
-                    config.validate()?;
-                    let train_device = device.clone().autodiff();
-                    train_device.seed(0);
-                    (config.clone(), config.build(&train_device)?)
-                }
-            };
-            options.model = config.clone();
-            let batch = if args.real_images {
-                let set = FashionMnist::load(&args.data.locate()?, Split::Train)?;
-                BenchBatch::from_dataset(&set, options.batch, config.input, &device)
-                    .map_err(|e| BadInput(e.replace("`batch`", "--batch")))?
-            } else {
-                BenchBatch::random(options.batch, config.input, config.num_classes, &device)
-            };
-            bench_network_on(model, &config.name, &batch, &options, &device, threads).0
-        }
+    let model = match &args.checkpoint {
+        Some(path) => checkpoint::load(path, &device.clone().autodiff())?.0,
+        None => bench::build_network(&options, &device).map_err(BadInput)?,
     };
+    let config = model.config.clone();
+    options.model = config.clone();
+    let batch = if args.real_images {
+        let set = FashionMnist::load(&args.data.locate()?, Split::Train)?;
+        BenchBatch::from_dataset(&set, options.batch, config.input, &device)
+            .map_err(|e| BadInput(in_flags(&e)))?
+    } else {
+        BenchBatch::random(options.batch, config.input, config.num_classes, &device)
+    };
+    let report = bench::bench_network_on(model, &config.name, &batch, &options, &device, threads).0;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
