@@ -7,11 +7,12 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use inception::flex::{
-    fast_max_pool2d, fused_conv2d, reference_conv2d, reference_max_pool2d, set_fast_path,
-    takes_fast_path,
+    fast_max_pool2d, fused_batch_norm_train, fused_conv2d, reference_batch_norm_train,
+    reference_conv2d, reference_max_pool2d, set_fast_path, takes_fast_path,
 };
 use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
+use inception::nn::Classifier;
 use std::collections::BTreeMap;
 
 /// max |a - b| / max |b|: the error relative to the reference's scale.
@@ -169,6 +170,131 @@ fn fast_max_pool_matches_burn() {
     check_pool([2, 3, 13, 13], 3, 2, 0, false);
     check_pool([3, 2, 8, 8], 2, 2, 0, false);
     check_pool([2, 2, 7, 9], 2, 2, 1, true);
+}
+
+/// One training batch norm (with or without the ReLU), both ways: the output, the batch
+/// statistics and the gradients of input, gamma and beta agree. The output's gradient reaches
+/// it through a channel concatenation, as in an Inception block, so the kernel also reads a
+/// gradient that is a channel slice of a larger tensor.
+fn check_batch_norm([n, c, h, w]: [usize; 4], relu: bool) {
+    let device = Device::flex().autodiff();
+    // An offset and a spread per channel, so the statistics matter.
+    let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), &device) * 2.5
+        + Tensor::<4>::random([1, c, 1, 1], Distribution::Normal(1.0, 1.0), &device);
+    let gamma = Tensor::<1>::random([c], Distribution::Normal(1.0, 0.5), &device);
+    let beta = Tensor::<1>::random([c], Distribution::Normal(0.0, 0.5), &device);
+    let other = Tensor::<4>::random([n, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let r = Tensor::<4>::random([n, c + 3, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let run = |fast: bool| {
+        let (x, gamma, beta) = (
+            x.clone().require_grad(),
+            gamma.clone().require_grad(),
+            beta.clone().require_grad(),
+        );
+        let (y, mean, var) = if fast {
+            fused_batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5, relu)
+        } else {
+            reference_batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5, relu)
+        };
+        let joined = Tensor::cat(vec![other.clone(), y.clone()], 1);
+        let grads = (joined * r.clone()).sum().backward();
+        (
+            [y.inner()],
+            [mean.inner(), var.inner()],
+            x.grad(&grads).unwrap(),
+            [gamma.grad(&grads).unwrap(), beta.grad(&grads).unwrap()],
+        )
+    };
+    let ([y1], [m1, v1], gx1, [gg1, gb1]) = run(true);
+    let ([y2], [m2, v2], gx2, [gg2, gb2]) = run(false);
+    let case = format!("x {:?}, relu {relu}", [n, c, h, w]);
+    for (what, ours, reference) in [("mean", m1, m2), ("variance", v1, v2)] {
+        let err = relative_error(ours, reference);
+        assert!(err < 1e-5, "{case}: {what} relative error {err:e}");
+    }
+    let err = relative_error(y1, y2);
+    assert!(err < 1e-5, "{case}: output relative error {err:e}");
+    let err = relative_error(gx1, gx2);
+    assert!(err < 1e-4, "{case}: input gradient relative error {err:e}");
+    for (what, ours, reference) in [("gamma", gg1, gg2), ("beta", gb1, gb2)] {
+        let err = relative_error(ours, reference);
+        assert!(err < 1e-4, "{case}: {what} gradient relative error {err:e}");
+    }
+}
+
+#[test]
+fn fused_batch_norm_matches_burn() {
+    // GoogLeNet-BN's maps (large and small planes), a 1x1 plane, odd sizes, a batch of one.
+    check_batch_norm([4, 8, 24, 24], true);
+    check_batch_norm([4, 8, 24, 24], false);
+    check_batch_norm([8, 16, 3, 3], true);
+    check_batch_norm([6, 5, 1, 1], true);
+    check_batch_norm([3, 7, 5, 9], false);
+    check_batch_norm([1, 4, 6, 6], true);
+}
+
+/// A network with batch norm, both ways: one training step from the same weights gives the same
+/// loss and the same running averages; and the trained network's inference (batch norm folded
+/// into the convolutions on the fast path, burn's `BatchNorm` otherwise) gives the same logits.
+#[test]
+fn batch_norm_networks_agree_in_training_and_inference() {
+    let device = Device::flex().autodiff();
+    let config = ModelConfig::new(ModelKind::GooglenetBn).with_input([1, 32, 32]);
+    let model = config.build(&device).unwrap();
+    // A copy for each run, through a record: clones of a module share its running averages.
+    let build = || {
+        let fresh = config.build(&device).unwrap();
+        fresh.load_record(model.clone().into_record())
+    };
+    let x = Tensor::<4>::random([16, 1, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+    let labels: Vec<i64> = (0..16).map(|i| i % 10).collect();
+    let t = Tensor::<1, Int>::from_data(TensorData::new(labels, [16]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut results = Vec::new();
+    for fast in [true, false] {
+        set_fast_path(fast);
+        let m = build();
+        let (_, loss) = m.forward_train(x.clone()).loss(&loss_fn, &t);
+        let loss_value = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let m = SgdConfig::new().init().step(0.1, m, grads);
+        results.push((loss_value, m.valid()));
+    }
+    set_fast_path(true);
+    let (fast, slow) = (&results[0], &results[1]);
+    assert!(
+        (fast.0 - slow.0).abs() <= 1e-5 * slow.0.abs(),
+        "training loss: {} against {}",
+        fast.0,
+        slow.0
+    );
+    let (fast_state, slow_state) = (state_dict(&fast.1), state_dict(&slow.1));
+    for (name, tensor) in &fast_state.tensors {
+        if !name.contains("running") {
+            continue;
+        }
+        let reference = &slow_state.tensors[name].values;
+        let scale = reference.iter().fold(1e-12f32, |a, b| a.max(b.abs()));
+        let diff = tensor
+            .values
+            .iter()
+            .zip(reference)
+            .fold(0f32, |a, (p, q)| a.max((p - q).abs()));
+        assert!(
+            diff / scale < 1e-4,
+            "{name}: relative error {:e}",
+            diff / scale
+        );
+    }
+    // Inference of the trained network (running averages no longer 0 and 1), both ways.
+    let trained = &fast.1;
+    let images = x.inner();
+    let folded = trained.predict(images.clone());
+    set_fast_path(false);
+    let reference = trained.predict(images);
+    set_fast_path(true);
+    let err = relative_error(folded, reference);
+    assert!(err < 1e-4, "inference logits relative error {err:e}");
 }
 
 #[test]

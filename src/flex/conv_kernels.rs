@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use super::image_batch::Batch;
 use super::window::window_output;
 
 /// The sizes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, k, k]`,
@@ -115,48 +116,6 @@ impl Split {
     }
 }
 
-/// A batch of images, each one contiguous, `stride` values apart: a whole NCHW tensor (the
-/// stride is one image) or a channel slice of a larger one, such as the gradient that a channel
-/// concatenation hands each of its inputs, read in place instead of copied.
-#[derive(Debug, Clone, Copy)]
-pub struct Batch<'a> {
-    data: &'a [f32],
-    stride: usize,
-    item_len: usize,
-    len: usize,
-}
-
-impl<'a> Batch<'a> {
-    /// Images of `item_len` values, one after the other.
-    #[cfg(test)]
-    pub fn contiguous(data: &'a [f32], item_len: usize) -> Self {
-        assert!(
-            item_len > 0 && data.len().is_multiple_of(item_len),
-            "batch length"
-        );
-        Self::strided(data, item_len, item_len, data.len() / item_len)
-    }
-
-    /// `len` images of `item_len` values starting every `stride` values of `data`.
-    pub fn strided(data: &'a [f32], stride: usize, item_len: usize, len: usize) -> Self {
-        assert!(stride >= item_len, "images overlap");
-        assert!(
-            len == 0 || data.len() >= (len - 1) * stride + item_len,
-            "batch data too short"
-        );
-        Self {
-            data,
-            stride,
-            item_len,
-            len,
-        }
-    }
-
-    fn item(&self, i: usize) -> &'a [f32] {
-        &self.data[i * self.stride..][..self.item_len]
-    }
-}
-
 /// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`.
 pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
     check_lengths(g, &x, weight);
@@ -223,7 +182,7 @@ pub fn backward(
         (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
     assert_eq!(output.len(), g.batch * out_item, "output length");
     assert_eq!(
-        (grad_output.len, grad_output.item_len),
+        grad_output.dims(),
         (g.batch, out_item),
         "output gradient size"
     );
@@ -356,7 +315,7 @@ fn add_bias(row: &mut [f32], bias: f32, relu: bool) {
 
 fn check_lengths(g: &ConvGeometry, x: &Batch, weight: &[f32]) {
     assert!(g.batch > 0, "a convolution over an empty batch");
-    assert_eq!((x.len, x.item_len), (g.batch, g.in_item()), "input size");
+    assert_eq!(x.dims(), (g.batch, g.in_item()), "input size");
     assert_eq!(weight.len(), g.c_out * g.patch_len(), "weight length");
 }
 

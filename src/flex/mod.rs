@@ -1,15 +1,19 @@
 //! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
 //!
-//! `conv2d` and `max_pool2d` are the entry points the layers call. On a flex device (with or
-//! without autodiff) in float32 they run this module's operations (`ops`, a burn backend
-//! extension): a convolution by im2col + GEMM with bias and ReLU fused and a one-pass backward
-//! (`conv_kernels`), and a direct max pool (`pool_kernels`). On CUDA or WGPU, or when the fast
-//! path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line), they
-//! run burn's own `conv2d` + ReLU and `max_pool2d`. Both compute the same function;
+//! `conv2d`, `batch_norm_train` and `max_pool2d` are the entry points the layers call. On a
+//! flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
+//! a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
+//! one-pass backward (`conv_kernels`), batch normalization in training with its statistics,
+//! the ReLU and the backward each in a few passes (`norm_kernels`), and a direct max pool
+//! (`pool_kernels`). On CUDA or WGPU, or when the fast path is switched off
+//! (`set_fast_path(false)`, `--no-fast-path` on the command line), they run burn's own
+//! `conv2d` + ReLU, `batch_norm_train` + ReLU and `max_pool2d`. Both compute the same function;
 //! `tests/fast_path.rs` checks outputs and gradients against each other.
 
 mod conv_kernels;
 mod denormals;
+mod image_batch;
+mod norm_kernels;
 mod ops;
 mod pool_kernels;
 mod window;
@@ -18,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::activation::relu as burn_relu;
+use burn::tensor::module::batch_norm_train as burn_batch_norm_train;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::module::max_pool2d as burn_max_pool2d;
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
@@ -106,6 +111,62 @@ pub fn reference_conv2d(
     } else {
         y
     }
+}
+
+/// Batch normalization of maps `[N, C, H, W]` with the batch's own statistics (training), then
+/// ReLU when `relu`: the output, and the batch's mean and biased variance per channel (for the
+/// running averages; constants for autodiff).
+pub fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    if takes_fast_path(&x) {
+        fused_batch_norm_train(x, gamma, beta, epsilon, relu)
+    } else {
+        reference_batch_norm_train(x, gamma, beta, epsilon, relu)
+    }
+}
+
+/// The batch-norm fast path itself, whatever the switch: flex tensors in float32 only.
+pub fn fused_batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (out, mean, variance) = <Dispatch as FastOps>::fused_batch_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+        relu,
+    );
+    (
+        Tensor::from_dispatch(out),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(variance),
+    )
+}
+
+/// The same with burn's own `batch_norm_train` and ReLU, on any backend.
+pub fn reference_batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let result = burn_batch_norm_train(x, gamma, beta, epsilon);
+    let output = if relu {
+        burn_relu(result.output)
+    } else {
+        result.output
+    };
+    (output, result.mean.detach(), result.variance.detach())
 }
 
 /// 2-d max pooling with a square window, the same stride and padding on both axes; padding

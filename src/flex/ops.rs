@@ -1,5 +1,5 @@
 //! The fast operations as a burn backend extension: implemented for the flex backend by
-//! `conv_kernels` and `pool_kernels`, and for `Autodiff<flex>` with handwritten backward passes
+//! `conv_kernels`, `norm_kernels` and `pool_kernels`, and for `Autodiff<flex>` with handwritten backward passes
 //! (the convolution's computes all three gradients in one pass, where burn's generic backward
 //! runs three separate operations).
 //!
@@ -12,9 +12,12 @@ use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
+use burn_autodiff::NodeId;
 use burn_flex::FlexTensor;
 
-use super::conv_kernels::{self, Batch, ConvGeometry};
+use super::conv_kernels::{self, ConvGeometry};
+use super::image_batch::Batch;
+use super::norm_kernels::{self, NormGeometry};
 use super::pool_kernels::{self, PoolGeometry};
 
 /// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, and max pooling
@@ -43,6 +46,30 @@ pub trait FastOps: Backend {
         padding: usize,
         relu: bool,
         need_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Batch normalization with the batch's own statistics (training), then ReLU when `relu`:
+    /// the output, and the batch's mean and biased variance per channel.
+    fn fused_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Gradients of `fused_batch_norm` with respect to `x`, `gamma` and `beta`, given the
+    /// statistics and output it returned and the gradient of that output.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Max pooling; padding counts as minus infinity.
@@ -200,6 +227,62 @@ impl FastOps for Flex {
         )
     }
 
+    fn fused_batch_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let g = norm_geometry(&x);
+        let (gamma, beta) = (contiguous(gamma), contiguous(beta));
+        let x = ImageRows::new(x);
+        let out =
+            norm_kernels::forward(&g, x.batch(), values(&gamma), values(&beta), epsilon, relu);
+        (
+            flex(out.output, dims4(&x.tensor).to_vec()),
+            flex(out.mean, vec![g.channels]),
+            flex(out.variance, vec![g.channels]),
+        )
+    }
+
+    fn fused_batch_norm_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        output: FlexTensor,
+        grad_output: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let g = norm_geometry(&x);
+        let shape = dims4(&x).to_vec();
+        let (gamma, mean, variance, output) = (
+            contiguous(gamma),
+            contiguous(mean),
+            contiguous(variance),
+            contiguous(output),
+        );
+        let (x, grad_output) = (ImageRows::new(x), ImageRows::new(grad_output));
+        let grads = norm_kernels::backward(
+            &g,
+            x.batch(),
+            values(&gamma),
+            values(&mean),
+            values(&variance),
+            epsilon,
+            values(&output),
+            grad_output.batch(),
+            relu,
+        );
+        (
+            flex(grads.x, shape),
+            flex(grads.gamma, vec![g.channels]),
+            flex(grads.beta, vec![g.channels]),
+        )
+    }
+
     fn fast_max_pool2d(
         x: FlexTensor,
         kernel: usize,
@@ -232,6 +315,15 @@ impl FastOps for Flex {
     }
 }
 
+fn norm_geometry(x: &FlexTensor) -> NormGeometry {
+    let [batch, channels, h, w] = dims4(x);
+    NormGeometry {
+        batch,
+        channels,
+        plane: h * w,
+    }
+}
+
 fn pool_geometry(
     x: &FlexTensor,
     kernel: usize,
@@ -252,6 +344,19 @@ fn pool_geometry(
 }
 
 type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// Hands each parent that takes part in the graph its gradient.
+fn register<B: Backend, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    values: [FloatTensor<B>; N],
+) {
+    for (node, value) in parents.into_iter().zip(values) {
+        if let Some(id) = node {
+            grads.register::<B>(id, value);
+        }
+    }
+}
 
 impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
     fn fused_conv2d(
@@ -298,15 +403,11 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
                     relu,
                     node_x.is_some(),
                 );
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, grad_x);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, grad_w);
-                }
-                if let Some(node) = node_bias {
-                    grads.register::<B>(node.id, grad_b);
-                }
+                register::<B, 3>(
+                    grads,
+                    [node_x, node_weight, node_bias].map(|n| n.map(|n| n.id)),
+                    [grad_x, grad_w, grad_b],
+                );
             }
         }
 
@@ -352,6 +453,120 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         (
             Self::from_inner(gx),
             Self::from_inner(gw),
+            Self::from_inner(gb),
+        )
+    }
+
+    fn fused_batch_norm(
+        x: AdTensor<B, C>,
+        gamma: AdTensor<B, C>,
+        beta: AdTensor<B, C>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
+        #[derive(Debug)]
+        struct FusedBatchNorm;
+
+        /// The input, gamma, the batch statistics, the output (its zeros are the ReLU mask),
+        /// epsilon and whether the ReLU is on.
+        type State<B> = (
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            f64,
+            bool,
+        );
+
+        impl<B: Backend + FastOps> Backward<B, 3> for FusedBatchNorm {
+            type State = State<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, mean, variance, output, epsilon, relu) = ops.state;
+                let (grad_x, grad_gamma, grad_beta) = B::fused_batch_norm_backward(
+                    x, gamma, mean, variance, output, grad, epsilon, relu,
+                );
+                register::<B, 3>(
+                    grads,
+                    [node_x, node_gamma, node_beta].map(|n| n.map(|n| n.id)),
+                    [grad_x, grad_gamma, grad_beta],
+                );
+            }
+        }
+
+        let parents = [x.node(), gamma.node(), beta.node()];
+        let (x, gamma, beta) = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+        );
+        // The statistics are results, not functions of the graph: constants for autodiff.
+        match FusedBatchNorm
+            .prepare::<C>(parents)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, mean, variance) =
+                    B::fused_batch_norm(x.clone(), gamma.clone(), beta, epsilon, relu);
+                let state = (
+                    x,
+                    gamma,
+                    mean.clone(),
+                    variance.clone(),
+                    out.clone(),
+                    epsilon,
+                    relu,
+                );
+                (
+                    prep.finish(state, out),
+                    Self::from_inner(mean),
+                    Self::from_inner(variance),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (out, mean, variance) = B::fused_batch_norm(x, gamma, beta, epsilon, relu);
+                (
+                    prep.finish(out),
+                    Self::from_inner(mean),
+                    Self::from_inner(variance),
+                )
+            }
+        }
+    }
+
+    /// Not differentiated again: its results are constants of the graph.
+    fn fused_batch_norm_backward(
+        x: AdTensor<B, C>,
+        gamma: AdTensor<B, C>,
+        mean: AdTensor<B, C>,
+        variance: AdTensor<B, C>,
+        output: AdTensor<B, C>,
+        grad_output: AdTensor<B, C>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
+        let (gx, gg, gb) = B::fused_batch_norm_backward(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            mean.into_primitive(),
+            variance.into_primitive(),
+            output.into_primitive(),
+            grad_output.into_primitive(),
+            epsilon,
+            relu,
+        );
+        (
+            Self::from_inner(gx),
+            Self::from_inner(gg),
             Self::from_inner(gb),
         )
     }

@@ -2,9 +2,18 @@
 //! `[N, F]`) with batch statistics in training and moving averages in inference (momentum 0.1,
 //! eps 1e-5, as PyTorch). Parameters `gamma [C]`, `beta [C]`; buffers `running_mean`,
 //! `running_var`. The output has the input's shape.
+//!
+//! On burn's flex CPU backend, training on maps runs `crate::flex::batch_norm_train` (the
+//! statistics, the normalization and a following ReLU fused, with one backward), and a conv
+//! block in inference folds the running statistics into the convolution's weights
+//! (`fold_into_conv`); elsewhere burn's own `BatchNorm`.
 
 use burn::nn::{BatchNorm, BatchNormConfig as BurnBatchNormConfig};
+use burn::tensor::activation::relu as burn_relu;
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+use crate::flex;
 
 use super::features::{Features, Shape};
 use super::forward::Forward;
@@ -74,7 +83,7 @@ fn describe(eps: f64) -> String {
 /// Batch normalization is burn's own `BatchNorm` module.
 impl Layer for BatchNorm {
     fn forward(&self, x: Features, _ctx: &mut Forward) -> Features {
-        x.map(|t| BatchNorm::forward(self, t), |t| BatchNorm::forward(self, t))
+        x.map(|t| normalize_maps(self, t, false), |t| BatchNorm::forward(self, t))
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
@@ -94,6 +103,65 @@ impl Layer for BatchNorm {
     fn torch_name(&self, path: &str) -> TorchName {
         torch_name(path)
     }
+}
+
+/// Whether `bn` normalizes `x` with the batch's statistics (and updates its running averages),
+/// as burn's `BatchNorm::forward` decides: on an autodiff device, unless the layer is frozen.
+pub fn uses_batch_statistics<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
+    x.device().is_autodiff() && bn.training.is_enabled()
+}
+
+/// `bn` on maps `[N, C, H, W]`, then ReLU when `relu`: what `BatchNorm::forward` and `relu`
+/// compute, with the training step on the flex fast path.
+pub fn normalize_maps(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    if uses_batch_statistics(bn, &x) && flex::takes_fast_path(&x) {
+        let (y, mean, variance) =
+            flex::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
+        update_running_averages(bn, mean, variance);
+        return y;
+    }
+    let y = bn.forward(x);
+    if relu {
+        burn_relu(y)
+    } else {
+        y
+    }
+}
+
+/// `running = (1 - momentum) * running + momentum * batch`, as burn's `BatchNorm` does.
+fn update_running_averages(bn: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
+    let device = mean.device();
+    let momentum = bn.momentum;
+    let blend = |running: Tensor<1>, batch: Tensor<1>| {
+        running
+            .to_device(&device)
+            .mul_scalar(1.0 - momentum)
+            .add(batch.detach().mul_scalar(momentum))
+            .detach()
+    };
+    bn.running_mean
+        .update(blend(bn.running_mean.value_sync(), mean));
+    bn.running_var
+        .update(blend(bn.running_var.value_sync(), variance));
+}
+
+/// A convolution's weight `[C, C_in, k, k]` and bias `[C]` (zero when absent) with inference
+/// batch norm folded in: `bn(conv(x, w) + b) = conv(x, w * s) + (b - mean) * s + beta` with
+/// `s = gamma / sqrt(running_var + eps)`. One pass over the maps instead of two; the weights
+/// are small, so folding at every call costs next to nothing.
+pub fn fold_into_conv(
+    bn: &BatchNorm,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+) -> (Tensor<4>, Tensor<1>) {
+    let device = weight.device();
+    let [channels, _, _, _] = weight.dims();
+    let mean = bn.running_mean.value().to_device(&device);
+    let variance = bn.running_var.value().to_device(&device);
+    let scale = bn.gamma.val() / variance.add_scalar(bn.epsilon).sqrt();
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([channels], &device));
+    let weight = weight * scale.clone().reshape([channels, 1, 1, 1]);
+    (weight, (bias - mean) * scale + bn.beta.val())
 }
 
 /// PyTorch's name of a burn `BatchNorm` tensor: `gamma` and `beta` are `weight` and `bias`.

@@ -10,11 +10,10 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, BatchNormConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::batch_norm::BN_EPS;
+use super::batch_norm::{self, BN_EPS};
 use super::features::{expect_maps, window_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
@@ -229,26 +228,23 @@ pub struct Conv {
 
 impl Conv {
     /// Convolution, then batch norm and ReLU. Without batch norm the ReLU is fused into the
-    /// convolution (`crate::flex::conv2d`: the flex fast path, or burn's ops elsewhere).
+    /// convolution (`crate::flex::conv2d`: the flex fast path, or burn's ops elsewhere). With
+    /// it, on the fast path, training fuses the ReLU into batch norm
+    /// (`batch_norm::normalize_maps`) and inference folds batch norm into the convolution
+    /// (`batch_norm::fold_into_conv`), so the ReLU is fused again.
     pub fn forward_maps(&self, x: Tensor<4>) -> Tensor<4> {
         let bias = self.bias.as_ref().map(Param::val);
         let weight = self.weight.val();
+        let (stride, padding) = (self.stride, self.padding);
         let Some(bn) = &self.bn else {
-            return flex::conv2d(x, weight, bias, self.stride, self.padding, self.relu);
+            return flex::conv2d(x, weight, bias, stride, padding, self.relu);
         };
-        let y = bn.forward(flex::conv2d(
-            x,
-            weight,
-            bias,
-            self.stride,
-            self.padding,
-            false,
-        ));
-        if self.relu {
-            relu(y)
-        } else {
-            y
+        if flex::takes_fast_path(&x) && !batch_norm::uses_batch_statistics(bn, &x) {
+            let (weight, bias) = batch_norm::fold_into_conv(bn, weight, bias);
+            return flex::conv2d(x, weight, Some(bias), stride, padding, self.relu);
         }
+        let y = flex::conv2d(x, weight, bias, stride, padding, false);
+        batch_norm::normalize_maps(bn, y, self.relu)
     }
 
     /// Output channels.
