@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use super::buffers::zeroed;
 use super::image_batch::Batch;
 use super::window::window_output;
 
@@ -122,7 +123,7 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     assert_eq!(bias.len(), g.c_out, "bias length");
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
     let sched = Split::new(g);
-    let mut out = vec![0.0f32; g.batch * out_item];
+    let mut out = zeroed(g.batch * out_item);
     let one_run = |(run, out_run): (usize, &mut [f32])| {
         let (mut col, mut y) = (Vec::new(), Vec::new());
         for (k, out_group) in out_run.chunks_mut(sched.group * out_item).enumerate() {
@@ -188,7 +189,7 @@ pub fn backward(
     );
     let sched = Split::new(g);
     let mut grad_x = if need_x {
-        vec![0.0f32; g.batch * in_item]
+        zeroed(g.batch * in_item)
     } else {
         Vec::new()
     };

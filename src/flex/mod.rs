@@ -10,6 +10,7 @@
 //! `conv2d` + ReLU, `batch_norm_train` + ReLU and `max_pool2d`. Both compute the same function;
 //! `tests/fast_path.rs` checks outputs and gradients against each other.
 
+mod buffers;
 mod conv_kernels;
 mod denormals;
 mod image_batch;

@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use super::buffers::zeroed;
 use super::image_batch::Batch;
 
 /// Maps `[batch, channels, h, w]` with `plane = h * w`.
@@ -117,7 +118,7 @@ pub fn forward(
             (s, beta[c] - mean[c] * s)
         })
         .unzip();
-    let mut output = vec![0f32; g.len()];
+    let mut output = zeroed(g.len());
     output
         .par_chunks_mut(g.plane)
         .enumerate()
@@ -207,7 +208,7 @@ pub fn backward(
             )
         })
         .collect();
-    let mut grad_x = vec![0f32; g.len()];
+    let mut grad_x = zeroed(g.len());
     grad_x
         .par_chunks_mut(g.plane)
         .enumerate()
