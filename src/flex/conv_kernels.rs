@@ -418,6 +418,7 @@ fn valid_outputs(
 fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
     let (oh, ow) = g.oh_ow();
     let (k, s, p) = (g.kernel, g.stride, g.padding);
+    let same_size = s == 1 && (oh, ow) == (g.h, g.w);
     let mut r = 0;
     for channel in x.chunks_exact(g.h * g.w) {
         for ki in 0..k {
@@ -426,6 +427,11 @@ fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
                 let row = &mut col[r * row_stride..][..oh * ow];
                 r += 1;
                 let (ox_lo, ox_hi) = valid_outputs(ow, g.w, s, kj, p);
+                if same_size {
+                    let shift = (ki * g.w + kj) as isize - (p * g.w + p) as isize;
+                    shifted_plane(row, channel, g.w, shift, (oy_lo, oy_hi), (ox_lo, ox_hi));
+                    continue;
+                }
                 for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
                     if oy < oy_lo || oy >= oy_hi {
                         dst.fill(0.0);
@@ -447,6 +453,42 @@ fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One im2col row of a stride-1 convolution whose output has its input's size (a "same"
+/// convolution: all of GoogLeNet's 1x1, 3x3 and 5x5 ones): output position `d` reads input
+/// position `d + shift` of the flattened plane, so the valid rows are one shifted block, copied
+/// at once (instead of one short copy per output row), after which the columns that wrapped
+/// around a row's edge (the padding) are zeroed.
+fn shifted_plane(
+    row: &mut [f32],
+    plane: &[f32],
+    w: usize,
+    shift: isize,
+    (oy_lo, oy_hi): (usize, usize),
+    (ox_lo, ox_hi): (usize, usize),
+) {
+    let (start, end) = (oy_lo * w, oy_hi * w);
+    row[..start].fill(0.0);
+    row[end..].fill(0.0);
+    // Where `d + shift` stays inside the plane (it leaves it only in the padding columns of
+    // the first and last valid rows).
+    let lo = start.max((-shift).max(0) as usize).min(end);
+    let hi = end
+        .min((plane.len() as isize - shift).max(0) as usize)
+        .max(lo);
+    row[start..lo].fill(0.0);
+    row[hi..end].fill(0.0);
+    if lo < hi {
+        let from = (lo as isize + shift) as usize;
+        row[lo..hi].copy_from_slice(&plane[from..from + (hi - lo)]);
+    }
+    if ox_lo > 0 || ox_hi < w {
+        for out_row in row[start..end].chunks_exact_mut(w) {
+            out_row[..ox_lo].fill(0.0);
+            out_row[ox_hi..].fill(0.0);
         }
     }
 }
@@ -569,6 +611,64 @@ mod tests {
             for (e, o) in expected.iter().zip(&got_relu) {
                 assert!((e.max(0.0) - o).abs() < 1e-4, "{g:?} with ReLU");
             }
+        }
+    }
+
+    /// im2col by its definition, one value at a time.
+    fn naive_im2col(g: &ConvGeometry, x: &[f32]) -> Vec<f32> {
+        let (oh, ow) = g.output_size().unwrap();
+        let mut col = Vec::new();
+        for c in 0..g.c_in {
+            for ki in 0..g.kernel {
+                for kj in 0..g.kernel {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let iy = (oy * g.stride + ki) as isize - g.padding as isize;
+                            let ix = (ox * g.stride + kj) as isize - g.padding as isize;
+                            let inside =
+                                iy >= 0 && ix >= 0 && iy < g.h as isize && ix < g.w as isize;
+                            col.push(if inside {
+                                x[(c * g.h + iy as usize) * g.w + ix as usize]
+                            } else {
+                                0.0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn im2col_matches_its_definition() {
+        // "Same" convolutions (the shifted-block path), a kernel wider than the input, strided
+        // and unpadded ones.
+        for (c_in, h, w, kernel, stride, padding) in [
+            (2, 7, 6, 3, 1, 1),
+            (1, 5, 5, 5, 1, 2),
+            (2, 1, 1, 5, 1, 2),
+            (1, 2, 3, 3, 1, 1),
+            (3, 4, 4, 1, 1, 0),
+            (2, 7, 5, 3, 2, 1),
+            (1, 6, 6, 3, 1, 0),
+        ] {
+            let g = ConvGeometry {
+                batch: 1,
+                c_in,
+                h,
+                w,
+                c_out: 1,
+                kernel,
+                stride,
+                padding,
+            };
+            let x = values(g.in_item(), 6);
+            let (oh, ow) = g.output_size().unwrap();
+            // Garbage first: every value must be written.
+            let mut col = vec![f32::NAN; g.patch_len() * oh * ow];
+            im2col(&g, &x, &mut col, oh * ow);
+            assert_eq!(col, naive_im2col(&g, &x), "{g:?}");
         }
     }
 
