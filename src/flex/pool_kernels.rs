@@ -53,11 +53,13 @@ impl PoolGeometry {
 /// The maximum of every window, as `[n, c, oh, ow]`.
 ///
 /// Per output row, the rows under the window are first reduced element by element (contiguous,
-/// so the compiler vectorizes it), then each output takes the maximum across its columns (with
-/// stride 1, as shifted whole slices, vectorized too).
+/// so the compiler vectorizes it), then the output row takes the maximum over the kernel's
+/// columns, one tap at a time across the whole row (with stride 1 a shifted slice, vectorized
+/// too; no per-output window bounds).
 pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = g.oh_ow();
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
+    let taps = column_taps(g, ow);
     let mut out = zeroed(g.planes * oh * ow);
     out.par_chunks_mut(oh * ow)
         .zip(x.par_chunks(g.h * g.w))
@@ -69,7 +71,7 @@ pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
                 for y in rows {
                     max_into(column_max, &plane[y * g.w..][..g.w]);
                 }
-                row_windows_max(g, column_max, out_row);
+                row_windows_max(g, &taps, column_max, out_row);
             }
         });
     out
@@ -83,33 +85,42 @@ fn max_into(acc: &mut [f32], row: &[f32]) {
     }
 }
 
-/// One output row: the maximum of `values` under each column window.
-fn row_windows_max(g: &PoolGeometry, values: &[f32], out_row: &mut [f32]) {
-    let ow = out_row.len();
-    // Outputs whose window lies entirely inside the row, with stride 1: shifted slices.
-    let (inner_lo, inner_hi) = if g.stride == 1 {
-        let lo = g.padding.min(ow);
-        let hi = (g.w + g.padding + 1).saturating_sub(g.kernel).clamp(lo, ow);
-        (lo, hi)
-    } else {
-        (ow, ow)
-    };
-    if inner_lo < inner_hi {
-        let n = inner_hi - inner_lo;
-        let first = inner_lo - g.padding;
-        out_row[inner_lo..inner_hi].copy_from_slice(&values[first..first + n]);
-        for kj in 1..g.kernel {
-            max_into(
-                &mut out_row[inner_lo..inner_hi],
-                &values[first + kj..first + kj + n],
-            );
+/// For each kernel column `kj`: the outputs `lo..hi` whose tap falls inside the row, and the
+/// input column of output `lo` (output `o` reads column `first + (o - lo) * stride`).
+struct Tap {
+    lo: usize,
+    hi: usize,
+    first: usize,
+}
+
+fn column_taps(g: &PoolGeometry, ow: usize) -> Vec<Tap> {
+    (0..g.kernel)
+        .map(|kj| {
+            // `o * stride + kj >= padding` and `< w + padding`.
+            let lo = g.padding.saturating_sub(kj).div_ceil(g.stride).min(ow);
+            let hi = (g.w + g.padding)
+                .saturating_sub(kj)
+                .div_ceil(g.stride)
+                .clamp(lo, ow);
+            let first = (lo * g.stride + kj).saturating_sub(g.padding);
+            Tap { lo, hi, first }
+        })
+        .collect()
+}
+
+/// One output row: the maximum of `values` under each column window, tap by tap.
+fn row_windows_max(g: &PoolGeometry, taps: &[Tap], values: &[f32], out_row: &mut [f32]) {
+    out_row.fill(f32::NEG_INFINITY);
+    for tap in taps.iter().filter(|t| t.lo < t.hi) {
+        let out = &mut out_row[tap.lo..tap.hi];
+        if g.stride == 1 {
+            max_into(out, &values[tap.first..tap.first + out.len()]);
+        } else {
+            let columns = values[tap.first..].iter().step_by(g.stride);
+            for (a, &v) in out.iter_mut().zip(columns) {
+                *a = if v > *a { v } else { *a };
+            }
         }
-    }
-    for ox in (0..inner_lo).chain(inner_hi..ow) {
-        let cols = g.window(ox, g.w);
-        out_row[ox] = values[cols]
-            .iter()
-            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     }
 }
 
