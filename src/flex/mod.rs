@@ -1,14 +1,15 @@
 //! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
 //!
-//! `conv2d`, `batch_norm_train` and `max_pool2d` are the entry points the layers call. On a
-//! flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
+//! `conv2d`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers call. On
+//! a flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
 //! a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
 //! one-pass backward (`conv_kernels`), batch normalization in training with its statistics,
 //! the ReLU and the backward each in a few passes (`norm_kernels`), and a direct max pool
 //! (`pool_kernels`). On CUDA or WGPU, or when the fast path is switched off
-//! (`set_fast_path(false)`, `--no-fast-path` on the command line), they run burn's own
-//! `conv2d` + ReLU, `batch_norm_train` + ReLU and `max_pool2d`. Both compute the same function;
-//! `tests/fast_path.rs` checks outputs and gradients against each other.
+//! (`set_fast_path(false)`, `--no-fast-path` on the command line), `conv2d` and `max_pool2d` run
+//! burn's own `conv2d` + ReLU and `max_pool2d`, and the batch-norm layer burn's own `BatchNorm`.
+//! Both compute the same function; `tests/fast_path.rs` checks outputs and gradients against
+//! each other.
 
 mod buffers;
 mod conv_kernels;
@@ -116,22 +117,10 @@ pub fn reference_conv2d(
 
 /// Batch normalization of maps `[N, C, H, W]` with the batch's own statistics (training), then
 /// ReLU when `relu`: the output, and the batch's mean and biased variance per channel (for the
-/// running averages; constants for autodiff).
-pub fn batch_norm_train(
-    x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    epsilon: f64,
-    relu: bool,
-) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    if takes_fast_path(&x) {
-        fused_batch_norm_train(x, gamma, beta, epsilon, relu)
-    } else {
-        reference_batch_norm_train(x, gamma, beta, epsilon, relu)
-    }
-}
-
-/// The batch-norm fast path itself, whatever the switch: flex tensors in float32 only.
+/// running averages; constants for autodiff). The fast path itself, whatever the switch: flex
+/// tensors in float32 only. `nn::batch_norm::normalize_maps` takes it after `takes_fast_path`
+/// and runs burn's own `BatchNorm` otherwise (so the running averages have burn's update to be
+/// checked against).
 pub fn fused_batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -153,7 +142,8 @@ pub fn fused_batch_norm_train(
     )
 }
 
-/// The same with burn's own `batch_norm_train` and ReLU, on any backend.
+/// The same with burn's own `batch_norm_train` and ReLU, on any backend (what
+/// `fused_batch_norm_train` is tested against).
 pub fn reference_batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,

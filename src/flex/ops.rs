@@ -1,7 +1,7 @@
 //! The fast operations as a burn backend extension: implemented for the flex backend by
-//! `conv_kernels`, `norm_kernels` and `pool_kernels`, and for `Autodiff<flex>` with handwritten backward passes
-//! (the convolution's computes all three gradients in one pass, where burn's generic backward
-//! runs three separate operations).
+//! `conv_kernels`, `norm_kernels` and `pool_kernels`, and for `Autodiff<flex>` with handwritten
+//! backward passes (the convolution's computes all three gradients in one pass, where burn's
+//! generic backward runs three separate operations).
 //!
 //! The `#[backend_extension]` pattern follows burn's own `burn-signal` crate.
 

@@ -3,7 +3,7 @@
 //! eps 1e-5, as PyTorch). Parameters `gamma [C]`, `beta [C]`; buffers `running_mean`,
 //! `running_var`. The output has the input's shape.
 //!
-//! On burn's flex CPU backend, training on maps runs `crate::flex::batch_norm_train` (the
+//! On burn's flex CPU backend, training on maps runs `crate::flex::fused_batch_norm_train` (the
 //! statistics, the normalization and a following ReLU fused, with one backward), and a conv
 //! block in inference folds the running statistics into the convolution's weights
 //! (`fold_into_conv`); elsewhere burn's own `BatchNorm`.
@@ -116,7 +116,7 @@ pub fn uses_batch_statistics<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> b
 pub fn normalize_maps(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     if uses_batch_statistics(bn, &x) && flex::takes_fast_path(&x) {
         let (y, mean, variance) =
-            flex::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
+            flex::fused_batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
         update_running_averages(bn, mean, variance);
         return y;
     }
