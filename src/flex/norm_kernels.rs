@@ -41,6 +41,17 @@ impl NormGeometry {
         (4096 / self.plane.max(1)).max(1)
     }
 
+    /// A `[batch, channels, h, w]` output, each plane (channel `c` of image `n`) written by
+    /// `fill(n, c, plane)`, planes in parallel.
+    fn map_planes(&self, fill: impl Fn(usize, usize, &mut [f32]) + Sync) -> Vec<f32> {
+        let mut out = zeroed(self.len());
+        out.par_chunks_mut(self.plane)
+            .enumerate()
+            .with_min_len(self.planes_per_task())
+            .for_each(|(i, plane)| fill(i / self.channels, i % self.channels, plane));
+        out
+    }
+
     /// Channel `c` of image `n`.
     fn plane<'a>(&self, x: &Batch<'a>, n: usize, c: usize) -> &'a [f32] {
         &x.item(n)[c * self.plane..][..self.plane]
@@ -118,25 +129,19 @@ pub fn forward(
             (s, beta[c] - mean[c] * s)
         })
         .unzip();
-    let mut output = zeroed(g.len());
-    output
-        .par_chunks_mut(g.plane)
-        .enumerate()
-        .with_min_len(g.planes_per_task())
-        .for_each(|(i, out)| {
-            let (n, c) = (i / g.channels, i % g.channels);
-            let (s, t) = (scale[c], shift[c]);
-            let input = g.plane(&x, n, c);
-            if relu {
-                for (o, &v) in out.iter_mut().zip(input) {
-                    *o = (v * s + t).max(0.0);
-                }
-            } else {
-                for (o, &v) in out.iter_mut().zip(input) {
-                    *o = v * s + t;
-                }
+    let output = g.map_planes(|n, c, out| {
+        let (s, t) = (scale[c], shift[c]);
+        let input = g.plane(&x, n, c);
+        if relu {
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o = (v * s + t).max(0.0);
             }
-        });
+        } else {
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o = v * s + t;
+            }
+        }
+    });
     NormOutput {
         output,
         mean,
@@ -208,27 +213,21 @@ pub fn backward(
             )
         })
         .collect();
-    let mut grad_x = zeroed(g.len());
-    grad_x
-        .par_chunks_mut(g.plane)
-        .enumerate()
-        .with_min_len(g.planes_per_task())
-        .for_each(|(i, out)| {
-            let (n, c) = (i / g.channels, i % g.channels);
-            let (k, a, b) = coefficients[c];
-            let m = mean[c];
-            let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
-            if relu {
-                let ys = out_plane(n, c);
-                for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
-                    *o = k * (masked(d, y) - a - (v - m) * b);
-                }
-            } else {
-                for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
-                    *o = k * (d - a - (v - m) * b);
-                }
+    let grad_x = g.map_planes(|n, c, out| {
+        let (k, a, b) = coefficients[c];
+        let m = mean[c];
+        let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
+        if relu {
+            let ys = out_plane(n, c);
+            for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
+                *o = k * (masked(d, y) - a - (v - m) * b);
             }
-        });
+        } else {
+            for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
+                *o = k * (d - a - (v - m) * b);
+            }
+        }
+    });
     NormGrads {
         x: grad_x,
         gamma: gamma_grad,
