@@ -18,6 +18,7 @@ mod image_batch;
 mod norm_kernels;
 mod ops;
 mod pool_kernels;
+mod simd;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,6 +13,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
+use burn_backend::TensorMetadata;
 use burn_flex::FlexTensor;
 
 use super::conv_kernels::{self, ConvGeometry};
@@ -81,11 +82,23 @@ pub trait FastOps: Backend {
         ceil_mode: bool,
     ) -> FloatTensor<Self>;
 
-    /// The input gradient of `fast_max_pool2d`, given its output and that output's gradient.
-    fn fast_max_pool2d_backward(
+    /// Max pooling, and which tap of each window holds its maximum (`ki * kernel + kj`, as a
+    /// float tensor of the output's shape): what the backward pass needs.
+    fn fast_max_pool2d_with_taps(
         x: FloatTensor<Self>,
-        output: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The input gradient of `fast_max_pool2d` (input `[n, c, input_size]`), given the taps
+    /// `fast_max_pool2d_with_taps` returned and the output's gradient.
+    #[allow(clippy::too_many_arguments)]
+    fn fast_max_pool2d_backward(
+        taps: FloatTensor<Self>,
         grad_output: FloatTensor<Self>,
+        input_size: [usize; 2],
         kernel: usize,
         stride: usize,
         padding: usize,
@@ -297,21 +310,44 @@ impl FastOps for Flex {
         flex(pool_kernels::max_pool(&g, values(&x)), vec![n, c, oh, ow])
     }
 
-    fn fast_max_pool2d_backward(
+    fn fast_max_pool2d_with_taps(
         x: FlexTensor,
-        output: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> (FlexTensor, FlexTensor) {
+        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
+        let (oh, ow) = g.output_size().expect("the window fits the input");
+        let [n, c, _, _] = dims4(&x);
+        let x = contiguous(x);
+        let (out, taps) = pool_kernels::max_pool_with_taps(&g, values(&x));
+        let shape = vec![n, c, oh, ow];
+        (flex(out, shape.clone()), flex(taps, shape))
+    }
+
+    fn fast_max_pool2d_backward(
+        taps: FlexTensor,
         grad_output: FlexTensor,
+        [h, w]: [usize; 2],
         kernel: usize,
         stride: usize,
         padding: usize,
         ceil_mode: bool,
     ) -> FlexTensor {
-        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
-        let shape = dims4(&x).to_vec();
-        let (x, output, grad_output) = (contiguous(x), contiguous(output), contiguous(grad_output));
-        let grad =
-            pool_kernels::max_pool_backward(&g, values(&x), values(&output), values(&grad_output));
-        flex(grad, shape)
+        let [n, c, _, _] = dims4(&taps);
+        let g = PoolGeometry {
+            planes: n * c,
+            h,
+            w,
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        };
+        let (taps, grad_output) = (contiguous(taps), contiguous(grad_output));
+        let grad = pool_kernels::max_pool_backward(&g, values(&taps), values(&grad_output));
+        flex(grad, vec![n, c, h, w])
     }
 }
 
@@ -581,9 +617,12 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         #[derive(Debug)]
         struct FastMaxPool2d;
 
+        /// Which tap holds each window's maximum, the input's height and width, and the
+        /// hyper-parameters.
+        type State<B> = (FloatTensor<B>, [usize; 2], usize, usize, usize, bool);
+
         impl<B: Backend + FastOps> Backward<B, 1> for FastMaxPool2d {
-            /// The input, the output (each window's maximum) and the hyper-parameters.
-            type State = (FloatTensor<B>, FloatTensor<B>, usize, usize, usize, bool);
+            type State = State<B>;
 
             fn backward(
                 self,
@@ -593,10 +632,10 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             ) {
                 let [node_x] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
-                let (x, output, kernel, stride, padding, ceil_mode) = ops.state;
+                let (taps, input_size, kernel, stride, padding, ceil_mode) = ops.state;
                 if let Some(node) = node_x {
                     let grad_x = B::fast_max_pool2d_backward(
-                        x, output, grad, kernel, stride, padding, ceil_mode,
+                        taps, grad, input_size, kernel, stride, padding, ceil_mode,
                     );
                     grads.register::<B>(node.id, grad_x);
                 }
@@ -611,8 +650,10 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let out = B::fast_max_pool2d(x.clone(), kernel, stride, padding, ceil_mode);
-                prep.finish((x, out.clone(), kernel, stride, padding, ceil_mode), out)
+                let [_, _, h, w] = x.shape().dims::<4>();
+                let (out, taps) =
+                    B::fast_max_pool2d_with_taps(x, kernel, stride, padding, ceil_mode);
+                prep.finish((taps, [h, w], kernel, stride, padding, ceil_mode), out)
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::fast_max_pool2d(x, kernel, stride, padding, ceil_mode))
@@ -620,20 +661,33 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         }
     }
 
+    /// Not differentiated: the taps are an integer-valued result, constant for the graph.
+    fn fast_max_pool2d_with_taps(
+        x: AdTensor<B, C>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>) {
+        let (out, taps) =
+            B::fast_max_pool2d_with_taps(x.into_primitive(), kernel, stride, padding, ceil_mode);
+        (Self::from_inner(out), Self::from_inner(taps))
+    }
+
     /// Not differentiated again: its result is a constant of the graph.
     fn fast_max_pool2d_backward(
-        x: AdTensor<B, C>,
-        output: AdTensor<B, C>,
+        taps: AdTensor<B, C>,
         grad_output: AdTensor<B, C>,
+        input_size: [usize; 2],
         kernel: usize,
         stride: usize,
         padding: usize,
         ceil_mode: bool,
     ) -> AdTensor<B, C> {
         Self::from_inner(B::fast_max_pool2d_backward(
-            x.into_primitive(),
-            output.into_primitive(),
+            taps.into_primitive(),
             grad_output.into_primitive(),
+            input_size,
             kernel,
             stride,
             padding,

@@ -1,16 +1,19 @@
 //! 2-d max pooling, forward and backward, on plain `f32` slices in NCHW layout.
 //!
 //! Why hand-written: flex's max pool (with the indices autodiff keeps) took about a fifth of
-//! GoogLeNet's inference time for no arithmetic. Here each window is scanned directly, planes
-//! in parallel, and the backward pass finds each window's maximum again (the first one in
-//! row-major order, PyTorch's and burn's choice for ties) instead of storing an index tensor.
-//! Padding counts as minus infinity, as in PyTorch. Unlike PyTorch, a NaN inside a window is
-//! not carried to the output (the comparison skips it); a network whose activations hold NaN
-//! has diverged anyway, and its loss shows it.
+//! GoogLeNet's inference time for no arithmetic. Here the windows' rows are reduced first and
+//! their columns after, each pass across whole rows (vectorized for the CPU at run time,
+//! `simd`), groups of planes in parallel. In training the forward pass also keeps which tap of
+//! each window holds its maximum (the first one in row-major order, PyTorch's and burn's choice
+//! for ties), so the backward pass is one addition per output. Padding counts as minus
+//! infinity, as in PyTorch. Unlike PyTorch, a NaN inside a window is not always carried to the
+//! output (the comparisons skip it); a network whose activations hold NaN has diverged anyway,
+//! and its loss shows it.
 
 use rayon::prelude::*;
 
 use super::buffers::zeroed;
+use super::simd::vectorized;
 use super::window::window_output;
 
 /// Input `[n, c, h, w]`, a square `kernel` window, the same stride and padding on both axes.
@@ -39,123 +42,346 @@ impl PoolGeometry {
         self.output_size()
             .expect("pooling window larger than the padded input")
     }
-
-    /// The input rows (or columns) under output position `o`, clipped to the input.
-    fn window(&self, o: usize, len: usize) -> std::ops::Range<usize> {
-        let start = (o * self.stride).saturating_sub(self.padding);
-        let end = (o * self.stride + self.kernel)
-            .saturating_sub(self.padding)
-            .min(len);
-        start..end.max(start)
-    }
 }
 
-/// The maximum of every window, as `[n, c, oh, ow]`.
-///
-/// Per output row, the rows under the window are first reduced element by element (contiguous,
-/// so the compiler vectorizes it), then the output row takes the maximum over the kernel's
-/// columns, one tap at a time across the whole row (with stride 1 a shifted slice, vectorized
-/// too; no per-output window bounds).
+/// Input values per rayon task (planes are grouped up to about this size): 64 KiB.
+const TASK_VALUES: usize = 1 << 14;
+
+/// The maximum of every window, as `[n, c, oh, ow]` (inference: no taps kept).
 pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = g.oh_ow();
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
-    let taps = column_taps(g, ow);
     let mut out = zeroed(g.planes * oh * ow);
-    out.par_chunks_mut(oh * ow)
-        .zip(x.par_chunks(g.h * g.w))
-        .for_each_init(Vec::new, |column_max, (out_plane, plane)| {
-            for (oy, out_row) in out_plane.chunks_exact_mut(ow).enumerate() {
-                let rows = g.window(oy, g.h);
-                column_max.clear();
-                column_max.resize(g.w, f32::NEG_INFINITY);
-                for y in rows {
-                    max_into(column_max, &plane[y * g.w..][..g.w]);
-                }
-                row_windows_max(g, &taps, column_max, out_row);
-            }
+    let axes = Axes::new(g);
+    let per_task = planes_per_task(g);
+    out.par_chunks_mut(oh * ow * per_task)
+        .zip(x.par_chunks(g.h * g.w * per_task))
+        .for_each(|(out, x)| {
+            let taps = &mut [];
+            vectorized(Planes::<false> {
+                g,
+                axes: &axes,
+                x,
+                out,
+                taps,
+            });
         });
     out
 }
 
-/// `acc[i] = max(acc[i], row[i])`.
-fn max_into(acc: &mut [f32], row: &[f32]) {
-    for (a, &v) in acc.iter_mut().zip(row) {
-        // Written as a comparison (not `f32::max`) so that it compiles to one `maxps`.
-        *a = if v > *a { v } else { *a };
-    }
+/// The maximum of every window, and which tap of the window holds it (`ki * kernel + kj`, as
+/// a float; the first one in row-major order when several do), both `[n, c, oh, ow]`: what
+/// [`max_pool_backward`] routes the gradient with.
+pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (oh, ow) = g.oh_ow();
+    assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
+    let mut out = zeroed(g.planes * oh * ow);
+    let mut taps = zeroed(out.len());
+    let axes = Axes::new(g);
+    let per_task = planes_per_task(g);
+    out.par_chunks_mut(oh * ow * per_task)
+        .zip(taps.par_chunks_mut(oh * ow * per_task))
+        .zip(x.par_chunks(g.h * g.w * per_task))
+        .for_each(|((out, taps), x)| {
+            vectorized(Planes::<true> {
+                g,
+                axes: &axes,
+                x,
+                out,
+                taps,
+            });
+        });
+    (out, taps)
 }
 
-/// For each kernel column `kj`: the outputs `lo..hi` whose tap falls inside the row, and the
-/// input column of output `lo` (output `o` reads column `first + (o - lo) * stride`).
+/// Planes per rayon task: GoogLeNet's last pools have 3x3 planes, far too small for a task each.
+fn planes_per_task(g: &PoolGeometry) -> usize {
+    (TASK_VALUES / (g.h * g.w).max(1)).clamp(1, g.planes.max(1))
+}
+
+/// For one kernel offset `k` along an axis: the outputs `lo..hi` whose tap falls inside the
+/// input, and the input index under output `lo` (output `o` reads `first + (o - lo) * stride`).
 struct Tap {
     lo: usize,
     hi: usize,
     first: usize,
 }
 
-fn column_taps(g: &PoolGeometry, ow: usize) -> Vec<Tap> {
+/// The taps along both axes, and whether the row pass can run over a whole plane at once.
+struct Axes {
+    rows: Vec<Tap>,
+    columns: Vec<Tap>,
+    /// Stride 1 and rows as long as the input's: output `i` of the flattened plane reads input
+    /// `i + kj - padding`, except in the edge columns (`..inner.start`, `inner.end..`), where
+    /// some taps would cross into the next or previous row.
+    flat_rows: bool,
+    inner: std::ops::Range<usize>,
+}
+
+impl Axes {
+    fn new(g: &PoolGeometry) -> Self {
+        let (oh, ow) = g.oh_ow();
+        let columns = taps_along(g, g.w, ow);
+        let inner = columns.iter().map(|t| t.lo).max().unwrap_or(0)
+            ..columns.iter().map(|t| t.hi).min().unwrap_or(0);
+        Self {
+            rows: taps_along(g, g.h, oh),
+            columns,
+            flat_rows: g.stride == 1 && ow == g.w,
+            inner,
+        }
+    }
+}
+
+fn taps_along(g: &PoolGeometry, len: usize, out_len: usize) -> Vec<Tap> {
     (0..g.kernel)
-        .map(|kj| {
-            // `o * stride + kj >= padding` and `< w + padding`.
-            let lo = g.padding.saturating_sub(kj).div_ceil(g.stride).min(ow);
-            let hi = (g.w + g.padding)
-                .saturating_sub(kj)
+        .map(|k| {
+            // `o * stride + k >= padding` and `< len + padding`.
+            let lo = g.padding.saturating_sub(k).div_ceil(g.stride).min(out_len);
+            let hi = (len + g.padding)
+                .saturating_sub(k)
                 .div_ceil(g.stride)
-                .clamp(lo, ow);
-            let first = (lo * g.stride + kj).saturating_sub(g.padding);
+                .clamp(lo, out_len);
+            let first = (lo * g.stride + k).saturating_sub(g.padding);
             Tap { lo, hi, first }
         })
         .collect()
 }
 
-/// One output row: the maximum of `values` under each column window, tap by tap.
-fn row_windows_max(g: &PoolGeometry, taps: &[Tap], values: &[f32], out_row: &mut [f32]) {
-    out_row.fill(f32::NEG_INFINITY);
-    for tap in taps.iter().filter(|t| t.lo < t.hi) {
-        let out = &mut out_row[tap.lo..tap.hi];
-        if g.stride == 1 {
-            max_into(out, &values[tap.first..tap.first + out.len()]);
-        } else {
-            let columns = values[tap.first..].iter().step_by(g.stride);
-            for (a, &v) in out.iter_mut().zip(columns) {
-                *a = if v > *a { v } else { *a };
+/// A run of whole planes pooled (with `TAPS`, their taps kept too), as one vectorized
+/// operation.
+///
+/// Each plane takes two passes, each a comparison across whole rows (or whole planes) per
+/// kernel offset, never a loop over one window: first every input row's maximum under each
+/// output column's window (`row_pass`), then the maximum of those over each output row's
+/// window rows (`column_pass`). With a strict comparison in both, in increasing offset order,
+/// a tie goes to the first row holding the maximum and to the first column in that row: the
+/// first position in row-major order, PyTorch's and burn's choice.
+struct Planes<'a, const TAPS: bool> {
+    g: &'a PoolGeometry,
+    axes: &'a Axes,
+    x: &'a [f32],
+    out: &'a mut [f32],
+    taps: &'a mut [f32],
+}
+
+impl<const TAPS: bool> pulp::WithSimd for Planes<'_, TAPS> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let g = self.g;
+        let (oh, ow) = g.oh_ow();
+        // Each input row's maximum under each output column's window, and its column `kj`.
+        let mut row_max = vec![0.0; g.h * ow];
+        let mut row_kj = vec![0.0; if TAPS { g.h * ow } else { 0 }];
+        for (p, plane) in self.x.chunks_exact(g.h * g.w).enumerate() {
+            row_pass::<TAPS>(g, self.axes, ow, plane, &mut row_max, &mut row_kj);
+            let out = &mut self.out[p * oh * ow..][..oh * ow];
+            let taps: &mut [f32] = if TAPS {
+                &mut self.taps[p * oh * ow..][..oh * ow]
+            } else {
+                &mut []
+            };
+            column_pass::<TAPS>(g, self.axes, ow, &row_max, &row_kj, out, taps);
+        }
+    }
+}
+
+/// `best = max(best, v)`, and with `TAPS` `at = tap` where `v` was larger; no branch.
+#[inline(always)]
+fn keep_max<const TAPS: bool>(
+    best: &mut [f32],
+    at: &mut [f32],
+    values: &[f32],
+    tap: impl Fn(usize) -> f32,
+) {
+    if TAPS {
+        for (i, ((b, a), &v)) in best.iter_mut().zip(at.iter_mut()).zip(values).enumerate() {
+            let take = v > *b;
+            *b = if take { v } else { *b };
+            *a = if take { tap(i) } else { *a };
+        }
+    } else {
+        for (b, &v) in best.iter_mut().zip(values) {
+            // A comparison (not `f32::max`), so that it compiles to one `vmaxps`.
+            *b = if v > *b { v } else { *b };
+        }
+    }
+}
+
+/// `row_max[y][o]`: the maximum of input row `y` under output column `o`'s window, and with
+/// `TAPS` in `row_kj` its offset `kj` in the window.
+#[inline(always)]
+fn row_pass<const TAPS: bool>(
+    g: &PoolGeometry,
+    axes: &Axes,
+    ow: usize,
+    plane: &[f32],
+    row_max: &mut [f32],
+    row_kj: &mut [f32],
+) {
+    row_max.fill(f32::NEG_INFINITY);
+    if TAPS {
+        row_kj.fill(f32::INFINITY);
+    }
+    if axes.flat_rows {
+        // The whole plane at once per offset; the edge columns are redone below.
+        let n = plane.len();
+        for kj in 0..g.kernel {
+            let (lo, hi) = (
+                g.padding.saturating_sub(kj),
+                (n + g.padding).saturating_sub(kj).min(n),
+            );
+            let values = &plane[lo + kj - g.padding..][..hi - lo];
+            let at: &mut [f32] = if TAPS { &mut row_kj[lo..hi] } else { &mut [] };
+            keep_max::<TAPS>(&mut row_max[lo..hi], at, values, |_| kj as f32);
+        }
+        let edges = (0..axes.inner.start).chain(axes.inner.end..g.w);
+        for o in edges {
+            for y in 0..g.h {
+                let (mut best, mut at) = (f32::NEG_INFINITY, f32::INFINITY);
+                for (kj, tap) in axes.columns.iter().enumerate() {
+                    if (tap.lo..tap.hi).contains(&o) {
+                        let v = plane[y * g.w + tap.first + o - tap.lo];
+                        if v > best {
+                            (best, at) = (v, kj as f32);
+                        }
+                    }
+                }
+                row_max[y * g.w + o] = best;
+                if TAPS {
+                    row_kj[y * g.w + o] = at;
+                }
+            }
+        }
+        return;
+    }
+    for y in 0..g.h {
+        let input = &plane[y * g.w..][..g.w];
+        for (kj, tap) in axes.columns.iter().enumerate().filter(|(_, t)| t.lo < t.hi) {
+            let outputs = y * ow + tap.lo..y * ow + tap.hi;
+            let best = &mut row_max[outputs.clone()];
+            let at: &mut [f32] = if TAPS { &mut row_kj[outputs] } else { &mut [] };
+            let kj = kj as f32;
+            let input = &input[tap.first..];
+            match g.stride {
+                1 => keep_max_strided::<TAPS, 1>(best, at, input, kj, 1),
+                2 => keep_max_strided::<TAPS, 2>(best, at, input, kj, 2),
+                s => keep_max_strided::<TAPS, 0>(best, at, input, kj, s),
             }
         }
     }
 }
 
-/// The input gradient: each window's output gradient goes to the first input position (in
-/// row-major order) that holds the window's maximum (`output`, what `max_pool` returned).
-///
-/// Every tap of a window is compared, last to first, keeping the latest match: a select, not a
-/// branch. (A search that stops at the first match was 9% of a GoogLeNet training step on an
-/// Intel Xeon, most of it mispredicted branches: where the maximum sits is data. Vector passes
-/// tap by tap over whole rows were slower still: GoogLeNet's rows are 3 to 24 outputs wide.)
-pub fn max_pool_backward(g: &PoolGeometry, x: &[f32], output: &[f32], grad: &[f32]) -> Vec<f32> {
+/// `keep_max` over every `stride`-th value of `input` (stride `STRIDE`, or `g.stride` when 0),
+/// all at offset `kj`. A constant stride lets the compiler vectorize the strided reads.
+#[inline(always)]
+fn keep_max_strided<const TAPS: bool, const STRIDE: usize>(
+    best: &mut [f32],
+    at: &mut [f32],
+    input: &[f32],
+    kj: f32,
+    stride: usize,
+) {
+    let stride = if STRIDE == 0 { stride } else { STRIDE };
+    let n = best.len();
+    if n == 0 {
+        return;
+    }
+    let input = &input[..(n - 1) * stride + 1];
+    if TAPS {
+        let at = &mut at[..n];
+        for i in 0..n {
+            let v = input[i * stride];
+            let take = v > best[i];
+            best[i] = if take { v } else { best[i] };
+            at[i] = if take { kj } else { at[i] };
+        }
+    } else {
+        for i in 0..n {
+            let v = input[i * stride];
+            best[i] = if v > best[i] { v } else { best[i] };
+        }
+    }
+}
+
+/// The output: the maximum of `row_max` over each output row's window rows, and with `TAPS`
+/// the tap `ki * kernel + kj` holding it.
+#[inline(always)]
+fn column_pass<const TAPS: bool>(
+    g: &PoolGeometry,
+    axes: &Axes,
+    ow: usize,
+    row_max: &[f32],
+    row_kj: &[f32],
+    out: &mut [f32],
+    taps: &mut [f32],
+) {
+    out.fill(f32::NEG_INFINITY);
+    if TAPS {
+        taps.fill(f32::INFINITY);
+    }
+    let kernel = g.kernel as f32;
+    for (ki, tap) in axes.rows.iter().enumerate().filter(|(_, t)| t.lo < t.hi) {
+        let row_tap = ki as f32 * kernel;
+        // Stride 1: consecutive output rows read consecutive input rows, one run in all.
+        let (runs, run_len) = if g.stride == 1 {
+            (1, (tap.hi - tap.lo) * ow)
+        } else {
+            (tap.hi - tap.lo, ow)
+        };
+        for r in 0..runs {
+            let o = tap.lo * ow + r * run_len;
+            let y = tap.first + r * g.stride;
+            let values = &row_max[y * ow..][..run_len];
+            let best = &mut out[o..][..run_len];
+            if TAPS {
+                let kj = &row_kj[y * ow..][..run_len];
+                keep_max::<TAPS>(best, &mut taps[o..][..run_len], values, |i| row_tap + kj[i]);
+            } else {
+                keep_max::<TAPS>(best, &mut [], values, |_| 0.0);
+            }
+        }
+    }
+}
+
+/// The input gradient: each window's output gradient goes to the input position of the tap
+/// [`max_pool_with_taps`] chose (one addition per output, where finding the maximum again
+/// took a comparison per tap). A window of NaN only has no tap and passes no gradient.
+pub fn max_pool_backward(g: &PoolGeometry, taps: &[f32], grad: &[f32]) -> Vec<f32> {
     let (oh, ow) = g.oh_ow();
-    assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
-    assert_eq!(output.len(), g.planes * oh * ow, "output length");
-    assert_eq!(grad.len(), output.len(), "output gradient length");
-    let mut grad_x = zeroed(x.len());
-    let columns: Vec<std::ops::Range<usize>> = (0..ow).map(|ox| g.window(ox, g.w)).collect();
+    assert_eq!(taps.len(), g.planes * oh * ow, "taps length");
+    assert_eq!(grad.len(), taps.len(), "output gradient length");
+    let mut grad_x = zeroed(g.planes * g.h * g.w);
+    let taps_in_window = g.kernel * g.kernel;
+    // Where tap `t` lies from its window's top-left corner, in the flattened plane.
+    let offsets: Vec<isize> = (0..taps_in_window)
+        .map(|t| ((t / g.kernel) * g.w + t % g.kernel) as isize)
+        .collect();
+    let (w, stride, padding) = (g.w as isize, g.stride as isize, g.padding as isize);
+    let per_task = planes_per_task(g);
     grad_x
-        .par_chunks_mut(g.h * g.w)
-        .zip(x.par_chunks(g.h * g.w))
-        .zip(output.par_chunks(oh * ow).zip(grad.par_chunks(oh * ow)))
-        .for_each(|((gx_plane, plane), (out_plane, grad_plane))| {
-            for oy in 0..oh {
-                let rows = g.window(oy, g.h);
-                let best = &out_plane[oy * ow..][..ow];
-                let grad_row = &grad_plane[oy * ow..][..ow];
-                for ((&b, &d), cols) in best.iter().zip(grad_row).zip(&columns) {
-                    let mut at = rows.start * g.w + cols.start;
-                    for y in rows.clone().rev() {
-                        for c in cols.clone().rev() {
-                            let i = y * g.w + c;
-                            at = if plane[i] == b { i } else { at };
+        .par_chunks_mut(g.h * g.w * per_task)
+        .zip(taps.par_chunks(oh * ow * per_task))
+        .zip(grad.par_chunks(oh * ow * per_task))
+        .for_each(|((grad_x, taps), grad)| {
+            let planes = grad_x
+                .chunks_exact_mut(g.h * g.w)
+                .zip(taps.chunks_exact(oh * ow))
+                .zip(grad.chunks_exact(oh * ow));
+            for ((gx, taps), grad) in planes {
+                let rows = taps.chunks_exact(ow).zip(grad.chunks_exact(ow));
+                for (oy, (taps, grad)) in rows.enumerate() {
+                    let row_corner = (oy as isize * stride - padding) * w - padding;
+                    for (ox, (&tap, &d)) in taps.iter().zip(grad).enumerate() {
+                        // NaN and infinity (no tap) fail this test.
+                        if !(tap >= 0.0 && tap < taps_in_window as f32) {
+                            continue;
                         }
+                        let corner = row_corner + ox as isize * stride;
+                        gx[(corner + offsets[tap as usize]) as usize] += d;
                     }
-                    gx_plane[at] += d;
                 }
             }
         });
@@ -166,6 +392,13 @@ pub fn max_pool_backward(g: &PoolGeometry, x: &[f32], output: &[f32], grad: &[f3
 mod tests {
     use super::*;
 
+    /// The input rows (or columns) under output position `o`, clipped to the input.
+    fn window(g: &PoolGeometry, o: usize, len: usize) -> std::ops::Range<usize> {
+        let start = (o * g.stride).saturating_sub(g.padding);
+        let end = (o * g.stride + g.kernel).saturating_sub(g.padding).min(len);
+        start..end.max(start)
+    }
+
     /// Each window's maximum and the first position (row-major) holding it, one window at a
     /// time.
     fn naive(g: &PoolGeometry, x: &[f32], grad: &[f32]) -> (Vec<f32>, Vec<f32>) {
@@ -175,8 +408,8 @@ mod tests {
             for oy in 0..oh {
                 for ox in 0..ow {
                     let mut best: Option<(f32, usize)> = None;
-                    for y in g.window(oy, g.h) {
-                        for c in g.window(ox, g.w) {
+                    for y in window(g, oy, g.h) {
+                        for c in window(g, ox, g.w) {
                             let i = (p * g.h + y) * g.w + c;
                             if best.is_none_or(|(b, _)| x[i] > b) {
                                 best = Some((x[i], i));
@@ -201,6 +434,11 @@ mod tests {
             (8, 8, 2, 2, 0, false),
             (3, 3, 3, 1, 1, false),
             (5, 9, 3, 2, 0, false),
+            (12, 12, 3, 1, 1, false),
+            (5, 7, 5, 1, 2, false),
+            (6, 6, 3, 1, 0, false),
+            (4, 5, 2, 1, 0, false),
+            (1, 1, 3, 1, 1, false),
         ] {
             let g = PoolGeometry {
                 planes: 3,
@@ -218,10 +456,11 @@ mod tests {
             let (oh, ow) = g.oh_ow();
             let grad: Vec<f32> = (0..3 * oh * ow).map(|i| 1.0 + i as f32 * 0.25).collect();
             let (out, gx) = naive(&g, &x, &grad);
-            let ours = max_pool(&g, &x);
-            assert_eq!(ours, out, "{g:?}: output");
+            assert_eq!(max_pool(&g, &x), out, "{g:?}: output");
+            let (ours, taps) = max_pool_with_taps(&g, &x);
+            assert_eq!(ours, out, "{g:?}: output with taps");
             assert_eq!(
-                max_pool_backward(&g, &x, &ours, &grad),
+                max_pool_backward(&g, &taps, &grad),
                 gx,
                 "{g:?}: input gradient"
             );
