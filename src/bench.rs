@@ -349,11 +349,15 @@ pub fn bench_network_on<N: Classifier>(
         }
     });
     let fast = crate::flex::fast_path() && crate::device::is_flex(device);
+    let fast_path = format!(
+        " + inception fast path ({})",
+        crate::flex::instruction_set()
+    );
     let report = BenchReport {
         framework: format!(
             "burn 0.22.1 {}{}",
             crate::device::describe(device),
-            if fast { " + inception fast path" } else { "" }
+            if fast { fast_path.as_str() } else { "" }
         ),
         model: name.to_string(),
         batch,

@@ -35,6 +35,7 @@ pub use conv_kernels::ConvGeometry;
 pub use denormals::{flushes_denormals, set_flush_denormals};
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;
+pub use simd::instruction_set;
 pub use window::window_output;
 
 static FAST_PATH: AtomicBool = AtomicBool::new(true);

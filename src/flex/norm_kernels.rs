@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::buffers::zeroed;
 use super::image_batch::Batch;
+use super::simd::vectorized_fn;
 
 /// Maps `[batch, channels, h, w]` with `plane = h * w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,12 @@ impl NormGeometry {
         out.par_chunks_mut(self.plane)
             .enumerate()
             .with_min_len(self.planes_per_task())
-            .for_each(|(i, plane)| fill(i / self.channels, i % self.channels, plane));
+            .for_each(|(i, plane)| {
+                vectorized_fn(
+                    #[inline(always)]
+                    || fill(i / self.channels, i % self.channels, plane),
+                )
+            });
         out
     }
 
@@ -78,6 +84,7 @@ const LANES: usize = 16;
 
 /// `sum(f(a[i], b[i]))` in 16 float32 lanes (which the compiler vectorizes, where one running
 /// float sum would be a chain of dependent additions), the lanes added in float64.
+#[inline(always)]
 fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut acc = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -93,6 +100,20 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
         }
     }
     acc.iter().map(|&v| v as f64).sum::<f64>() + rest
+}
+
+/// Channel `c`'s mean and biased variance over the batch (two passes: the mean first, then
+/// the squared distances to it, which stays accurate where one-pass formulas cancel).
+#[inline(always)]
+fn channel_statistics(g: &NormGeometry, x: &Batch, c: usize, count: f64) -> (f32, f32) {
+    let planes = || (0..g.batch).map(|n| g.plane(x, n, c));
+    let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
+    let m = mean as f32;
+    let var = planes()
+        .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
+        .sum::<f64>()
+        / count;
+    (m, var as f32)
 }
 
 /// `gamma * (x - mean) / sqrt(variance + eps) + beta` per channel, with the batch's mean and
@@ -112,14 +133,10 @@ pub fn forward(
     let (mean, variance): (Vec<f32>, Vec<f32>) = (0..g.channels)
         .into_par_iter()
         .map(|c| {
-            let planes = || (0..g.batch).map(|n| g.plane(&x, n, c));
-            let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
-            let m = mean as f32;
-            let var = planes()
-                .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
-                .sum::<f64>()
-                / count;
-            (m, var as f32)
+            vectorized_fn(
+                #[inline(always)]
+                || channel_statistics(g, &x, c, count),
+            )
         })
         .unzip();
     // y = x * scale + shift, the usual fused form (PyTorch's CPU kernel computes the same).
@@ -129,19 +146,22 @@ pub fn forward(
             (s, beta[c] - mean[c] * s)
         })
         .unzip();
-    let output = g.map_planes(|n, c, out| {
-        let (s, t) = (scale[c], shift[c]);
-        let input = g.plane(&x, n, c);
-        if relu {
-            for (o, &v) in out.iter_mut().zip(input) {
-                *o = (v * s + t).max(0.0);
+    let output = g.map_planes(
+        #[inline(always)]
+        |n, c, out| {
+            let (s, t) = (scale[c], shift[c]);
+            let input = g.plane(&x, n, c);
+            if relu {
+                for (o, &v) in out.iter_mut().zip(input) {
+                    *o = (v * s + t).max(0.0);
+                }
+            } else {
+                for (o, &v) in out.iter_mut().zip(input) {
+                    *o = v * s + t;
+                }
             }
-        } else {
-            for (o, &v) in out.iter_mut().zip(input) {
-                *o = v * s + t;
-            }
-        }
-    });
+        },
+    );
     NormOutput {
         output,
         mean,
@@ -178,23 +198,30 @@ pub fn backward(
     let (beta_grad, centred): (Vec<f64>, Vec<f64>) = (0..g.channels)
         .into_par_iter()
         .map(|c| {
-            let m = mean[c];
-            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-            let mut masked_plane = vec![0f32; g.plane];
-            for n in 0..g.batch {
-                let dy = g.plane(&grad_output, n, c);
-                let gp: &[f32] = if relu {
-                    for ((o, &d), &y) in masked_plane.iter_mut().zip(dy).zip(out_plane(n, c)) {
-                        *o = masked(d, y);
+            vectorized_fn(
+                #[inline(always)]
+                || {
+                    let m = mean[c];
+                    let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+                    let mut masked_plane = vec![0f32; g.plane];
+                    for n in 0..g.batch {
+                        let dy = g.plane(&grad_output, n, c);
+                        let gp: &[f32] = if relu {
+                            for ((o, &d), &y) in
+                                masked_plane.iter_mut().zip(dy).zip(out_plane(n, c))
+                            {
+                                *o = masked(d, y);
+                            }
+                            &masked_plane
+                        } else {
+                            dy
+                        };
+                        sum_g += lane_sum(gp, gp, |d, _| d);
+                        sum_gx += lane_sum(gp, g.plane(&x, n, c), |d, v| d * (v - m));
                     }
-                    &masked_plane
-                } else {
-                    dy
-                };
-                sum_g += lane_sum(gp, gp, |d, _| d);
-                sum_gx += lane_sum(gp, g.plane(&x, n, c), |d, v| d * (v - m));
-            }
-            (sum_g, sum_gx)
+                    (sum_g, sum_gx)
+                },
+            )
         })
         .unzip();
     let gamma_grad: Vec<f32> = centred
@@ -213,21 +240,24 @@ pub fn backward(
             )
         })
         .collect();
-    let grad_x = g.map_planes(|n, c, out| {
-        let (k, a, b) = coefficients[c];
-        let m = mean[c];
-        let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
-        if relu {
-            let ys = out_plane(n, c);
-            for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
-                *o = k * (masked(d, y) - a - (v - m) * b);
+    let grad_x = g.map_planes(
+        #[inline(always)]
+        |n, c, out| {
+            let (k, a, b) = coefficients[c];
+            let m = mean[c];
+            let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
+            if relu {
+                let ys = out_plane(n, c);
+                for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
+                    *o = k * (masked(d, y) - a - (v - m) * b);
+                }
+            } else {
+                for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
+                    *o = k * (d - a - (v - m) * b);
+                }
             }
-        } else {
-            for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
-                *o = k * (d - a - (v - m) * b);
-            }
-        }
-    });
+        },
+    );
     NormGrads {
         x: grad_x,
         gamma: gamma_grad,

@@ -7,12 +7,50 @@
 //! inside functions built for AVX-512 (x86-64-v4) and AVX2 + FMA (v3) and calls the one the
 //! CPU supports, so the same plain loops run 16 or 8 floats wide where the CPU can.
 //!
-//! The operation's `with_simd` and every function it calls in its loops must be
-//! `#[inline(always)]`: only code inlined into pulp's function gets its instruction set. (A
-//! closure does not do: the compiler keeps a large one out of line, compiled for the baseline.)
+//! The operation's `with_simd` (or the closure) and every function it calls in its loops must be
+//! `#[inline(always)]`: only code inlined into pulp's function gets its instruction set. A
+//! closure is called through `FnMut` ([`vectorized_fn`]): called through `FnOnce`, as pulp's own
+//! closure support does, it goes through a shim that the compiler keeps out of line, compiled
+//! for the baseline.
 
 /// Runs `op` compiled for the best instruction set this CPU has.
 #[inline(always)]
 pub fn vectorized<Op: pulp::WithSimd>(op: Op) -> Op::Output {
     pulp::Arch::new().dispatch(op)
+}
+
+/// Runs closure `f` (mark it `#[inline(always)]`) compiled for the best instruction set this
+/// CPU has.
+#[inline(always)]
+pub fn vectorized_fn<R>(f: impl FnMut() -> R) -> R {
+    pulp::Arch::new().dispatch(ByRef(f))
+}
+
+/// A closure called through `FnMut`, not `FnOnce` (see the module's documentation).
+struct ByRef<F>(F);
+
+impl<R, F: FnMut() -> R> pulp::WithSimd for ByRef<F> {
+    type Output = R;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(mut self, _simd: S) -> R {
+        (self.0)()
+    }
+}
+
+/// The instruction set the kernels' loops run with on this CPU: `"AVX-512"`, `"AVX2"` or
+/// `"baseline"` (SSE2 on x86-64, or another architecture's default).
+pub fn instruction_set() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match pulp::Arch::new() {
+            pulp::Arch::V4(_) => "AVX-512",
+            pulp::Arch::V3(_) => "AVX2",
+            _ => "baseline",
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "baseline"
+    }
 }
