@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::buffers::zeroed;
 use super::image_batch::Batch;
-use super::simd::vectorized;
+use super::simd::{lane_sum, vectorized};
 use super::window::window_output;
 
 /// The sizes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, k, k]`,
@@ -216,15 +216,21 @@ pub fn backward(
             // dy[c_out x width]: the output gradient of the group's images side by side,
             // zero where the ReLU was off; the bias gradient summed on the way.
             dy.resize(g.c_out * width, 0.0);
-            vectorized(OutputGradient {
-                g,
-                grad_output,
-                output,
-                images: group_start..group_start + images,
-                relu,
-                dy: &mut dy,
-                grad_b: &mut grad_b,
-            });
+            let group = group_start..group_start + images;
+            vectorized(
+                #[inline(always)]
+                || {
+                    output_gradient(
+                        g,
+                        grad_output,
+                        output,
+                        group.clone(),
+                        relu,
+                        &mut dy,
+                        &mut grad_b,
+                    )
+                },
+            );
             let cols = group_patches(g, x, group_start..group_start + images, &mut col);
             // grad_w[c_out x patch] += dy[c_out x width] · colsᵀ[width x patch]
             matmul(
@@ -248,12 +254,10 @@ pub fn backward(
                     matmul(&mut col, shape, weight_t, dy_mat, false, sched.gemm);
                     for (j, gx_item) in gx_group.chunks_exact_mut(in_item).enumerate() {
                         let col = &mut col[j * plane..];
-                        vectorized(Col2imAdd {
-                            g,
-                            col,
-                            row_stride: width,
-                            x: gx_item,
-                        });
+                        vectorized(
+                            #[inline(always)]
+                            || col2im_add(g, col, width, gx_item),
+                        );
                     }
                 }
             }
@@ -284,73 +288,34 @@ pub fn backward(
 
 /// The output gradient of a group of images laid side by side in `dy` (`[c_out x width]`),
 /// masked by the ReLU, with its sum per channel added to `grad_b`.
-struct OutputGradient<'a> {
-    g: &'a ConvGeometry,
-    grad_output: Batch<'a>,
-    output: &'a [f32],
+#[inline(always)]
+fn output_gradient(
+    g: &ConvGeometry,
+    grad_output: Batch,
+    output: &[f32],
     images: std::ops::Range<usize>,
     relu: bool,
-    dy: &'a mut [f32],
-    grad_b: &'a mut [f32],
-}
-
-impl pulp::WithSimd for OutputGradient<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let g = self.g;
-        let (out_item, plane) = (g.out_item(), g.out_plane());
-        let width = self.images.len() * plane;
-        for (j, i) in self.images.enumerate() {
-            let dy_item = self.grad_output.item(i);
-            let y_item = &self.output[i * out_item..][..out_item];
-            for (co, gb) in self.grad_b.iter_mut().enumerate() {
-                let dst = &mut self.dy[co * width + j * plane..][..plane];
-                let src = &dy_item[co * plane..][..plane];
-                if self.relu {
-                    let y = &y_item[co * plane..][..plane];
-                    for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
-                        *d = if y > 0.0 { s } else { 0.0 };
-                    }
-                } else {
-                    dst.copy_from_slice(src);
+    dy: &mut [f32],
+    grad_b: &mut [f32],
+) {
+    let (out_item, plane) = (g.out_item(), g.out_plane());
+    let width = images.len() * plane;
+    for (j, i) in images.enumerate() {
+        let dy_item = grad_output.item(i);
+        let y_item = &output[i * out_item..][..out_item];
+        for (co, gb) in grad_b.iter_mut().enumerate() {
+            let dst = &mut dy[co * width + j * plane..][..plane];
+            let src = &dy_item[co * plane..][..plane];
+            if relu {
+                let y = &y_item[co * plane..][..plane];
+                for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
+                    *d = if y > 0.0 { s } else { 0.0 };
                 }
-                *gb += lane_sum(dst);
+            } else {
+                dst.copy_from_slice(src);
             }
+            *gb += lane_sum(dst, dst, |d, _| d) as f32;
         }
-    }
-}
-
-/// The sum of `values` in 16 interleaved partial sums, which the compiler keeps in vector
-/// registers (a single running sum is one scalar addition after another).
-#[inline(always)]
-fn lane_sum(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 16];
-    let chunks = values.chunks_exact(16);
-    let rest: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (l, &v) in lanes.iter_mut().zip(chunk) {
-            *l += v;
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
-}
-
-/// [`col2im_add`] as one vectorized operation.
-struct Col2imAdd<'a> {
-    g: &'a ConvGeometry,
-    col: &'a mut [f32],
-    row_stride: usize,
-    x: &'a mut [f32],
-}
-
-impl pulp::WithSimd for Col2imAdd<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        col2im_add(self.g, self.col, self.row_stride, self.x);
     }
 }
 
@@ -541,19 +506,34 @@ fn shifted_plane(
     let (start, end) = (oy_lo * w, oy_hi * w);
     row[..start].fill(0.0);
     row[end..].fill(0.0);
-    // Where `d + shift` stays inside the plane (it leaves it only in the padding columns of
-    // the first and last valid rows).
-    let lo = start.max((-shift).max(0) as usize).min(end);
-    let hi = end
-        .min((plane.len() as isize - shift).max(0) as usize)
-        .max(lo);
-    row[start..lo].fill(0.0);
-    row[hi..end].fill(0.0);
-    if lo < hi {
-        let from = (lo as isize + shift) as usize;
-        row[lo..hi].copy_from_slice(&plane[from..from + (hi - lo)]);
-    }
+    let (block, from) = shifted_block(plane.len(), shift, start..end);
+    row[start..block.start].fill(0.0);
+    row[block.end..end].fill(0.0);
+    row[block.clone()].copy_from_slice(&plane[from..from + block.len()]);
     zero_columns(&mut row[start..end], w, (ox_lo, ox_hi));
+}
+
+/// Within output positions `valid` (the valid rows of a tap), the block `d` whose input
+/// position `d + shift` stays inside a plane of `plane_len` values (it leaves it only in the
+/// padding columns of the first and last valid rows), and where that block starts in the plane.
+#[inline(always)]
+fn shifted_block(
+    plane_len: usize,
+    shift: isize,
+    valid: std::ops::Range<usize>,
+) -> (std::ops::Range<usize>, usize) {
+    let lo = valid.start.max((-shift).max(0) as usize).min(valid.end);
+    let hi = valid
+        .end
+        .min((plane_len as isize - shift).max(0) as usize)
+        .max(lo);
+    // An empty block starts anywhere: at 0, which every plane has.
+    let from = if lo < hi {
+        (lo as isize + shift) as usize
+    } else {
+        0
+    };
+    (lo..hi, from)
 }
 
 /// Zeroes the columns outside `ox_lo..ox_hi` of every row (`w` wide) of `rows`: a kernel tap's
@@ -627,18 +607,11 @@ fn add_shifted_plane(
 ) {
     let (start, end) = (oy_lo * w, oy_hi * w);
     zero_columns(&mut row[start..end], w, (ox_lo, ox_hi));
-    // Where `d + shift` stays inside the plane (it leaves it only in the padding columns of
-    // the first and last valid rows, zero now).
-    let lo = start.max((-shift).max(0) as usize).min(end);
-    let hi = end
-        .min((plane.len() as isize - shift).max(0) as usize)
-        .max(lo);
-    if lo < hi {
-        let to = (lo as isize + shift) as usize;
-        let dst = &mut plane[to..to + (hi - lo)];
-        for (d, &v) in dst.iter_mut().zip(&row[lo..hi]) {
-            *d += v;
-        }
+    // Outside the block, only padding columns, zero now.
+    let (block, to) = shifted_block(plane.len(), shift, start..end);
+    let dst = &mut plane[to..to + block.len()];
+    for (d, &v) in dst.iter_mut().zip(&row[block]) {
+        *d += v;
     }
 }
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::buffers::zeroed;
 use super::image_batch::Batch;
-use super::simd::vectorized_fn;
+use super::simd::{lane_sum, vectorized};
 
 /// Maps `[batch, channels, h, w]` with `plane = h * w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl NormGeometry {
             .enumerate()
             .with_min_len(self.planes_per_task())
             .for_each(|(i, plane)| {
-                vectorized_fn(
+                vectorized(
                     #[inline(always)]
                     || fill(i / self.channels, i % self.channels, plane),
                 )
@@ -78,28 +78,6 @@ pub struct NormGrads {
     pub x: Vec<f32>,
     pub gamma: Vec<f32>,
     pub beta: Vec<f32>,
-}
-
-const LANES: usize = 16;
-
-/// `sum(f(a[i], b[i]))` in 16 float32 lanes (which the compiler vectorizes, where one running
-/// float sum would be a chain of dependent additions), the lanes added in float64.
-#[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let rest: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, &y)| f(x, y) as f64)
-        .sum();
-    for (xa, xb) in ca.zip(cb) {
-        for i in 0..LANES {
-            acc[i] += f(xa[i], xb[i]);
-        }
-    }
-    acc.iter().map(|&v| v as f64).sum::<f64>() + rest
 }
 
 /// Channel `c`'s mean and biased variance over the batch (two passes: the mean first, then
@@ -133,7 +111,7 @@ pub fn forward(
     let (mean, variance): (Vec<f32>, Vec<f32>) = (0..g.channels)
         .into_par_iter()
         .map(|c| {
-            vectorized_fn(
+            vectorized(
                 #[inline(always)]
                 || channel_statistics(g, &x, c, count),
             )
@@ -198,7 +176,7 @@ pub fn backward(
     let (beta_grad, centred): (Vec<f64>, Vec<f64>) = (0..g.channels)
         .into_par_iter()
         .map(|c| {
-            vectorized_fn(
+            vectorized(
                 #[inline(always)]
                 || {
                     let m = mean[c];

@@ -303,9 +303,9 @@ impl FastOps for Flex {
         padding: usize,
         ceil_mode: bool,
     ) -> FlexTensor {
-        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
+        let [n, c, h, w] = dims4(&x);
+        let g = pool_geometry([n, c, h, w], kernel, stride, padding, ceil_mode);
         let (oh, ow) = g.output_size().expect("the window fits the input");
-        let [n, c, _, _] = dims4(&x);
         let x = contiguous(x);
         flex(pool_kernels::max_pool(&g, values(&x)), vec![n, c, oh, ow])
     }
@@ -317,9 +317,9 @@ impl FastOps for Flex {
         padding: usize,
         ceil_mode: bool,
     ) -> (FlexTensor, FlexTensor) {
-        let g = pool_geometry(&x, kernel, stride, padding, ceil_mode);
+        let [n, c, h, w] = dims4(&x);
+        let g = pool_geometry([n, c, h, w], kernel, stride, padding, ceil_mode);
         let (oh, ow) = g.output_size().expect("the window fits the input");
-        let [n, c, _, _] = dims4(&x);
         let x = contiguous(x);
         let (out, taps) = pool_kernels::max_pool_with_taps(&g, values(&x));
         let shape = vec![n, c, oh, ow];
@@ -336,15 +336,7 @@ impl FastOps for Flex {
         ceil_mode: bool,
     ) -> FlexTensor {
         let [n, c, _, _] = dims4(&taps);
-        let g = PoolGeometry {
-            planes: n * c,
-            h,
-            w,
-            kernel,
-            stride,
-            padding,
-            ceil_mode,
-        };
+        let g = pool_geometry([n, c, h, w], kernel, stride, padding, ceil_mode);
         let (taps, grad_output) = (contiguous(taps), contiguous(grad_output));
         let grad = pool_kernels::max_pool_backward(&g, values(&taps), values(&grad_output));
         flex(grad, vec![n, c, h, w])
@@ -360,14 +352,14 @@ fn norm_geometry(x: &FlexTensor) -> NormGeometry {
     }
 }
 
+/// Pooling of an input `[n, c, h, w]`.
 fn pool_geometry(
-    x: &FlexTensor,
+    [n, c, h, w]: [usize; 4],
     kernel: usize,
     stride: usize,
     padding: usize,
     ceil_mode: bool,
 ) -> PoolGeometry {
-    let [n, c, h, w] = dims4(x);
     PoolGeometry {
         planes: n * c,
         h,

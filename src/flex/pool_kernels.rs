@@ -57,14 +57,10 @@ pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     out.par_chunks_mut(oh * ow * per_task)
         .zip(x.par_chunks(g.h * g.w * per_task))
         .for_each(|(out, x)| {
-            let taps = &mut [];
-            vectorized(Planes::<false> {
-                g,
-                axes: &axes,
-                x,
-                out,
-                taps,
-            });
+            vectorized(
+                #[inline(always)]
+                || pool_planes::<false>(g, &axes, x, out, &mut []),
+            );
         });
     out
 }
@@ -83,13 +79,10 @@ pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .zip(taps.par_chunks_mut(oh * ow * per_task))
         .zip(x.par_chunks(g.h * g.w * per_task))
         .for_each(|((out, taps), x)| {
-            vectorized(Planes::<true> {
-                g,
-                axes: &axes,
-                x,
-                out,
-                taps,
-            });
+            vectorized(
+                #[inline(always)]
+                || pool_planes::<true>(g, &axes, x, out, taps),
+            );
         });
     (out, taps)
 }
@@ -148,8 +141,7 @@ fn taps_along(g: &PoolGeometry, len: usize, out_len: usize) -> Vec<Tap> {
         .collect()
 }
 
-/// A run of whole planes pooled (with `TAPS`, their taps kept too), as one vectorized
-/// operation.
+/// A run of whole planes `x` pooled into `out` (with `TAPS`, their taps kept in `taps` too).
 ///
 /// Each plane takes two passes, each a comparison across whole rows (or whole planes) per
 /// kernel offset, never a loop over one window: first every input row's maximum under each
@@ -157,55 +149,60 @@ fn taps_along(g: &PoolGeometry, len: usize, out_len: usize) -> Vec<Tap> {
 /// window rows (`column_pass`). With a strict comparison in both, in increasing offset order,
 /// a tie goes to the first row holding the maximum and to the first column in that row: the
 /// first position in row-major order, PyTorch's and burn's choice.
-struct Planes<'a, const TAPS: bool> {
-    g: &'a PoolGeometry,
-    axes: &'a Axes,
-    x: &'a [f32],
-    out: &'a mut [f32],
-    taps: &'a mut [f32],
-}
-
-impl<const TAPS: bool> pulp::WithSimd for Planes<'_, TAPS> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let g = self.g;
-        let (oh, ow) = g.oh_ow();
-        // Each input row's maximum under each output column's window, and its column `kj`.
-        let mut row_max = vec![0.0; g.h * ow];
-        let mut row_kj = vec![0.0; if TAPS { g.h * ow } else { 0 }];
-        for (p, plane) in self.x.chunks_exact(g.h * g.w).enumerate() {
-            row_pass::<TAPS>(g, self.axes, ow, plane, &mut row_max, &mut row_kj);
-            let out = &mut self.out[p * oh * ow..][..oh * ow];
-            let taps: &mut [f32] = if TAPS {
-                &mut self.taps[p * oh * ow..][..oh * ow]
-            } else {
-                &mut []
-            };
-            column_pass::<TAPS>(g, self.axes, ow, &row_max, &row_kj, out, taps);
-        }
+#[inline(always)]
+fn pool_planes<const TAPS: bool>(
+    g: &PoolGeometry,
+    axes: &Axes,
+    x: &[f32],
+    out: &mut [f32],
+    taps: &mut [f32],
+) {
+    let (oh, ow) = g.oh_ow();
+    // Each input row's maximum under each output column's window, and its column `kj`.
+    let mut row_max = vec![0.0; g.h * ow];
+    let mut row_kj = vec![0.0; if TAPS { g.h * ow } else { 0 }];
+    for (p, plane) in x.chunks_exact(g.h * g.w).enumerate() {
+        row_pass::<TAPS>(g, axes, ow, plane, &mut row_max, &mut row_kj);
+        let out = &mut out[p * oh * ow..][..oh * ow];
+        let taps: &mut [f32] = if TAPS {
+            &mut taps[p * oh * ow..][..oh * ow]
+        } else {
+            &mut []
+        };
+        column_pass::<TAPS>(g, axes, ow, &row_max, &row_kj, out, taps);
     }
 }
 
-/// `best = max(best, v)`, and with `TAPS` `at = tap` where `v` was larger; no branch.
+/// `best[i] = max(best[i], values[i * stride])` (stride `STRIDE`, or `stride` when `STRIDE` is
+/// 0: a constant stride lets the compiler vectorize the strided reads), and with `TAPS`
+/// `at[i] = tap(i)` where the value was larger; no branch.
 #[inline(always)]
-fn keep_max<const TAPS: bool>(
+fn keep_max<const TAPS: bool, const STRIDE: usize>(
     best: &mut [f32],
     at: &mut [f32],
     values: &[f32],
+    stride: usize,
     tap: impl Fn(usize) -> f32,
 ) {
+    let stride = if STRIDE == 0 { stride } else { STRIDE };
+    let n = best.len();
+    if n == 0 {
+        return;
+    }
+    let values = &values[..(n - 1) * stride + 1];
     if TAPS {
-        for (i, ((b, a), &v)) in best.iter_mut().zip(at.iter_mut()).zip(values).enumerate() {
-            let take = v > *b;
-            *b = if take { v } else { *b };
-            *a = if take { tap(i) } else { *a };
+        let at = &mut at[..n];
+        for i in 0..n {
+            let v = values[i * stride];
+            let take = v > best[i];
+            best[i] = if take { v } else { best[i] };
+            at[i] = if take { tap(i) } else { at[i] };
         }
     } else {
-        for (b, &v) in best.iter_mut().zip(values) {
+        for i in 0..n {
+            let v = values[i * stride];
             // A comparison (not `f32::max`), so that it compiles to one `vmaxps`.
-            *b = if v > *b { v } else { *b };
+            best[i] = if v > best[i] { v } else { best[i] };
         }
     }
 }
@@ -235,7 +232,7 @@ fn row_pass<const TAPS: bool>(
             );
             let values = &plane[lo + kj - g.padding..][..hi - lo];
             let at: &mut [f32] = if TAPS { &mut row_kj[lo..hi] } else { &mut [] };
-            keep_max::<TAPS>(&mut row_max[lo..hi], at, values, |_| kj as f32);
+            keep_max::<TAPS, 1>(&mut row_max[lo..hi], at, values, 1, |_| kj as f32);
         }
         let edges = (0..axes.inner.start).chain(axes.inner.end..g.w);
         for o in edges {
@@ -266,42 +263,10 @@ fn row_pass<const TAPS: bool>(
             let kj = kj as f32;
             let input = &input[tap.first..];
             match g.stride {
-                1 => keep_max_strided::<TAPS, 1>(best, at, input, kj, 1),
-                2 => keep_max_strided::<TAPS, 2>(best, at, input, kj, 2),
-                s => keep_max_strided::<TAPS, 0>(best, at, input, kj, s),
+                1 => keep_max::<TAPS, 1>(best, at, input, 1, |_| kj),
+                2 => keep_max::<TAPS, 2>(best, at, input, 2, |_| kj),
+                s => keep_max::<TAPS, 0>(best, at, input, s, |_| kj),
             }
-        }
-    }
-}
-
-/// `keep_max` over every `stride`-th value of `input` (stride `STRIDE`, or `g.stride` when 0),
-/// all at offset `kj`. A constant stride lets the compiler vectorize the strided reads.
-#[inline(always)]
-fn keep_max_strided<const TAPS: bool, const STRIDE: usize>(
-    best: &mut [f32],
-    at: &mut [f32],
-    input: &[f32],
-    kj: f32,
-    stride: usize,
-) {
-    let stride = if STRIDE == 0 { stride } else { STRIDE };
-    let n = best.len();
-    if n == 0 {
-        return;
-    }
-    let input = &input[..(n - 1) * stride + 1];
-    if TAPS {
-        let at = &mut at[..n];
-        for i in 0..n {
-            let v = input[i * stride];
-            let take = v > best[i];
-            best[i] = if take { v } else { best[i] };
-            at[i] = if take { kj } else { at[i] };
-        }
-    } else {
-        for i in 0..n {
-            let v = input[i * stride];
-            best[i] = if v > best[i] { v } else { best[i] };
         }
     }
 }
@@ -338,9 +303,10 @@ fn column_pass<const TAPS: bool>(
             let best = &mut out[o..][..run_len];
             if TAPS {
                 let kj = &row_kj[y * ow..][..run_len];
-                keep_max::<TAPS>(best, &mut taps[o..][..run_len], values, |i| row_tap + kj[i]);
+                let at = &mut taps[o..][..run_len];
+                keep_max::<TAPS, 1>(best, at, values, 1, |i| row_tap + kj[i]);
             } else {
-                keep_max::<TAPS>(best, &mut [], values, |_| 0.0);
+                keep_max::<TAPS, 1>(best, &mut [], values, 1, |_| 0.0);
             }
         }
     }
