@@ -458,7 +458,8 @@ impl BenchReport {
                 .filter(|l| l.depth == 0)
                 .map(|l| l.ms)
                 .sum();
-            out += "\ninference forward pass by layer (one pass, a wait after each layer):\n";
+            out += "\ninference forward pass by layer (one pass, a wait after each layer, each layer run\n\
+                    on its own: the 1x1 convolutions an Inception block runs as one GEMM are timed one by one):\n";
             out += &format!(
                 "  {:<10} {:<34} {:>18} {:>9} {:>6} {:>8}\n",
                 "layer", "what", "output", "ms", "share", "GFLOP/s"

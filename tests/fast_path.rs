@@ -8,7 +8,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use inception::flex::{
     fast_max_pool2d, fused_batch_norm_train, fused_conv2d, reference_batch_norm_train,
-    reference_conv2d, reference_max_pool2d, set_fast_path, takes_fast_path,
+    reference_conv2d, reference_max_pool2d, set_fast_path, split_channels, takes_fast_path,
 };
 use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
@@ -124,6 +124,45 @@ fn fused_convolution_matches_burn_on_odd_strides_paddings_and_no_bias() {
     check([2, 2, 5, 8], 3, 1, 2, 0, true, true);
     check([2, 2, 5, 5], 3, 1, 1, 1, true, false);
     check([2, 3, 4, 4], 2, 4, 1, 0, true, true);
+}
+
+/// Cutting maps on channels: the same pieces as `narrow`, and the same gradient (each piece's
+/// gradient in its channels, bit for bit) when the pieces feed a loss in different ways,
+/// including a piece that is read by a fused convolution in place (a channel slice).
+#[test]
+fn split_channels_matches_narrow_with_gradients() {
+    let device = Device::flex().autodiff();
+    let sizes = [2, 3, 4];
+    let y = Tensor::<4>::random([3, 9, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    let w = Tensor::<4>::random([2, 3, 3, 3], Distribution::Normal(0.0, 0.3), &device);
+    let scales =
+        sizes.map(|c| Tensor::<4>::random([3, c, 5, 5], Distribution::Normal(0.0, 1.0), &device));
+    let run = |fast: bool| {
+        let y = y.clone().require_grad();
+        let pieces = if fast {
+            split_channels(y.clone(), sizes)
+        } else {
+            [
+                y.clone().narrow(1, 0, 2),
+                y.clone().narrow(1, 2, 3),
+                y.clone().narrow(1, 5, 4),
+            ]
+        };
+        let [a, b, c] = pieces.clone();
+        let conv = fused_conv2d(b, w.clone(), None, 1, 1, true);
+        let loss = (a * scales[0].clone()).sum()
+            + conv.sum()
+            + (c * scales[2].clone()).powf_scalar(2.0).sum();
+        let grads = loss.backward();
+        let grad = y.grad(&grads).expect("a gradient for the split maps");
+        (pieces.map(|p| p.inner().into_data()), grad.into_data())
+    };
+    let (fast_pieces, fast_grad) = run(true);
+    let (slow_pieces, slow_grad) = run(false);
+    for (fast, slow) in fast_pieces.iter().zip(&slow_pieces) {
+        assert_eq!(fast, slow, "pieces");
+    }
+    assert_eq!(fast_grad, slow_grad, "gradient of the split maps");
 }
 
 /// One max pool, both ways: the output and the input gradient agree.

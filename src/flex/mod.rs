@@ -4,8 +4,10 @@
 //! a flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
 //! a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
 //! one-pass backward (`conv_kernels`), batch normalization in training with its statistics,
-//! the ReLU and the backward each in a few passes (`norm_kernels`), and a direct max pool
-//! (`pool_kernels`). On CUDA or WGPU, or when the fast path is switched off
+//! the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
+//! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
+//! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
+//! apart, `nn::Conv::forward_side_by_side`). On CUDA or WGPU, or when the fast path is switched off
 //! (`set_fast_path(false)`, `--no-fast-path` on the command line), `conv2d` and `max_pool2d` run
 //! burn's own `conv2d` + ReLU and `max_pool2d`, and the batch-norm layer burn's own `BatchNorm`.
 //! Both compute the same function; `tests/fast_path.rs` checks outputs and gradients against
@@ -212,4 +214,21 @@ pub fn reference_max_pool2d(
         ceil_mode,
     };
     burn_max_pool2d(x, options)
+}
+
+/// Maps `[n, a + b + c, h, w]` cut on channels into `[n, a, h, w]`, `[n, b, h, w]` and
+/// `[n, c, h, w]`: what `narrow` gives three times, with one gradient join in the backward
+/// instead of three zero-filled gradients added up (`ops::FastOps::split_channels`). Every
+/// piece must take part in the loss. On other backends, or with the fast path off, `narrow`.
+pub fn split_channels(y: Tensor<4>, [a, b, c]: [usize; 3]) -> [Tensor<4>; 3] {
+    assert_eq!(y.dims()[1], a + b + c, "the pieces cover every channel");
+    if !takes_fast_path(&y) {
+        return [
+            y.clone().narrow(1, 0, a),
+            y.clone().narrow(1, a, b),
+            y.narrow(1, a + b, c),
+        ];
+    }
+    let (p, q, r) = <Dispatch as FastOps>::split_channels(y.into_dispatch(), [a, b, c]);
+    [p, q, r].map(Tensor::from_dispatch)
 }

@@ -5,6 +5,8 @@
 //!
 //! The `#[backend_extension]` pattern follows burn's own `burn-signal` crate.
 
+use std::sync::{Arc, Mutex};
+
 use burn::backend::{backend_extension, tensor::FloatTensor, AutodiffBackend, Backend, Flex};
 use burn::tensor::{DType, TensorData};
 use burn_autodiff::checkpoint::base::Checkpointer;
@@ -13,7 +15,8 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
-use burn_backend::TensorMetadata;
+use burn_backend::ops::FloatTensorOps;
+use burn_backend::{Slice, TensorMetadata};
 use burn_flex::FlexTensor;
 
 use super::conv_kernels::{self, ConvGeometry};
@@ -71,6 +74,16 @@ pub trait FastOps: Backend {
         grad_output: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Maps `[n, a + b + c, h, w]` cut into their first `a`, next `b` and last `c` channels,
+    /// each a view of `y`'s storage (the convolutions read channel slices in place). Under
+    /// autodiff the three gradients are joined once, when all three have arrived, where
+    /// burn's `narrow` would give each piece a zero-filled gradient of `y`'s whole size and add
+    /// them up. Every piece must take part in the loss.
+    fn split_channels(
+        y: FloatTensor<Self>,
+        sizes: [usize; 3],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Max pooling; padding counts as minus infinity.
@@ -294,6 +307,21 @@ impl FastOps for Flex {
             flex(grads.gamma, vec![g.channels]),
             flex(grads.beta, vec![g.channels]),
         )
+    }
+
+    fn split_channels(y: FlexTensor, sizes: [usize; 3]) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let [n, c, h, w] = dims4(&y);
+        assert_eq!(
+            sizes.iter().sum::<usize>(),
+            c,
+            "the pieces cover every channel"
+        );
+        let piece = |start: usize, len: usize| {
+            let ranges = [0..n, start..start + len, 0..h, 0..w].map(Slice::from);
+            <Flex as FloatTensorOps<Flex>>::float_slice(y.clone(), &ranges)
+        };
+        let [a, b, c] = sizes;
+        (piece(0, a), piece(a, b), piece(a + b, c))
     }
 
     fn fast_max_pool2d(
@@ -597,6 +625,54 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             Self::from_inner(gg),
             Self::from_inner(gb),
         )
+    }
+
+    fn split_channels(
+        y: AdTensor<B, C>,
+        sizes: [usize; 3],
+    ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
+        /// One piece of the split; the three share what has arrived of their gradients.
+        #[derive(Debug)]
+        struct Piece;
+
+        /// The gradients of the three pieces, in channel order, as they arrive.
+        type Arrived<B> = Arc<Mutex<[Option<FloatTensor<B>>; 3]>>;
+
+        impl<B: Backend + FastOps> Backward<B, 1> for Piece {
+            /// Which piece this is, and the shared gradients.
+            type State = (usize, Arrived<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_y] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (index, arrived) = ops.state;
+                let mut arrived = arrived.lock().expect("a split's gradients");
+                arrived[index] = Some(grad);
+                if let (Some(node), true) = (node_y, arrived.iter().all(Option::is_some)) {
+                    let pieces = arrived.iter_mut().filter_map(Option::take).collect();
+                    grads.register::<B>(node.id, B::float_cat(pieces, 1));
+                }
+            }
+        }
+
+        let nodes = [y.node(), y.node(), y.node()];
+        let (a, b, c) = B::split_channels(y.into_primitive(), sizes);
+        let arrived: Arrived<B> = Arc::new(Mutex::new([None, None, None]));
+        let [na, nb, nc] = nodes;
+        let track = |index: usize, node, piece: FloatTensor<B>| match Piece
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((index, arrived.clone()), piece),
+            OpsKind::UnTracked(prep) => prep.finish(piece),
+        };
+        (track(0, na, a), track(1, nb, b), track(2, nc, c))
     }
 
     fn fast_max_pool2d(

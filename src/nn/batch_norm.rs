@@ -128,6 +128,32 @@ pub fn normalize_maps(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     }
 }
 
+/// Three batch norms of the same epsilon and momentum, each on its own channels of `x`
+/// (`[N, a + b + c, H, W]`, in order), in training: one pass of `fused_batch_norm_train` over
+/// all the channels (every channel's statistics are its own, so this is each layer run on its
+/// channels), each layer's running averages updated with its own channels' statistics. On the
+/// flex fast path only (`conv::forward_side_by_side` checks).
+pub(crate) fn normalize_maps_side_by_side(
+    bns: [&BatchNorm; 3],
+    x: Tensor<4>,
+    relu: bool,
+) -> Tensor<4> {
+    let gamma = Tensor::cat(bns.map(|bn| bn.gamma.val()).to_vec(), 0);
+    let beta = Tensor::cat(bns.map(|bn| bn.beta.val()).to_vec(), 0);
+    let (y, mean, variance) = flex::fused_batch_norm_train(x, gamma, beta, bns[0].epsilon, relu);
+    let mut start = 0;
+    for bn in bns {
+        let channels = bn.gamma.shape().dims::<1>()[0];
+        update_running_averages(
+            bn,
+            mean.clone().narrow(0, start, channels),
+            variance.clone().narrow(0, start, channels),
+        );
+        start += channels;
+    }
+    y
+}
+
 /// `running = (1 - momentum) * running + momentum * batch`, as burn's `BatchNorm` does.
 fn update_running_averages(bn: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
     let device = mean.device();

@@ -247,6 +247,69 @@ impl Conv {
         batch_norm::normalize_maps(bn, y, self.relu)
     }
 
+    /// Three convolutions that read the same input, run as one where they can: with the same
+    /// kernel, stride, padding, bias, batch norm and ReLU, on the flex fast path, their weights
+    /// go side by side into one GEMM (the input is read and packed once instead of three
+    /// times, and the GEMM is wider) and the result is cut back into the three outputs
+    /// (`flex::split_channels`). What each `forward_maps` gives, in any case. The three 1x1
+    /// convolutions that read an Inception block's input run this way.
+    pub fn forward_side_by_side(convs: [&Conv; 3], x: Tensor<4>) -> [Tensor<4>; 3] {
+        let [first, ..] = convs;
+        let alike = |c: &&Conv| {
+            c.kernel() == first.kernel()
+                && (c.stride, c.padding, c.relu) == (first.stride, first.padding, first.relu)
+                && c.bias.is_some() == first.bias.is_some()
+                && match (&c.bn, &first.bn) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => {
+                        (a.epsilon, a.momentum) == (b.epsilon, b.momentum)
+                            && a.training.is_enabled() == b.training.is_enabled()
+                    }
+                    _ => false,
+                }
+        };
+        if !flex::takes_fast_path(&x) || !convs.iter().all(alike) {
+            return convs.map(|c| c.forward_maps(x.clone()));
+        }
+        let sizes = convs.map(Conv::channels);
+        let (stride, padding, relu) = (first.stride, first.padding, first.relu);
+        let joined = |parts: [Tensor<4>; 3], biases: [Option<Tensor<1>>; 3]| {
+            let weight = Tensor::cat(parts.to_vec(), 0);
+            let bias = biases.into_iter().collect::<Option<Vec<_>>>();
+            (weight, bias.map(|b| Tensor::cat(b, 0)))
+        };
+        let y = match &first.bn {
+            None => {
+                let (weight, bias) = joined(
+                    convs.map(|c| c.weight.val()),
+                    convs.map(|c| c.bias.as_ref().map(Param::val)),
+                );
+                flex::conv2d(x, weight, bias, stride, padding, relu)
+            }
+            Some(bn) if !batch_norm::uses_batch_statistics(bn, &x) => {
+                let folded = convs.map(|c| {
+                    let bn = c.bn.as_ref().expect("alike: every one has batch norm");
+                    batch_norm::fold_into_conv(bn, c.weight.val(), c.bias.as_ref().map(Param::val))
+                });
+                let (weight, bias) = joined(
+                    folded.clone().map(|(w, _)| w),
+                    folded.map(|(_, b)| Some(b)),
+                );
+                flex::conv2d(x, weight, bias, stride, padding, relu)
+            }
+            Some(_) => {
+                let (weight, bias) = joined(
+                    convs.map(|c| c.weight.val()),
+                    convs.map(|c| c.bias.as_ref().map(Param::val)),
+                );
+                let y = flex::conv2d(x, weight, bias, stride, padding, false);
+                let bns = convs.map(|c| c.bn.as_ref().expect("alike: every one has batch norm"));
+                batch_norm::normalize_maps_side_by_side(bns, y, relu)
+            }
+        };
+        flex::split_channels(y, sizes)
+    }
+
     /// Output channels.
     pub fn channels(&self) -> usize {
         self.weight.lazy_shape().dims::<4>()[0]

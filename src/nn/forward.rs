@@ -100,6 +100,11 @@ impl Forward {
         self
     }
 
+    /// Whether this pass records a trace (then every layer runs on its own, to have its row).
+    pub fn is_traced(&self) -> bool {
+        self.trace.is_some()
+    }
+
     /// Whether this pass trains (PyTorch's `self.training`, Gluon's `autograd.is_training()`).
     pub fn is_training(&self) -> bool {
         self.training

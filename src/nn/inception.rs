@@ -168,10 +168,15 @@ impl Inception {
 
 impl Layer for Inception {
     fn forward(&self, x: Features, ctx: &mut Forward) -> Features {
-        let p1 = ctx.layer("p1", &self.p1, x.clone());
-        let p2 = ctx.layer("p2_1", &self.p2_1, x.clone());
+        let [p1, p2, p3] = if ctx.is_traced() {
+            // One row per convolution in a trace (`summary`, `bench --profile`).
+            [("p1", &self.p1), ("p2_1", &self.p2_1), ("p3_1", &self.p3_1)]
+                .map(|(name, conv)| ctx.layer(name, conv, x.clone()))
+        } else {
+            let pointwise = [&self.p1, &self.p2_1, &self.p3_1];
+            Conv::forward_side_by_side(pointwise, x.clone().into_maps()).map(Features::Maps)
+        };
         let p2 = ctx.layer("p2_2", &self.p2_2, p2);
-        let p3 = ctx.layer("p3_1", &self.p3_1, x.clone());
         let p3 = ctx.layer("p3_2", &self.p3_2, p3);
         let p4 = ctx.layer("p4_1", &self.p4_1, x);
         let p4 = ctx.layer("p4_2", &self.p4_2, p4);
