@@ -22,9 +22,7 @@ fn main() -> anyhow::Result<()> {
             .replace(['/', ' '], "-")
             .to_lowercase();
         let path = out.join(format!("{index:04}-{name}.png"));
-        image::GrayImage::from_raw(item.cols as u32, item.rows as u32, item.pixels)
-            .expect("28x28 pixels")
-            .save(&path)?;
+        item.to_dynamic().save(&path)?;
         println!("{}", path.display());
     }
     Ok(())

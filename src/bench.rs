@@ -19,7 +19,7 @@ use serde::Serialize;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::transform::Mapper;
 
-use crate::data::{ImageBatcher, ImageDataset, ResizeToTensor};
+use crate::data::{check_channels, ImageBatcher, ImageDataset, ResizeToTensor};
 use crate::models::{Model, ModelConfig};
 use crate::nn::params::initialize_now;
 use crate::nn::Classifier;
@@ -86,6 +86,8 @@ impl BenchBatch {
         device: &Device,
     ) -> Result<Self, String> {
         let [channels, h, w] = input;
+        check_channels(dataset.channels(), channels)
+            .map_err(|e| format!("{}: {e}", dataset.name()))?;
         if h != w {
             return Err(format!(
                 "the network's input is {h}x{w}; only square inputs are resized"

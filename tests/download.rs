@@ -1,7 +1,9 @@
 //! Finding and downloading the data: checksums verified, and one clear message when it fails.
 //! The "internet" here is a tiny HTTP server on 127.0.0.1 started by the test.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
@@ -9,43 +11,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use inception::data::idx::{encode_labels, read_labels};
 use inception::data::locate::{download_all, LocateError, SearchPlan};
+use inception::data::BuiltinSet;
 use md5::{Digest, Md5};
-
-/// Serves `files` (URL path -> body) for at most `connections` connections, then stops.
-fn serve(files: Vec<(String, Vec<u8>)>, connections: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/data", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let request = String::from_utf8_lossy(&request);
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            let response = match files.iter().find(|(p, _)| *p == path) {
-                Some((_, body)) => {
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    r.extend_from_slice(body);
-                    r
-                }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_vec(),
-            };
-            let _ = stream.write_all(&response);
-        }
-    });
-    url
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
@@ -57,7 +24,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn downloads_are_verified_before_they_are_kept() {
     let good = gzip(&encode_labels(&[1, 2, 3]));
     let md5 = format!("{:x}", Md5::digest(&good));
-    let url = serve(vec![("/data/labels.gz".into(), good.clone())], 4);
+    let url = common::serve(vec![("/data/labels.gz".into(), good.clone())], 4);
     let dir = tempfile::tempdir().unwrap();
 
     download_all(&url, dir.path(), &[("labels", &md5)]).unwrap();
@@ -96,6 +63,7 @@ fn nothing_found_and_no_network_is_one_clear_message() {
     let empty = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let plan = SearchPlan {
+        set: BuiltinSet::FashionMnist,
         dirs: vec![
             empty.path().to_path_buf(),
             PathBuf::from("/nonexistent/fashion"),

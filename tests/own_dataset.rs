@@ -20,7 +20,7 @@ impl burn::data::dataset::Dataset<inception::data::RawImage> for Footwear {
         index: usize,
     ) -> Result<inception::data::RawImage, burn::data::dataset::DatasetError> {
         let mut image = self.0.get(index)?;
-        image.label = u8::from(matches!(image.label, 5 | 7 | 9));
+        image.label = u32::from(matches!(image.label, 5 | 7 | 9));
         Ok(image)
     }
     fn len(&self) -> usize {

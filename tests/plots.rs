@@ -415,9 +415,7 @@ fn confusion_shows_whole_class_names_counts_and_colours() {
 #[test]
 fn prediction_grid_frames_exactly_the_wrong_ones_in_red() {
     let test_set = FashionMnist::load(&common::fashion_mnist_dir(), Split::Test).unwrap();
-    let labels: Vec<u32> = (0..32)
-        .map(|i| u32::from(test_set.get(i).unwrap().label))
-        .collect();
+    let labels: Vec<u32> = (0..32).map(|i| test_set.get(i).unwrap().label).collect();
     let wrong = [3, 10, 29];
     let predictions: Vec<u32> = labels
         .iter()

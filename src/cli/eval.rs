@@ -30,8 +30,9 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
     let model = args.saved.load(&device)?;
-    let dir = args.data.locate()?;
-    let test_set = load_split(&dir, Split::Test)?;
+    let set = args.data.set_or(model.config.labels.dataset());
+    let dir = args.data.locate(set)?;
+    let test_set = load_split(set, &dir, Split::Test)?;
     let options =
         LoaderOptions::evaluation(model.config.input, args.batch_size as usize, args.limit);
     let loader = data_loader(&test_set, &options, &device);

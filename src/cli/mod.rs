@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::{self, FashionMnist, Split};
+use crate::data::{self, BuiltinSet, BuiltinSplit, Split};
 use crate::device::{setup_cpu, Backend};
 use crate::models::{ModelConfig, ModelKind};
 
@@ -129,6 +129,7 @@ pub fn in_flags(message: &str) -> String {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     use crate::data::idx::IdxError;
     use crate::data::locate::LocateError;
+    use crate::data::{CifarError, LoadError};
     use crate::interop::InteropError;
     use crate::models::{ModelError, NetworkFileError};
     use crate::nn::ShapeError;
@@ -138,6 +139,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<NetworkFileError>()
             || cause.is::<ShapeError>()
             || cause.is::<IdxError>()
+            || cause.is::<CifarError>()
+            || cause.is::<LoadError>()
             || cause.is::<LocateError>()
             || cause.is::<image::ImageError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
@@ -183,12 +186,16 @@ impl ComputeArgs {
     }
 }
 
-/// Where Fashion-MNIST is.
+/// Which data set, and where it is.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Directory holding the four Fashion-MNIST files (plain or .gz). Without it: env
-    /// FASHION_MNIST_DIR, ./data/fashion-mnist, the user cache dir, /usr/share/datasets/fashion-mnist,
-    /// then a download into the cache dir.
+    /// The data set [default: fashion-mnist; for a saved model, the one it was trained on].
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub dataset: Option<BuiltinSet>,
+    /// Directory holding the data set's files (Fashion-MNIST and MNIST: the four IDX files,
+    /// plain or .gz; CIFAR-10: the binary version's .bin files). Without it: env
+    /// FASHION_MNIST_DIR / MNIST_DIR / CIFAR10_DIR, ./data/NAME, the user cache dir,
+    /// /usr/share/datasets/fashion-mnist (Debian's package), then a download into the cache dir.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Never download the data set.
@@ -197,8 +204,18 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    fn locate(&self) -> anyhow::Result<PathBuf> {
-        Ok(data::locate(self.data.as_deref(), !self.no_download)?)
+    /// The data set asked for, or `default`.
+    fn set_or(&self, default: Option<BuiltinSet>) -> BuiltinSet {
+        self.dataset.or(default).unwrap_or(BuiltinSet::FashionMnist)
+    }
+
+    /// The folder holding `set`'s files.
+    fn locate(&self, set: BuiltinSet) -> anyhow::Result<PathBuf> {
+        Ok(data::locate_set(
+            set,
+            self.data.as_deref(),
+            !self.no_download,
+        )?)
     }
 }
 
@@ -230,9 +247,9 @@ impl CheckpointArgs {
     }
 }
 
-fn load_split(dir: &Path, split: Split) -> anyhow::Result<FashionMnist> {
-    FashionMnist::load(dir, split)
-        .with_context(|| format!("cannot load Fashion-MNIST from {}", dir.display()))
+fn load_split(set: BuiltinSet, dir: &Path, split: Split) -> anyhow::Result<BuiltinSplit> {
+    BuiltinSplit::load(set, dir, split)
+        .with_context(|| format!("cannot load {set} from {}", dir.display()))
 }
 
 /// Runs the parsed command.

@@ -48,9 +48,10 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or(dir);
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    let data_dir = args.data.locate()?;
-    let test_set = load_split(&data_dir, Split::Test)?;
-    let train_images = crate::data::FashionMnist::count(&data_dir, Split::Train)?;
+    let set = args.data.set_or(saved.model.config.labels.dataset());
+    let data_dir = args.data.locate(set)?;
+    let test_set = load_split(set, &data_dir, Split::Test)?;
+    let train_images = crate::data::BuiltinSplit::count(set, &data_dir, Split::Train)?;
     let config = state.config;
     // The batch size of the run's own evaluation, for the same predictions.
     let options = LoaderOptions::evaluation(

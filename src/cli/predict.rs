@@ -8,7 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
 use super::{bad_input, CheckpointArgs, ComputeArgs};
-use crate::data::resize_to_unit;
+use crate::data::{convert_channels, resize_to_unit, RawImage};
 use crate::interop::imagenet;
 use crate::models::Labels;
 
@@ -52,12 +52,20 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             pixels.extend(imagenet::preprocess(&image, side));
             continue;
         }
-        let gray = image.to_luma8();
-        let (w, h) = gray.dimensions();
-        let plane = resize_to_unit(&gray.into_raw(), h as usize, w as usize, side);
-        for _ in 0..channels {
-            pixels.extend_from_slice(&plane);
-        }
+        // As the model was trained: colour for CIFAR-10, gray levels otherwise (repeated to
+        // the model's channels, as training repeats them).
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let raw = if labels == Labels::Cifar10 {
+            RawImage::rgb(image.to_rgb8().into_raw(), h, w, 0)
+        } else {
+            RawImage::gray(image.to_luma8().into_raw(), h, w, 0)
+        };
+        convert_channels(
+            &resize_to_unit(&raw, side),
+            raw.channels,
+            channels,
+            &mut pixels,
+        );
     }
     let n = args.images.len();
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [n, channels, side, side]), &device);

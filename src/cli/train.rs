@@ -8,8 +8,8 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::{load_split, BadInput, ComputeArgs, DataArgs, NetworkArgs};
-use crate::data::{Augmentation, ImageDataset, Split};
-use crate::models::{OptimizerKind, PoolMode, Recipe};
+use crate::data::{check_channels, Augmentation, BuiltinSet, ImageDataset, Split};
+use crate::models::{Labels, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
     resume, train_model, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig,
@@ -160,9 +160,9 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The run's configuration: flags where given, the network's recipe elsewhere, for a
-    /// dataset of `classes` classes.
-    pub fn config(&self, classes: usize) -> anyhow::Result<TrainConfig> {
+    /// The run's configuration: flags where given, the network's recipe elsewhere, for the
+    /// built-in data set `set`.
+    pub fn config(&self, set: BuiltinSet) -> anyhow::Result<TrainConfig> {
         let model = self.network.config()?;
         // A network file without a [recipe] trains with article 000's settings at its own size.
         let recipe = model.recipe().unwrap_or(Recipe {
@@ -172,12 +172,26 @@ impl TrainArgs {
             epochs: 5,
             resize: model.input[1],
         });
-        let resize = self.resize.unwrap_or(recipe.resize);
-        let channels = self.channels.unwrap_or(model.input[0]);
+        // The articles' recipes resize gray 28x28 images (repeated to the network's channels);
+        // a colour set keeps its own size and its three channels unless told otherwise.
+        let [data_channels, data_side, _] = set.image_shape();
+        let (channels, side) = match data_channels {
+            1 => (model.input[0], recipe.resize),
+            _ => (data_channels, data_side),
+        };
+        let resize = self.resize.unwrap_or(side);
+        let channels = self.channels.unwrap_or(channels);
+        check_channels(data_channels, channels).map_err(|e| {
+            BadInput(format!(
+                "--channels {channels} with --dataset {}: {e}",
+                set.id()
+            ))
+        })?;
         let config = TrainConfig {
             model: model
                 .with_input([channels, resize, resize])
-                .with_classes(classes)
+                .with_classes(set.class_names().len())
+                .with_labels(Labels::of_dataset(set))
                 .with_pool_mode(self.pool_mode),
             optimizer: self.optimizer.unwrap_or(recipe.optimizer),
             lr: self.lr.unwrap_or(recipe.lr),
@@ -330,6 +344,14 @@ impl TrainObserver for ConsoleObserver {
     }
 }
 
+/// The built-in data set the run in `run_dir` trains on, if its checkpoint can be read (when it
+/// cannot, resuming says why).
+fn trained_on(run_dir: &Path) -> Option<BuiltinSet> {
+    let path = RunDir::new(run_dir, 0).resume_point().ok()?;
+    let meta = crate::train::checkpoint::read_meta(&path).ok()?;
+    meta.model.labels.dataset()
+}
+
 /// Creates `dir` and checks a file can be written there, before any time is spent training.
 fn ensure_writable(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
@@ -386,15 +408,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .compute
         .threads
         .map_or_else(rayon::current_num_threads, usize::from);
-    // A fresh run's settings are checked before anything is loaded (Fashion-MNIST has 10
-    // classes); a resumed run has its own.
-    let fresh = match &args.resume {
-        Some(_) => None,
-        None => Some(args.config(crate::data::CLASS_NAMES.len())?),
+    // A fresh run's settings are checked before anything is loaded; a resumed run has its
+    // own, and its data set is the one its checkpoint was trained on.
+    let (fresh, trained_on) = match &args.resume {
+        Some(dir) => (None, trained_on(dir)),
+        None => (Some(args.config(args.data.set_or(None))?), None),
     };
-    let data_dir = args.data.locate()?;
-    let train_set = load_split(&data_dir, Split::Train)?;
-    let test_set = load_split(&data_dir, Split::Test)?;
+    let set = args.data.set_or(trained_on);
+    let data_dir = args.data.locate(set)?;
+    let train_set = load_split(set, &data_dir, Split::Train)?;
+    let test_set = load_split(set, &data_dir, Split::Test)?;
     let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
     ensure_writable(&out)?;
     let data = DataInfo {

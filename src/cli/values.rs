@@ -4,6 +4,7 @@
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
+use crate::data::BuiltinSet;
 use crate::device::Backend;
 use crate::models::{Labels, ModelKind, OptimizerKind, PoolMode};
 
@@ -53,10 +54,29 @@ impl ValueEnum for Labels {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         let help = match self {
             Labels::FashionMnist => "Fashion-MNIST's ten garments; images are read as gray levels in [0, 1]",
+            Labels::Mnist => "MNIST's ten digits; images are read as gray levels in [0, 1]",
+            Labels::Cifar10 => "CIFAR-10's ten classes; images are read as RGB in [0, 1]",
             Labels::Imagenet => "ImageNet's 1000 classes; images are read as RGB, center-cropped and normalized as torchvision does",
             Labels::Indices => "Classes known by number only",
         };
         Some(PossibleValue::new(self.name()).help(help))
+    }
+}
+
+impl ValueEnum for BuiltinSet {
+    fn value_variants<'a>() -> &'a [Self] {
+        &BuiltinSet::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            BuiltinSet::FashionMnist => {
+                "Fashion-MNIST: 70,000 28x28 gray images of clothes, 10 classes"
+            }
+            BuiltinSet::Mnist => "MNIST: 70,000 28x28 gray handwritten digits",
+            BuiltinSet::Cifar10 => "CIFAR-10: 60,000 32x32 colour images, 10 classes",
+        };
+        Some(PossibleValue::new(self.id()).help(help))
     }
 }
 

@@ -7,14 +7,12 @@
 //! the number of loader workers, and a resumed run sees the same augmented images.
 
 use burn::data::dataset::{Dataset, DatasetError};
-use image::imageops;
-use image::GrayImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::RawImage;
-use super::transform::{resize_to_unit, ImageItem};
+use super::transform::{convert_channels, resize_to_unit, ImageItem};
 
 /// Which augmentations are on (all off by default). Applied to training data only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -86,12 +84,12 @@ impl Augmentation {
         }
     }
 
-    /// Transforms one example into a `side` x `side` image in [0, 1] with the random choices
-    /// of `rng`.
+    /// Transforms one example into `side` x `side` planes in [0, 1] with the random choices
+    /// of `rng` (the same choices for every channel).
     pub fn apply(&self, item: &RawImage, side: usize, rng: &mut StdRng) -> ImageItem {
         let mut pixels = match self.resized_crop {
             Some(scale) => resized_crop(item, side, scale, rng),
-            None => resize_to_unit(&item.pixels, item.rows, item.cols, side),
+            None => resize_to_unit(item, side),
         };
         if self.crop_padding > 0 {
             pixels = padded_crop(&pixels, side, self.crop_padding, rng);
@@ -107,13 +105,17 @@ impl Augmentation {
         }
         if self.contrast > 0.0 {
             let factor = jitter(self.contrast, rng);
-            let mean = pixels.iter().sum::<f32>() / pixels.len().max(1) as f32;
+            // torchvision's `adjust_contrast` blends with the mean of the image made gray.
+            let mut gray = Vec::new();
+            convert_channels(&pixels, item.channels, 1, &mut gray);
+            let mean = gray.iter().sum::<f32>() / gray.len().max(1) as f32;
             pixels
                 .iter_mut()
                 .for_each(|p| *p = ((*p - mean) * factor + mean).clamp(0.0, 1.0));
         }
         ImageItem {
             pixels,
+            channels: item.channels,
             side,
             label: item.label,
         }
@@ -125,8 +127,8 @@ fn jitter(amount: f64, rng: &mut StdRng) -> f32 {
     rng.random_range((1.0 - amount).max(0.0)..=1.0 + amount) as f32
 }
 
-/// torchvision's `RandomResizedCrop(side, scale=(min_scale, 1), ratio=(3/4, 4/3))` on a gray
-/// image: ten tries at a random box, then the whole image.
+/// torchvision's `RandomResizedCrop(side, scale=(min_scale, 1), ratio=(3/4, 4/3))`: ten tries
+/// at a random box, then the whole image.
 fn resized_crop(item: &RawImage, side: usize, min_scale: f64, rng: &mut StdRng) -> Vec<f32> {
     let (rows, cols) = (item.rows, item.cols);
     let area = (rows * cols) as f64;
@@ -145,17 +147,33 @@ fn resized_crop(item: &RawImage, side: usize, min_scale: f64, rng: &mut StdRng) 
         }
     }
     let (top, left, h, w) = chosen.unwrap_or((0, 0, rows, cols));
-    let image = GrayImage::from_raw(cols as u32, rows as u32, item.pixels.clone())
-        .expect("pixel buffer matches its dimensions");
-    let crop = imageops::crop_imm(&image, left as u32, top as u32, w as u32, h as u32).to_image();
-    resize_to_unit(crop.as_raw(), h, w, side)
+    let crop = item
+        .to_dynamic()
+        .crop_imm(left as u32, top as u32, w as u32, h as u32);
+    let crop = RawImage {
+        pixels: crop.into_bytes(),
+        rows: h,
+        cols: w,
+        ..item.clone()
+    };
+    resize_to_unit(&crop, side)
 }
 
-/// torchvision's `RandomCrop(side, padding)`: zero padding, then a random `side` x `side` window.
+/// torchvision's `RandomCrop(side, padding)`: zero padding, then a random `side` x `side` window,
+/// the same for every plane.
 fn padded_crop(pixels: &[f32], side: usize, padding: usize, rng: &mut StdRng) -> Vec<f32> {
     let top = rng.random_range(0..=2 * padding) as isize - padding as isize;
     let left = rng.random_range(0..=2 * padding) as isize - padding as isize;
-    let mut out = vec![0.0; side * side];
+    let plane = side * side;
+    let mut out = vec![0.0; pixels.len()];
+    for (pixels, out) in pixels.chunks_exact(plane).zip(out.chunks_exact_mut(plane)) {
+        shifted_window(pixels, out, side, top, left);
+    }
+    out
+}
+
+/// One plane's window at (`top`, `left`), zero outside the plane.
+fn shifted_window(pixels: &[f32], out: &mut [f32], side: usize, top: isize, left: isize) {
     for (y, row) in out.chunks_mut(side).enumerate() {
         let sy = y as isize + top;
         if !(0..side as isize).contains(&sy) {
@@ -168,7 +186,6 @@ fn padded_crop(pixels: &[f32], side: usize, padding: usize, rng: &mut StdRng) ->
             }
         }
     }
-    out
 }
 
 /// A dataset of augmented examples: example `i` is `inner`'s, transformed with a generator
@@ -201,12 +218,55 @@ mod tests {
     fn gradient() -> RawImage {
         // Brighter to the right: pixel (y, x) = 9 * x.
         let pixels = (0..28 * 28).map(|i| (9 * (i % 28)) as u8).collect();
-        RawImage {
-            pixels,
-            rows: 28,
-            cols: 28,
-            label: 3,
+        RawImage::gray(pixels, 28, 28, 3)
+    }
+
+    /// The same gradient in red, its mirror in green, a flat blue.
+    fn rgb_gradient() -> RawImage {
+        let pixels = (0..28 * 28)
+            .flat_map(|i| [(9 * (i % 28)) as u8, (9 * (27 - i % 28)) as u8, 100])
+            .collect();
+        RawImage::rgb(pixels, 28, 28, 4)
+    }
+
+    #[test]
+    fn rgb_images_get_the_same_choices_on_every_plane() {
+        let aug = Augmentation {
+            hflip: true,
+            crop_padding: 2,
+            resized_crop: None,
+            brightness: 0.2,
+            contrast: 0.2,
+        };
+        let plane = 28 * 28;
+        for seed in 0..10 {
+            let out = aug.apply(&rgb_gradient(), 28, &mut StdRng::seed_from_u64(seed));
+            assert_eq!(
+                (out.pixels.len(), out.channels, out.label),
+                (3 * plane, 3, 4)
+            );
+            let (red, rest) = out.pixels.split_at(plane);
+            let green = &rest[..plane];
+            // Red rises one way along a row, green the other, whatever flip and shift were
+            // drawn: they were drawn once for the image.
+            let row = 14 * 28;
+            let (r0, r1) = (red[row + 10], red[row + 11]);
+            let (g0, g1) = (green[row + 10], green[row + 11]);
+            assert!(
+                (r1 - r0) * (g1 - g0) < 0.0,
+                "seed {seed}: planes moved apart"
+            );
         }
+        let crop = Augmentation {
+            resized_crop: Some(0.3),
+            ..Augmentation::default()
+        };
+        let out = crop.apply(&rgb_gradient(), 16, &mut StdRng::seed_from_u64(3));
+        assert_eq!(out.pixels.len(), 3 * 16 * 16);
+        // The blue plane stays flat through crop and resize.
+        assert!(out.pixels[2 * 256..]
+            .iter()
+            .all(|&b| (b - 100.0 / 255.0).abs() < 1e-6));
     }
 
     #[test]
@@ -214,7 +274,7 @@ mod tests {
         let item = gradient();
         let mut rng = StdRng::seed_from_u64(1);
         let plain = Augmentation::default().apply(&item, 32, &mut rng);
-        assert_eq!(plain.pixels, resize_to_unit(&item.pixels, 28, 28, 32));
+        assert_eq!(plain.pixels, resize_to_unit(&item, 32));
         assert_eq!(plain.label, 3);
     }
 
@@ -225,7 +285,7 @@ mod tests {
             hflip: true,
             ..Augmentation::default()
         };
-        let plain = resize_to_unit(&item.pixels, 28, 28, 28);
+        let plain = resize_to_unit(&item, 28);
         let mut flipped = 0;
         for seed in 0..20 {
             let out = aug.apply(&item, 28, &mut StdRng::seed_from_u64(seed));

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::augment::{Augmentation, AugmentedDataset};
 use super::dataset::ImageDataset;
 use super::dataset::RawImage;
-use super::transform::{ImageItem, ResizeToTensor};
+use super::transform::{convert_channels, ImageItem, ResizeToTensor};
 
 /// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
 #[derive(Debug, Clone)]
@@ -18,7 +18,8 @@ pub struct ImageBatch {
     pub targets: Tensor<1, Int>,
 }
 
-/// Stacks items into an [`ImageBatch`], repeating the gray channel `channels` times.
+/// Stacks items into an [`ImageBatch`] of `channels` channels: gray images repeated, RGB ones
+/// made gray for a one-channel network (`transform::convert_channels`).
 #[derive(Debug, Clone, Copy)]
 pub struct ImageBatcher {
     pub channels: usize,
@@ -30,9 +31,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
         let plane = side * side;
         let mut pixels = Vec::with_capacity(items.len() * self.channels * plane);
         for item in &items {
-            for _ in 0..self.channels {
-                pixels.extend_from_slice(&item.pixels);
-            }
+            convert_channels(&item.pixels, item.channels, self.channels, &mut pixels);
         }
         let labels: Vec<i64> = items.iter().map(|i| i64::from(i.label)).collect();
         let n = items.len();
@@ -51,7 +50,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
 pub struct LoaderOptions {
     /// Side of the square images fed to the model (torchvision `Resize`).
     pub resize: usize,
-    /// Channels of the model input; the gray channel is repeated.
+    /// Channels of the model input (gray images repeated, RGB ones made gray for one).
     pub channels: usize,
     pub batch_size: usize,
     /// Shuffle with this seed, or keep the file order. The order depends on the seed alone:

@@ -1,27 +1,17 @@
-//! The Fashion-MNIST data set: the two splits, their class names, and burn `Dataset` access.
+//! The Fashion-MNIST data set (and MNIST, whose files have the same format and names): the two
+//! splits, their class names, and burn `Dataset` access.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, DatasetError};
 
+use super::builtin::{file_in, BuiltinSet, IDX_FILES};
 use super::dataset::RawImage;
 use super::idx::{read_pair, IdxError, IdxImages};
-use super::locate::{file_in, FILES};
 
-/// The ten classes, in label order.
-pub const CLASS_NAMES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+/// Fashion-MNIST's ten classes, in label order.
+pub use super::builtin::FASHION_CLASSES as CLASS_NAMES;
 
 /// Which half of the data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,22 +23,35 @@ pub enum Split {
 impl Split {
     fn file_names(self) -> (&'static str, &'static str) {
         match self {
-            Split::Train => (FILES[0].0, FILES[1].0),
-            Split::Test => (FILES[2].0, FILES[3].0),
+            Split::Train => (IDX_FILES[0], IDX_FILES[1]),
+            Split::Test => (IDX_FILES[2], IDX_FILES[3]),
         }
     }
 }
 
-/// One split of Fashion-MNIST held in memory (47 MB for the training split).
+/// One split of Fashion-MNIST held in memory (47 MB for the training split), or of MNIST
+/// ([`FashionMnist::load_set`]).
 #[derive(Debug, Clone)]
 pub struct FashionMnist {
     images: Arc<IdxImages>,
     labels: Arc<Vec<u8>>,
+    set: BuiltinSet,
 }
 
 impl FashionMnist {
     /// Reads a split from `dir` (as found by [`super::locate::locate`]).
     pub fn load(dir: &Path, split: Split) -> Result<Self, IdxError> {
+        Self::load_set(BuiltinSet::FashionMnist, dir, split)
+    }
+
+    /// Reads a split of `set` (Fashion-MNIST or MNIST: IDX files of the same names) from `dir`.
+    pub fn load_set(set: BuiltinSet, dir: &Path, split: Split) -> Result<Self, IdxError> {
+        let mut loaded = Self::read(dir, split)?;
+        loaded.set = set;
+        Ok(loaded)
+    }
+
+    fn read(dir: &Path, split: Split) -> Result<Self, IdxError> {
         let (images_name, labels_name) = split.file_names();
         let path = |name: &str| file_in(dir, name).unwrap_or_else(|| dir.join(name));
         let images_path: PathBuf = path(images_name);
@@ -75,6 +78,7 @@ impl FashionMnist {
         Self {
             images: Arc::new(images),
             labels: Arc::new(labels),
+            set: BuiltinSet::FashionMnist,
         }
     }
 
@@ -91,11 +95,16 @@ impl FashionMnist {
 
 impl super::ImageDataset for FashionMnist {
     fn name(&self) -> String {
-        "Fashion-MNIST".into()
+        self.set.name().into()
     }
 
     fn class_names(&self) -> Vec<String> {
-        CLASS_NAMES.iter().map(|s| s.to_string()).collect()
+        let names = self.set.class_names();
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn channels(&self) -> usize {
+        1
     }
 }
 
@@ -107,12 +116,12 @@ impl Dataset<RawImage> for FashionMnist {
                 "index {index} out of bounds for a split of {len} examples"
             ))));
         }
-        Ok(RawImage {
-            pixels: self.images.image(index).to_vec(),
-            rows: self.images.rows,
-            cols: self.images.cols,
-            label: self.labels[index],
-        })
+        Ok(RawImage::gray(
+            self.images.image(index).to_vec(),
+            self.images.rows,
+            self.images.cols,
+            self.labels[index].into(),
+        ))
     }
 
     fn len(&self) -> usize {

@@ -1,16 +1,21 @@
-//! Finding the Fashion-MNIST files on disk, or downloading them.
+//! Finding a built-in dataset's files on disk, or downloading them.
 //!
-//! Search order: `--data DIR` (strict: only that directory), env `FASHION_MNIST_DIR`,
-//! `./data/fashion-mnist`, the user cache dir, and `/usr/share/datasets/fashion-mnist` (Debian
-//! package `dataset-fashion-mnist`). If none has the files, they are downloaded into the cache
-//! dir and checked against the official MD5 sums (the ones torchvision checks too).
+//! Search order: `--data DIR` (strict: only that directory), the set's environment variable
+//! (`FASHION_MNIST_DIR`, `MNIST_DIR`, `CIFAR10_DIR`), `./data/<set>`, the user cache dir, and
+//! for Fashion-MNIST `/usr/share/datasets/fashion-mnist` (Debian package
+//! `dataset-fashion-mnist`). If none has the files, they are downloaded into the cache dir and
+//! checked against the official MD5 sums (the ones torchvision checks too); CIFAR-10's archive
+//! is unpacked there after its check.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
-/// The four files of the data set, with the MD5 of the official gzip files.
+pub use super::builtin::file_in;
+use super::builtin::{BuiltinSet, CIFAR10_FILES};
+
+/// Fashion-MNIST's four files, with the MD5 of the official gzip files.
 pub const FILES: [(&str, &str); 4] = [
     (
         "train-images-idx3-ubyte",
@@ -24,119 +29,185 @@ pub const FILES: [(&str, &str); 4] = [
     ("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310"),
 ];
 
-/// Where the official files are published (override with env `FASHION_MNIST_URL`).
-pub const DEFAULT_URL: &str =
-    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/";
-
-/// Where Debian's `dataset-fashion-mnist` package installs the files.
-pub const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
-
 /// Why the data could not be found.
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
-    #[error("no Fashion-MNIST files in {dir} (given as `data_dir`); expected {names}", names = expected_names())]
-    NotInGivenDir { dir: PathBuf },
+    #[error("no {set} files in {dir} (given as `data_dir`); expected {names}", names = .set.expected_files())]
+    NotInGivenDir { set: BuiltinSet, dir: PathBuf },
     #[error(
-        "Fashion-MNIST not found. Searched:\n{searched}\nand the download from {url} failed: {reason}\n\
-         Fix: install the Debian package (`apt-get install dataset-fashion-mnist`), or put the four \
-         files ({names}) in one of the directories above, or give their directory as `data_dir`.",
+        "{set} not found. Searched:\n{searched}\nand the download from {url} failed: {reason}\n\
+         Fix: {install}put its files ({names}) in one of the directories above, or give their \
+         directory as `data_dir`.",
         searched = .searched.iter().map(|d| format!("  - {}", d.display())).collect::<Vec<_>>().join("\n"),
-        names = expected_names()
+        install = install_hint(.set),
+        names = .set.expected_files()
     )]
     NotFound {
+        set: BuiltinSet,
         searched: Vec<PathBuf>,
         url: String,
         reason: String,
     },
 }
 
-fn expected_names() -> String {
-    FILES
-        .iter()
-        .map(|(name, _)| format!("{name}[.gz]"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The start of a `NotFound` fix: the Debian package, where there is one.
+fn install_hint(set: &BuiltinSet) -> String {
+    match set.debian_dir() {
+        Some(_) => format!(
+            "install the Debian package (`apt-get install dataset-{}`), or ",
+            set.id()
+        ),
+        None => String::new(),
+    }
 }
 
-/// Path of `name` in `dir`, plain or gzip-compressed, if present.
-pub fn file_in(dir: &Path, name: &str) -> Option<PathBuf> {
-    [dir.join(name), dir.join(format!("{name}.gz"))]
-        .into_iter()
-        .find(|p| p.is_file())
-}
-
-/// Whether `dir` holds all four files.
+/// Whether `dir` holds Fashion-MNIST's four files.
 pub fn has_all_files(dir: &Path) -> bool {
-    FILES.iter().all(|(name, _)| file_in(dir, name).is_some())
+    BuiltinSet::FashionMnist.files_in(dir).is_some()
 }
 
-/// The cache directory used for downloads: `<user cache>/inception/fashion-mnist`.
-pub fn cache_dir() -> Option<PathBuf> {
-    dirs::cache_dir().map(|d| d.join("inception").join("fashion-mnist"))
+/// The cache directory used for downloads: `<user cache>/inception/<set>`.
+pub fn cache_dir(set: BuiltinSet) -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("inception").join(set.id()))
 }
 
 /// The directories searched when `--data` is not given, in order.
-pub fn search_path() -> Vec<PathBuf> {
+pub fn search_path(set: BuiltinSet) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(env) = std::env::var_os("FASHION_MNIST_DIR") {
+    if let Some(env) = std::env::var_os(set.dir_variable()) {
         dirs.push(PathBuf::from(env));
     }
-    dirs.push(PathBuf::from("data/fashion-mnist"));
-    dirs.extend(cache_dir());
-    dirs.push(PathBuf::from(DEBIAN_DIR));
+    dirs.push(Path::new("data").join(set.id()));
+    dirs.extend(cache_dir(set));
+    dirs.extend(set.debian_dir().map(PathBuf::from));
     dirs
 }
 
-/// Finds the directory holding the data; downloads it if `download` and nothing is found.
+/// Finds the directory holding Fashion-MNIST; downloads it if `download` and nothing is found.
 pub fn locate(explicit: Option<&Path>, download: bool) -> Result<PathBuf, LocateError> {
-    let url = std::env::var("FASHION_MNIST_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
+    locate_set(BuiltinSet::FashionMnist, explicit, download)
+}
+
+/// Finds the directory holding `set`'s files; downloads them if `download` and nothing is found.
+pub fn locate_set(
+    set: BuiltinSet,
+    explicit: Option<&Path>,
+    download: bool,
+) -> Result<PathBuf, LocateError> {
+    let url = std::env::var(set.url_variable()).unwrap_or_else(|_| set.default_url().to_string());
     let plan = SearchPlan {
-        dirs: search_path(),
-        download_to: cache_dir().filter(|_| download),
+        set,
+        dirs: search_path(set),
+        download_to: cache_dir(set).filter(|_| download),
         url,
     };
     plan.locate(explicit)
 }
 
-/// Where to look and where to download: [`locate`] with the defaults, or anything for tests.
+/// Where to look and where to download: [`locate_set`] with the defaults, or anything for tests.
 #[derive(Debug, Clone)]
 pub struct SearchPlan {
+    /// What to look for.
+    pub set: BuiltinSet,
     /// Directories searched in order.
     pub dirs: Vec<PathBuf>,
     /// Where to download the files if no directory has them (`None`: never download).
     pub download_to: Option<PathBuf>,
-    /// Base URL of the four `.gz` files.
+    /// Base URL of the files to download.
     pub url: String,
 }
 
 impl SearchPlan {
     /// `explicit` (from `--data`) is searched alone; otherwise `dirs`, then the download.
+    /// Returns the folder holding the files.
     pub fn locate(&self, explicit: Option<&Path>) -> Result<PathBuf, LocateError> {
+        let set = self.set;
         if let Some(dir) = explicit {
-            return if has_all_files(dir) {
-                Ok(dir.to_path_buf())
-            } else {
-                Err(LocateError::NotInGivenDir {
-                    dir: dir.to_path_buf(),
-                })
-            };
+            return set.files_in(dir).ok_or_else(|| LocateError::NotInGivenDir {
+                set,
+                dir: dir.to_path_buf(),
+            });
         }
-        if let Some(dir) = self.dirs.iter().find(|d| has_all_files(d)) {
-            return Ok(dir.clone());
+        if let Some(found) = self.dirs.iter().find_map(|d| set.files_in(d)) {
+            return Ok(found);
         }
         let reason = match &self.download_to {
             None => "downloading was disabled".to_string(),
-            Some(target) => match download_all(&self.url, target, &FILES) {
-                Ok(()) => return Ok(target.clone()),
+            Some(target) => match self.download(target) {
+                Ok(found) => return Ok(found),
                 Err(reason) => reason,
             },
         };
         Err(LocateError::NotFound {
+            set,
             searched: self.dirs.clone(),
             url: self.url.clone(),
             reason,
         })
     }
+
+    /// Downloads the set into `target` and returns the folder holding its files.
+    fn download(&self, target: &Path) -> Result<PathBuf, String> {
+        let files: Vec<(&str, &str)> = self
+            .set
+            .downloads()
+            .iter()
+            .map(|d| (d.name.trim_end_matches(".gz"), d.md5))
+            .collect();
+        match self.set {
+            BuiltinSet::FashionMnist | BuiltinSet::Mnist => {
+                download_all(&self.url, target, &files)?;
+            }
+            BuiltinSet::Cifar10 => {
+                // The archive is `cifar-10-binary.tar.gz`: fetched as `cifar-10-binary.tar`
+                // + `.gz` by `download_all`, then unpacked and removed.
+                download_all(&self.url, target, &files)?;
+                let archive = target.join(format!("{}.gz", files[0].0));
+                unpack_cifar10(&archive, target)?;
+                let _ = std::fs::remove_file(&archive);
+            }
+        }
+        self.set
+            .files_in(target)
+            .ok_or_else(|| format!("the download into {} is incomplete", target.display()))
+    }
+}
+
+/// Unpacks CIFAR-10's six record files (and nothing else: no path from the archive is used)
+/// from its verified `.tar.gz` into `dir`, each written atomically.
+///
+/// By hand around the `tar` crate rather than `Archive::unpack`: only known file names are
+/// written, so an archive cannot place files outside `dir`.
+pub fn unpack_cifar10(archive: &Path, dir: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(archive)
+        .map_err(|e| format!("cannot read {}: {e}", archive.display()))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let broken = |e: std::io::Error| format!("{}: not a readable archive: {e}", archive.display());
+    let mut found = 0;
+    for entry in tar.entries().map_err(broken)? {
+        let mut entry = entry.map_err(broken)?;
+        let path = entry.path().map_err(broken)?.into_owned();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !CIFAR10_FILES.contains(&name) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(broken)?;
+        let target = dir.join(name);
+        crate::fsutil::write_atomic(&target, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        found += 1;
+    }
+    if found < CIFAR10_FILES.len() {
+        return Err(format!(
+            "{} holds {found} of CIFAR-10's {} record files",
+            archive.display(),
+            CIFAR10_FILES.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Downloads `files` (name without `.gz`, MD5 of the `.gz`) from `base_url` into `dir`,

@@ -40,7 +40,7 @@ impl Figure for PredictionGrid<'_> {
             .filter(|&i| {
                 self.test_set
                     .get(i)
-                    .is_ok_and(|item| u32::from(item.label) != self.predictions[i])
+                    .is_ok_and(|item| item.label != self.predictions[i])
             })
             .count();
         area.draw(&Text::new(
@@ -52,29 +52,36 @@ impl Figure for PredictionGrid<'_> {
             let item = self.test_set.get(i)?;
             let x0 = 10 + (i % COLS) as i32 * CELL_W;
             let y0 = 36 + (i / COLS) as i32 * CELL_H;
-            let right = u32::from(item.label) == predicted;
+            let right = item.label == predicted;
             let ink = if right { BLACK } else { WRONG };
             let font = |color: &RGBColor| (FONT, 12).into_font().color(color);
-            area.draw(&Text::new(name(item.label.into()), (x0, y0), font(&BLACK)))?;
+            area.draw(&Text::new(
+                name(item.label as usize),
+                (x0, y0),
+                font(&BLACK),
+            ))?;
             area.draw(&Text::new(
                 name(predicted as usize),
                 (x0, y0 + 14),
                 font(&ink),
             ))?;
             let (ix, iy) = (x0, y0 + 30);
-            // Dark garment on white, as a printed figure; white pixels need no rectangle.
+            // Gray images as dark ink on white, as a printed figure (white pixels need no
+            // rectangle); RGB images in their colours.
             let cols = item.cols.max(1);
             let scale = (28 * SCALE / cols as i32).max(1);
-            for (k, &value) in item.pixels.iter().enumerate() {
-                if value == 0 {
-                    continue;
-                }
-                let gray = 255 - value;
+            for (k, pixel) in item.pixels.chunks_exact(item.channels).enumerate() {
+                let color = match *pixel {
+                    [0] => continue,
+                    [value] => RGBColor(255 - value, 255 - value, 255 - value),
+                    [r, g, b] => RGBColor(r, g, b),
+                    _ => continue,
+                };
                 let x = ix + (k % cols) as i32 * scale;
                 let y = iy + (k / cols) as i32 * scale;
                 area.draw(&Rectangle::new(
                     [(x, y), (x + scale, y + scale)],
-                    RGBColor(gray, gray, gray).filled(),
+                    color.filled(),
                 ))?;
             }
             let side = cols as i32 * scale;

@@ -34,7 +34,7 @@ use super::evaluate::{batch_stats, evaluate, EvalReport};
 use super::optim;
 use super::run_dir::RunDir;
 use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, TrainOutcome};
-use crate::data::{data_loader, ImageBatch, ImageDataset, LoaderOptions};
+use crate::data::{check_channels, data_loader, ImageBatch, ImageDataset, LoaderOptions};
 use crate::models::Model;
 use crate::nn::params::initialize_now;
 use crate::nn::{all_finite, Classifier};
@@ -267,6 +267,10 @@ fn run<N: Classifier, D: ImageDataset>(
     train_device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<N>, TrainError> {
+    for set in [train_set, test_set] {
+        check_channels(set.channels(), config.model.input[0])
+            .map_err(|e| TrainError::Invalid(format!("{}: {e}", set.name())))?;
+    }
     let run = Run {
         config,
         train_set,

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
 
 /// The directory of the real Fashion-MNIST files (installed by `.ci/run` from Debian's
@@ -8,4 +10,40 @@ use std::path::PathBuf;
 pub fn fashion_mnist_dir() -> PathBuf {
     inception::data::locate(None, true)
         .unwrap_or_else(|e| panic!("these tests need the real Fashion-MNIST files: {e}"))
+}
+
+/// Serves `files` (URL path -> body) for at most `connections` connections, then stops.
+pub fn serve(files: Vec<(String, Vec<u8>)>, connections: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/data", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request);
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let response = match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    url
 }
