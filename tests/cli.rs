@@ -43,7 +43,7 @@ fn missing_data_directory_is_a_clear_error() {
         .code(2)
         .stderr(
             predicate::str::contains(
-                "error: no Fashion-MNIST files in /nonexistent/fashion (given as --data DIR)",
+                "error: no data in /nonexistent/fashion (given as --data DIR), which is not a folder",
             )
             .and(predicate::str::contains("panicked").not()),
         );

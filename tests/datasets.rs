@@ -13,7 +13,7 @@ use inception::data::builtin::{CIFAR10_FILES, CIFAR10_FOLDER};
 use inception::data::cifar::encode_records;
 use inception::data::locate::{unpack_cifar10, SearchPlan};
 use inception::data::{
-    data_loader, BuiltinSet, BuiltinSplit, FashionMnist, ImageDataset, LoaderOptions, Split,
+    data_loader, BuiltinSet, DataSplit, FashionMnist, ImageDataset, LoaderOptions, Split,
 };
 use predicates::prelude::*;
 
@@ -22,7 +22,8 @@ fn inception() -> Command {
 }
 
 /// One real Fashion-MNIST image made a CIFAR-10 image: centred in 32x32, the garment in red,
-/// its negative in green, a flat blue plane (so the three planes can be told apart).
+/// its negative in green, a quarter of it over 60 in blue (so the three planes can be told
+/// apart).
 fn cifar_image(gray: &[u8]) -> Vec<u8> {
     let mut planes = vec![0u8; 3 * 1024];
     for y in 0..28 {
@@ -31,9 +32,9 @@ fn cifar_image(gray: &[u8]) -> Vec<u8> {
             let p = (y + 2) * 32 + x + 2;
             planes[p] = v;
             planes[1024 + p] = 255 - v;
+            planes[2048 + p] = 60 + v / 4;
         }
     }
-    planes[2048..].fill(60);
     planes
 }
 
@@ -68,11 +69,11 @@ fn cifar10_records_read_back_as_rgb_and_batch_to_any_channels() {
     let found = BuiltinSet::Cifar10.files_in(dir.path()).unwrap();
     assert_eq!(found, dir.path().join(CIFAR10_FOLDER));
     assert_eq!(BuiltinSet::Cifar10.files_in(&found), Some(found.clone()));
-    let train = BuiltinSplit::load(BuiltinSet::Cifar10, &found, Split::Train).unwrap();
-    let test = BuiltinSplit::load(BuiltinSet::Cifar10, &found, Split::Test).unwrap();
+    let train = DataSplit::load(BuiltinSet::Cifar10, &found, Split::Train).unwrap();
+    let test = DataSplit::load(BuiltinSet::Cifar10, &found, Split::Test).unwrap();
     assert_eq!((train.len(), test.len()), (20, 6));
     assert_eq!(
-        BuiltinSplit::count(BuiltinSet::Cifar10, &found, Split::Train).unwrap(),
+        DataSplit::count(BuiltinSet::Cifar10, &found, Split::Train).unwrap(),
         20
     );
     assert_eq!(
@@ -86,7 +87,7 @@ fn cifar10_records_read_back_as_rgb_and_batch_to_any_channels() {
     let p = 10 * 32 + 12;
     assert_eq!(
         &item.pixels[3 * p..3 * p + 3],
-        &[images[5][p], images[5][1024 + p], 60]
+        &[images[5][p], images[5][1024 + p], images[5][2048 + p]]
     );
 
     // Batched for a colour network: the planes as they were, over 255.
@@ -129,7 +130,8 @@ fn cifar10_trains_evaluates_and_predicts_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     write_cifar(dir.path(), 400, 300);
     let out = tempfile::tempdir().unwrap();
-    // LeNet takes the set's own 3x32x32 images without being told.
+    // LeNet takes the set's own 3x32x32 images without being told; its input is normalized
+    // with the training images' own statistics, which the checkpoint keeps for eval.
     let train = inception()
         .args([
             "train",
@@ -138,6 +140,8 @@ fn cifar10_trains_evaluates_and_predicts_from_the_command_line() {
             "--dataset",
             "cifar10",
             "--no-download",
+            "--normalize",
+            "auto",
         ])
         .args([
             "--epochs",
@@ -156,9 +160,16 @@ fn cifar10_trains_evaluates_and_predicts_from_the_command_line() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("training lenet on CIFAR-10 from").and(
-                predicate::str::contains("(2000 train / 300 test images), input 3x32x32"),
-            ),
+            predicate::str::contains("training lenet on CIFAR-10 from")
+                .and(predicate::str::contains(
+                    "(2000 train / 300 test images), input 3x32x32",
+                ))
+                .and(
+                    predicate::str::is_match(
+                        r"input normalization: mean \[0\.\d{4}, 0\.\d{4}, 0\.\d{4}\], std \[0\.\d{4}, 0\.\d{4}, 0\.\d{4}\]",
+                    )
+                    .unwrap(),
+                ),
         );
     let stdout = String::from_utf8(train.get_output().stdout.clone()).unwrap();
     let line = stdout.lines().find(|l| l.starts_with("epoch 1")).unwrap();
@@ -173,13 +184,17 @@ fn cifar10_trains_evaluates_and_predicts_from_the_command_line() {
     // names its classes.
     let ckpt = out.path().join("model.ckpt");
     inception()
-        .args(["eval", "--no-download", "--data"])
+        .args(["eval", "--no-download", "--batch-size", "50", "--data"])
         .arg(dir.path())
         .arg("--checkpoint")
         .arg(&ckpt)
         .assert()
         .success()
-        .stdout(predicate::str::contains("(300 images").and(predicate::str::contains("airplane")));
+        // The same accuracy as the run's own test pass: the model normalized its input again.
+        .stdout(
+            predicate::str::contains(format!("test acc {acc:.3} (300 images"))
+                .and(predicate::str::contains("airplane")),
+        );
     let image = out.path().join("photo.png");
     image::RgbImage::from_fn(40, 30, |x, y| {
         image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
@@ -203,7 +218,7 @@ fn mnist_reads_idx_files_under_its_own_name_and_classes() {
     // MNIST's files have Fashion-MNIST's format and names: the real Fashion-MNIST files
     // stand in for them.
     let fashion = common::fashion_mnist_dir();
-    let mnist = BuiltinSplit::load(BuiltinSet::Mnist, &fashion, Split::Test).unwrap();
+    let mnist = DataSplit::load(BuiltinSet::Mnist, &fashion, Split::Test).unwrap();
     assert_eq!((mnist.name(), mnist.len()), ("MNIST".to_string(), 10_000));
     assert_eq!(mnist.class_names()[7], "7");
     let out = tempfile::tempdir().unwrap();
@@ -277,6 +292,29 @@ fn broken_or_missing_cifar10_files_are_clear_errors() {
                 .and(predicate::str::contains("--data"))
                 .and(predicate::str::contains("test_batch.bin")),
         );
+    std::fs::write(&batch, &bytes).unwrap();
+    // Normalization values that cannot be.
+    for (value, message) in [
+        ("0.5", "give as many means as standard deviations"),
+        ("0.5,0", "positive standard deviations"),
+        ("0.1,0.2,0.3,0.4", "one of each per channel (3)"),
+        ("mean", "is not none, auto, MEAN,STD"),
+    ] {
+        inception()
+            .args([
+                "train",
+                "--dataset",
+                "cifar10",
+                "--no-download",
+                "--normalize",
+                value,
+            ])
+            .arg("--data")
+            .arg(&folder)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
     // Colour images cannot feed a two-channel network.
     inception()
         .args([
@@ -291,9 +329,7 @@ fn broken_or_missing_cifar10_files_are_clear_errors() {
         .arg(&folder)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "--channels 2 with --dataset cifar10",
-        ));
+        .stderr(predicate::str::contains("--channels 2 with CIFAR-10"));
 }
 
 /// A `.tar.gz` holding CIFAR-10's six files under the archive's folder, plus a file that must
@@ -333,7 +369,7 @@ fn cifar10_archive_unpacks_its_records_only_and_downloads_are_checked() {
         .collect();
     names.sort();
     assert_eq!(names, CIFAR10_FILES.map(String::from).to_vec());
-    let set = BuiltinSplit::load(BuiltinSet::Cifar10, &target, Split::Test).unwrap();
+    let set = DataSplit::load(BuiltinSet::Cifar10, &target, Split::Test).unwrap();
     assert_eq!(set.get(0).unwrap().label, 4);
 
     // Nothing on disk and a server whose archive is not the official one: refused by its MD5,

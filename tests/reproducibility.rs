@@ -60,6 +60,32 @@ fn losses(epochs: &[EpochReport]) -> Vec<[u64; 5]> {
         .collect()
 }
 
+/// Any number of loader threads gives the same run: the same batches in the same order, each
+/// example augmented with its own seed (0 makes the batches on the training thread).
+#[test]
+fn any_number_of_loader_workers_gives_the_same_run() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let data = data();
+    let run = |workers| {
+        let config = TrainConfig {
+            workers,
+            epochs: 2,
+            ..config(7, None)
+        };
+        let outcome = train_model(&config, &data, &data, &Device::flex(), &mut Silent).unwrap();
+        (
+            losses(&outcome.epochs),
+            inception::interop::state_dict(&outcome.model),
+        )
+    };
+    let (one, weights_one) = run(1);
+    for workers in [0, 3] {
+        let (other, weights) = run(workers);
+        assert_eq!(one, other, "{workers} workers: another history");
+        assert_eq!(weights_one, weights, "{workers} workers: other weights");
+    }
+}
+
 #[test]
 fn same_seed_same_history_bit_for_bit() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{in_flags, BadInput, DataArgs, NetworkArgs};
 use crate::bench::{self, BenchBatch, BenchOptions};
-use crate::data::{BuiltinSplit, Split};
+use crate::data::{DataSplit, Split};
 use crate::device::{setup_cpu, Backend};
 use crate::train::checkpoint;
 
@@ -88,7 +88,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     options.model = config.clone();
     let batch = if args.real_images {
         let name = args.data.set_or(config.labels.dataset());
-        let set = BuiltinSplit::load(name, &args.data.locate(name)?, Split::Train)?;
+        let set = DataSplit::load(name, &args.data.locate(name)?, Split::Train)?;
         BenchBatch::from_dataset(&set, options.batch, config.input, &device)
             .map_err(|e| BadInput(in_flags(&e)))?
     } else {

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-use super::{load_split, CheckpointArgs, ComputeArgs, DataArgs};
-use crate::data::{data_loader, LoaderOptions, Split};
+use super::{data_of, CheckpointArgs, ComputeArgs, DataArgs};
+use crate::data::{data_loader, LoaderOptions};
 use crate::progress::eval_bar;
 use crate::train::{evaluate_with, TestViews};
 
@@ -30,9 +30,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
     let model = args.saved.load(&device)?;
-    let set = args.data.set_or(model.config.labels.dataset());
-    let dir = args.data.locate(set)?;
-    let test_set = load_split(set, &dir, Split::Test)?;
+    let test_set = data_of(&args.data, &model.config, &args.saved.checkpoint)?.test;
     let options =
         LoaderOptions::evaluation(model.config.input, args.batch_size as usize, args.limit);
     let loader = data_loader(&test_set, &options, &device);

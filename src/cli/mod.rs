@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::{self, BuiltinSet, BuiltinSplit, Split};
+use crate::data::{self, BuiltinSet, DataSplit, ImageDataset, Layout, Split};
 use crate::device::{setup_cpu, Backend};
 use crate::models::{ModelConfig, ModelKind};
 
@@ -90,7 +90,7 @@ pub(crate) use bad_input;
 
 /// The library names settings as they are in its configurations (`` `batch_size` ``); the
 /// command line says which flag sets each.
-const FLAGS: [(&str, &str); 22] = [
+const FLAGS: [(&str, &str); 23] = [
     ("`batch_size`", "--batch-size"),
     ("`lr`", "--lr"),
     ("`epochs`", "--epochs"),
@@ -112,6 +112,7 @@ const FLAGS: [(&str, &str); 22] = [
     ("`brightness`", "--brightness"),
     ("`contrast`", "--contrast"),
     ("`data_dir`", "--data DIR"),
+    ("`val_split`", "--val-split"),
     ("`out_dir`", "--out"),
 ];
 
@@ -129,7 +130,7 @@ pub fn in_flags(message: &str) -> String {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     use crate::data::idx::IdxError;
     use crate::data::locate::LocateError;
-    use crate::data::{CifarError, LoadError};
+    use crate::data::{CifarError, LayoutError, LoadError};
     use crate::interop::InteropError;
     use crate::models::{ModelError, NetworkFileError};
     use crate::nn::ShapeError;
@@ -141,6 +142,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<IdxError>()
             || cause.is::<CifarError>()
             || cause.is::<LoadError>()
+            || cause.is::<LayoutError>()
             || cause.is::<LocateError>()
             || cause.is::<image::ImageError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
@@ -192,10 +194,12 @@ pub struct DataArgs {
     /// The data set [default: fashion-mnist; for a saved model, the one it was trained on].
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<BuiltinSet>,
-    /// Directory holding the data set's files (Fashion-MNIST and MNIST: the four IDX files,
-    /// plain or .gz; CIFAR-10: the binary version's .bin files). Without it: env
-    /// FASHION_MNIST_DIR / MNIST_DIR / CIFAR10_DIR, ./data/NAME, the user cache dir,
-    /// /usr/share/datasets/fashion-mnist (Debian's package), then a download into the cache dir.
+    /// Directory holding the data: a built-in set's files (Fashion-MNIST and MNIST: the four
+    /// IDX files, plain or .gz; CIFAR-10: the binary version's .bin files), or image folders
+    /// (DIR/train/<class>/*.png|jpg with DIR/test/ or DIR/val/, or DIR/<class>/... with
+    /// --val-split), recognized by their files. Without it: env FASHION_MNIST_DIR / MNIST_DIR /
+    /// CIFAR10_DIR, ./data/NAME, the user cache dir, /usr/share/datasets/fashion-mnist (Debian's
+    /// package), then a download into the cache dir.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Never download the data set.
@@ -217,6 +221,91 @@ impl DataArgs {
             !self.no_download,
         )?)
     }
+
+    /// The training and test splits: `--dataset`'s (found as usual, or in `--data`), else what
+    /// `--data` holds (a built-in set's files or image folders, `val_split = (fraction, seed)`
+    /// cutting class folders without a test split), else `known`'s (the set a checkpoint was
+    /// trained on) or Fashion-MNIST's.
+    fn load(
+        &self,
+        known: Option<BuiltinSet>,
+        val_split: Option<(f64, u64)>,
+    ) -> anyhow::Result<FoundData> {
+        let builtin = |set: BuiltinSet| -> anyhow::Result<FoundData> {
+            let dir = self.locate(set)?;
+            Ok(FoundData {
+                train: load_split(set, &dir, Split::Train)?,
+                test: load_split(set, &dir, Split::Test)?,
+                set: Some(set),
+                dir,
+            })
+        };
+        match (self.dataset, &self.data) {
+            (Some(set), _) => builtin(set),
+            (None, Some(dir)) => {
+                let layout = Layout::recognize(dir)?;
+                let (train, test) = layout.load(known, val_split)?;
+                let set = match (&layout, &train) {
+                    (_, DataSplit::Folder(_)) => None,
+                    (Layout::Builtin { set, .. }, _) => match (set, known) {
+                        (BuiltinSet::FashionMnist, Some(BuiltinSet::Mnist)) => {
+                            Some(BuiltinSet::Mnist)
+                        }
+                        _ => Some(*set),
+                    },
+                    _ => None,
+                };
+                Ok(FoundData {
+                    train,
+                    test,
+                    set,
+                    dir: layout.dir().to_path_buf(),
+                })
+            }
+            (None, None) => builtin(known.unwrap_or(BuiltinSet::FashionMnist)),
+        }
+    }
+}
+
+/// The data `model` was trained on, as `data` finds it (a built-in set by its name, image
+/// folders cut as the training run cut them): the same classes, or a message saying what to
+/// give.
+fn data_of(
+    data: &DataArgs,
+    model: &crate::models::ModelConfig,
+    checkpoint: &Path,
+) -> anyhow::Result<FoundData> {
+    if !model.names.is_empty() && data.data.is_none() && data.dataset.is_none() {
+        bad_input!(
+            "{} was trained on image folders ({} classes: {}, ...); give their folder with --data DIR",
+            checkpoint.display(),
+            model.num_classes,
+            model.names.first().map_or("", String::as_str)
+        );
+    }
+    let training = crate::train::checkpoint::read_meta(checkpoint)
+        .ok()
+        .and_then(|meta| meta.training);
+    let val_split = training.and_then(|t| t.config.val_split.map(|f| (f, t.config.seed)));
+    let found = data.load(model.labels.dataset(), val_split)?;
+    let classes = found.test.class_names().len();
+    if classes != model.num_classes {
+        bad_input!(
+            "{} has {classes} classes and {} was trained on {}; give the data it was trained on",
+            found.dir.display(),
+            checkpoint.display(),
+            model.num_classes
+        );
+    }
+    Ok(found)
+}
+
+/// The data a command found: its two splits, which built-in set they are (if one), and where.
+pub struct FoundData {
+    pub train: DataSplit,
+    pub test: DataSplit,
+    pub set: Option<BuiltinSet>,
+    pub dir: PathBuf,
 }
 
 /// A saved model, optionally checked to be of the expected architecture.
@@ -247,8 +336,8 @@ impl CheckpointArgs {
     }
 }
 
-fn load_split(set: BuiltinSet, dir: &Path, split: Split) -> anyhow::Result<BuiltinSplit> {
-    BuiltinSplit::load(set, dir, split)
+fn load_split(set: BuiltinSet, dir: &Path, split: Split) -> anyhow::Result<DataSplit> {
+    DataSplit::load(set, dir, split)
         .with_context(|| format!("cannot load {set} from {}", dir.display()))
 }
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{bad_input, load_split, ComputeArgs, DataArgs};
-use crate::data::{data_loader, LoaderOptions, Split};
+use super::{bad_input, data_of, ComputeArgs, DataArgs};
+use crate::data::{data_loader, LoaderOptions};
 use crate::plot::RunFigures;
 use crate::progress::eval_bar;
 use crate::train::{checkpoint, evaluate_with, RunDir, TestViews};
@@ -48,10 +48,9 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or(dir);
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    let set = args.data.set_or(saved.model.config.labels.dataset());
-    let data_dir = args.data.locate(set)?;
-    let test_set = load_split(set, &data_dir, Split::Test)?;
-    let train_images = crate::data::BuiltinSplit::count(set, &data_dir, Split::Train)?;
+    let found = data_of(&args.data, &saved.model.config, &path)?;
+    let train_images = burn::data::dataset::Dataset::len(&found.train);
+    let test_set = found.test;
     let config = state.config;
     // The batch size of the run's own evaluation, for the same predictions.
     let options = LoaderOptions::evaluation(

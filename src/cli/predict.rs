@@ -52,10 +52,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             pixels.extend(imagenet::preprocess(&image, side));
             continue;
         }
-        // As the model was trained: colour for CIFAR-10, gray levels otherwise (repeated to
-        // the model's channels, as training repeats them).
+        // As the model was trained: colour for CIFAR-10 and three-channel models of image
+        // folders, gray levels otherwise (repeated to the model's channels, as training
+        // repeats them).
         let (w, h) = (image.width() as usize, image.height() as usize);
-        let raw = if labels == Labels::Cifar10 {
+        let colour = labels == Labels::Cifar10 || (!model.config.names.is_empty() && channels == 3);
+        let raw = if colour {
             RawImage::rgb(image.to_rgb8().into_raw(), h, w, 0)
         } else {
             RawImage::gray(image.to_luma8().into_raw(), h, w, 0)
@@ -74,6 +76,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         .as_slice::<f32>()
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let classes = model.config.num_classes;
+    let names = model.config.class_names();
     let top = usize::from(
         args.top
             .unwrap_or(if labels == Labels::Imagenet { 5 } else { 1 }),
@@ -85,7 +88,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         let top: Vec<String> = order
             .iter()
             .take(top)
-            .map(|&c| format!("{} ({:.1}%)", labels.class_name(c), 100.0 * row[c]))
+            .map(|&c| format!("{} ({:.1}%)", names[c], 100.0 * row[c]))
             .collect();
         println!("{}: {}", path.display(), top.join(", "));
     }

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::ProgressBar;
 
-use super::{load_split, BadInput, ComputeArgs, DataArgs, NetworkArgs};
-use crate::data::{check_channels, Augmentation, BuiltinSet, ImageDataset, Split};
-use crate::models::{Labels, OptimizerKind, PoolMode, Recipe};
+use super::{BadInput, ComputeArgs, DataArgs, FoundData, NetworkArgs};
+use crate::data::{
+    channel_statistics, check_channels, Augmentation, BuiltinSet, DataSplit, ImageDataset,
+};
+use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
     resume, train_model, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig,
@@ -122,6 +124,16 @@ pub struct TrainArgs {
     /// Evaluate on the first N test images only.
     #[arg(long, value_name = "N")]
     pub limit_test: Option<usize>,
+    /// Normalize the network's input per channel, as torchvision's `Normalize`: `none`,
+    /// `auto` (the mean and standard deviation of each channel over the training images) or
+    /// `MEAN,STD` (for every channel) or `M1,M2,M3,S1,S2,S3` (per channel). Stored with the
+    /// model: `eval` and `predict` apply it too.
+    #[arg(long, value_name = "none|auto|MEAN,STD", default_value = "none", value_parser = parse_normalize)]
+    pub normalize: NormalizeArg,
+    /// For image folders without a test or val folder: keep this fraction of each class's
+    /// images for validation (chosen with --seed; the list is written to OUT/val_split.csv).
+    #[arg(long, value_name = "FRACTION")]
+    pub val_split: Option<f64>,
     /// Run directory: `model.ckpt` (the latest checkpoint, rewritten after every epoch) and
     /// `checkpoints/` (the last few, step-numbered).
     #[arg(long, value_name = "DIR", default_value = "runs/latest")]
@@ -142,7 +154,8 @@ pub struct TrainArgs {
         value_name = "DIR",
         conflicts_with_all = [
             "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
-            "pool_mode", "seed", "limit_train", "limit_test", "out", "workers",
+            "pool_mode", "seed", "limit_train", "limit_test", "val_split", "normalize", "out",
+            "workers",
             "checkpoint_every", "keep_checkpoints", "log_every", "momentum", "nesterov",
             "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
             "min_lr", "warmup_epochs", "hflip", "random_crop", "random_resized_crop",
@@ -150,7 +163,8 @@ pub struct TrainArgs {
         ]
     )]
     pub resume: Option<PathBuf>,
-    /// Threads preparing batches while the model computes (1 keeps runs reproducible).
+    /// Threads decoding and preparing batches while the model computes (0: on the training
+    /// thread); any number gives the same batches in the same order, so the same run.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
     #[command(flatten)]
@@ -160,9 +174,9 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The run's configuration: flags where given, the network's recipe elsewhere, for the
-    /// built-in data set `set`.
-    pub fn config(&self, set: BuiltinSet) -> anyhow::Result<TrainConfig> {
+    /// The run's configuration: flags where given, the network's recipe elsewhere, for data
+    /// like `data`.
+    pub fn config(&self, data: &DataFacts) -> anyhow::Result<TrainConfig> {
         let model = self.network.config()?;
         // A network file without a [recipe] trains with article 000's settings at its own size.
         let recipe = model.recipe().unwrap_or(Recipe {
@@ -172,27 +186,38 @@ impl TrainArgs {
             epochs: 5,
             resize: model.input[1],
         });
-        // The articles' recipes resize gray 28x28 images (repeated to the network's channels);
-        // a colour set keeps its own size and its three channels unless told otherwise.
-        let [data_channels, data_side, _] = set.image_shape();
-        let (channels, side) = match data_channels {
-            1 => (model.input[0], recipe.resize),
-            _ => (data_channels, data_side),
+        // The articles' recipes resize gray images (repeated to the network's channels);
+        // colour images keep three channels, and CIFAR-10 its own size, unless told otherwise.
+        let data_channels = data.channels;
+        let (channels, side) = match (data_channels, data.set) {
+            (1, _) => (model.input[0], recipe.resize),
+            (c, Some(set)) => (c, set.image_shape()[1]),
+            (c, None) => (c, recipe.resize),
         };
         let resize = self.resize.unwrap_or(side);
         let channels = self.channels.unwrap_or(channels);
-        check_channels(data_channels, channels).map_err(|e| {
-            BadInput(format!(
-                "--channels {channels} with --dataset {}: {e}",
-                set.id()
-            ))
-        })?;
-        let config = TrainConfig {
-            model: model
-                .with_input([channels, resize, resize])
+        check_channels(data_channels, channels)
+            .map_err(|e| BadInput(format!("--channels {channels} with {}: {e}", data.name)))?;
+        let normalize = match &self.normalize {
+            NormalizeArg::Values(mean, std) => Some(
+                Normalize::new(mean.clone(), std.clone(), channels)
+                    .map_err(|e| BadInput(format!("--normalize: {e}")))?,
+            ),
+            // `auto` is computed once the data is read (`with_statistics`).
+            NormalizeArg::None | NormalizeArg::Auto => None,
+        };
+        let model = model
+            .with_input([channels, resize, resize])
+            .with_normalize(normalize)
+            .with_pool_mode(self.pool_mode);
+        let model = match data.set {
+            Some(set) => model
                 .with_classes(set.class_names().len())
-                .with_labels(Labels::of_dataset(set))
-                .with_pool_mode(self.pool_mode),
+                .with_labels(Labels::of_dataset(set)),
+            None => model.with_names(data.names.clone()),
+        };
+        let config = TrainConfig {
+            model,
             optimizer: self.optimizer.unwrap_or(recipe.optimizer),
             lr: self.lr.unwrap_or(recipe.lr),
             optim: OptimSettings {
@@ -224,6 +249,7 @@ impl TrainArgs {
             seed: self.seed,
             limit_train: self.limit_train,
             limit_test: self.limit_test,
+            val_split: self.val_split,
             workers: self.workers,
             out_dir: Some(self.out.clone()),
             checkpoint_every: self.checkpoint_every,
@@ -344,12 +370,123 @@ impl TrainObserver for ConsoleObserver {
     }
 }
 
-/// The built-in data set the run in `run_dir` trains on, if its checkpoint can be read (when it
-/// cannot, resuming says why).
-fn trained_on(run_dir: &Path) -> Option<BuiltinSet> {
+/// `--normalize`'s value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NormalizeArg {
+    None,
+    Auto,
+    /// Means, then standard deviations.
+    Values(Vec<f32>, Vec<f32>),
+}
+
+fn parse_normalize(text: &str) -> Result<NormalizeArg, String> {
+    match text {
+        "none" => return Ok(NormalizeArg::None),
+        "auto" => return Ok(NormalizeArg::Auto),
+        _ => {}
+    }
+    let numbers = text
+        .split(',')
+        .map(|v| v.trim().parse::<f32>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("`{text}` is not none, auto, MEAN,STD or M1,M2,M3,S1,S2,S3"))?;
+    if numbers.len() % 2 != 0 {
+        return Err(format!(
+            "`{text}` has {} numbers: give as many means as standard deviations",
+            numbers.len()
+        ));
+    }
+    let (mean, std) = numbers.split_at(numbers.len() / 2);
+    Ok(NormalizeArg::Values(mean.to_vec(), std.to_vec()))
+}
+
+/// For `--normalize auto`: the training images' per-channel statistics as the model's input
+/// normalization (the run's header shows them).
+fn with_statistics(mut config: TrainConfig, found: &FoundData) -> anyhow::Result<TrainConfig> {
+    let all = burn::data::dataset::Dataset::len(&found.train);
+    let images = config.limit_train.map_or(all, |l| l.min(all));
+    println!("--normalize auto: the mean and std of each channel over {images} training images");
+    let (mean, std) = channel_statistics(
+        &found.train,
+        config.model.input,
+        config.limit_train,
+        config.workers.max(1),
+    )
+    .map_err(|e| anyhow::Error::new(BadInput(format!("--normalize auto: {e}"))))?;
+    let normalize = Normalize::new(mean, std, config.model.input[0]).map_err(|e| {
+        BadInput(format!(
+            "--normalize auto: a channel of the training images does not vary ({e}); give MEAN,STD"
+        ))
+    })?;
+    config.model = config.model.with_normalize(Some(normalize));
+    Ok(config)
+}
+
+/// What the configuration needs to know of the data.
+pub struct DataFacts {
+    /// The built-in set, if it is one.
+    pub set: Option<BuiltinSet>,
+    /// Its name, for messages.
+    pub name: String,
+    /// Channels of its images.
+    pub channels: usize,
+    /// Its classes' names.
+    pub names: Vec<String>,
+}
+
+impl DataFacts {
+    /// The data found.
+    pub fn of(found: &FoundData) -> Self {
+        Self {
+            set: found.set,
+            name: found.train.name(),
+            channels: found.train.channels(),
+            names: found.train.class_names(),
+        }
+    }
+
+    /// A built-in set's (Fashion-MNIST's when none is named), before its files are read.
+    pub fn assumed(set: Option<BuiltinSet>) -> Self {
+        let set = set.unwrap_or(BuiltinSet::FashionMnist);
+        Self {
+            set: Some(set),
+            name: set.name().to_string(),
+            channels: set.image_shape()[0],
+            names: set.class_names().iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// What a run trains on: its built-in set (if one) and its validation split with its seed (if
+/// one).
+type TrainedOn = (Option<BuiltinSet>, Option<(f64, u64)>);
+
+/// What the run in `run_dir` trains on, when its checkpoint can be read (when it cannot,
+/// resuming says why).
+fn trained_on(run_dir: &Path) -> Option<TrainedOn> {
     let path = RunDir::new(run_dir, 0).resume_point().ok()?;
     let meta = crate::train::checkpoint::read_meta(&path).ok()?;
-    meta.model.labels.dataset()
+    let split = meta
+        .training
+        .and_then(|t| t.config.val_split.map(|f| (f, t.config.seed)));
+    Some((meta.model.labels.dataset(), split))
+}
+
+/// Writes which images a validation split kept on each side to `out/val_split.csv`.
+fn record_split(out: &Path, found: &FoundData) -> anyhow::Result<()> {
+    let mut csv = String::from("split,class,path\n");
+    for (side, split) in [("train", &found.train), ("validation", &found.test)] {
+        if let DataSplit::Folder(folder) = split {
+            let names = folder.class_names_list();
+            for (path, label) in folder.files() {
+                let class = &names[*label as usize];
+                csv += &format!("{side},{class},{}\n", path.display());
+            }
+        }
+    }
+    let path = out.join("val_split.csv");
+    crate::fsutil::write_atomic(&path, csv.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Creates `dir` and checks a file can be written there, before any time is spent training.
@@ -390,9 +527,14 @@ fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
         threads,
     );
     println!(
-        "optimizer: {}; augmentation: {}",
+        "optimizer: {}; augmentation: {}; input normalization: {}",
         config.optim.describe(config.optimizer),
-        config.augment.describe()
+        config.augment.describe(),
+        config
+            .model
+            .normalize
+            .as_ref()
+            .map_or_else(|| "none".to_string(), Normalize::describe)
     );
     if let Some(dir) = &config.out_dir {
         println!(
@@ -408,24 +550,39 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .compute
         .threads
         .map_or_else(rayon::current_num_threads, usize::from);
-    // A fresh run's settings are checked before anything is loaded; a resumed run has its
-    // own, and its data set is the one its checkpoint was trained on.
-    let (fresh, trained_on) = match &args.resume {
-        Some(dir) => (None, trained_on(dir)),
-        None => (Some(args.config(args.data.set_or(None))?), None),
+    // A resumed run reads the data its checkpoint was trained on, cut the same way.
+    let (known, val_split) = match &args.resume {
+        Some(dir) => trained_on(dir).unwrap_or((None, None)),
+        None => (None, args.val_split.map(|f| (f, args.seed))),
     };
-    let set = args.data.set_or(trained_on);
-    let data_dir = args.data.locate(set)?;
-    let train_set = load_split(set, &data_dir, Split::Train)?;
-    let test_set = load_split(set, &data_dir, Split::Test)?;
+    // The flags are checked before any data is read (for data like the set asked for, or
+    // Fashion-MNIST), and again for the data found.
+    if args.resume.is_none() {
+        args.config(&DataFacts::assumed(args.data.dataset))?;
+    }
+    let found = args.data.load(known, val_split)?;
+    let fresh = match &args.resume {
+        Some(_) => None,
+        None => {
+            let config = args.config(&DataFacts::of(&found))?;
+            Some(match args.normalize {
+                NormalizeArg::Auto => with_statistics(config, &found)?,
+                _ => config,
+            })
+        }
+    };
     let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
     ensure_writable(&out)?;
+    if let (Some(_), None) = (val_split, &args.resume) {
+        record_split(&out, &found)?;
+    }
     let data = DataInfo {
-        name: train_set.name(),
-        dir: data_dir,
-        train_images: burn::data::dataset::Dataset::len(&train_set),
-        test_images: burn::data::dataset::Dataset::len(&test_set),
+        name: found.train.name(),
+        dir: found.dir.clone(),
+        train_images: burn::data::dataset::Dataset::len(&found.train),
+        test_images: burn::data::dataset::Dataset::len(&found.test),
     };
+    let (train_set, test_set) = (found.train, found.test);
     let mut observer = ConsoleObserver::new(data, threads)?;
     let outcome = match fresh {
         Some(config) => train_model(&config, &train_set, &test_set, &device, &mut observer),

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use burn::data::dataloader::{batcher::Batcher, DataLoader, DataLoaderBuilder};
+use burn::data::dataloader::{batcher::Batcher, DataLoader};
 use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::{Augmentation, AugmentedDataset};
 use super::dataset::ImageDataset;
 use super::dataset::RawImage;
+use super::ordered_loader::OrderedLoader;
 use super::transform::{convert_channels, ImageItem, ResizeToTensor};
 
 /// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
@@ -61,8 +62,8 @@ pub struct LoaderOptions {
     pub skip: usize,
     /// Use only the first `limit` examples.
     pub limit: Option<usize>,
-    /// Worker threads preparing batches while the model computes (0: prepare in line).
-    /// One worker keeps the order of batches reproducible.
+    /// Worker threads preparing batches while the model computes (0: prepare in line). Any
+    /// number gives the same batches in the same order (`ordered_loader.rs`).
     pub workers: usize,
     /// Random transforms of each example (training only), seeded from `shuffle`'s seed.
     pub augmentation: Augmentation,
@@ -86,7 +87,7 @@ impl LoaderOptions {
     }
 }
 
-/// A burn data loader over `split`: resize + scale in the workers, batches on `device`.
+/// A data loader over `split`: resize + scale in the workers, batches in order on `device`.
 pub fn data_loader<D: ImageDataset>(
     split: &D,
     options: &LoaderOptions,
@@ -134,11 +135,14 @@ fn loader<D: burn::data::dataset::Dataset<ImageItem> + 'static>(
     options: &LoaderOptions,
     device: &Device,
 ) -> Arc<dyn DataLoader<ImageBatch>> {
-    DataLoaderBuilder::new(ImageBatcher {
+    let batcher = ImageBatcher {
         channels: options.channels,
-    })
-    .batch_size(options.batch_size)
-    .num_workers(options.workers)
-    .set_device(device.clone())
-    .build(dataset)
+    };
+    Arc::new(OrderedLoader::new(
+        Arc::new(dataset),
+        batcher,
+        options.batch_size,
+        options.workers,
+        device.clone(),
+    ))
 }

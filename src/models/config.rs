@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::labels::Labels;
 use super::network_file::{Header, NetworkFile, NetworkFileError};
+use super::normalize::Normalize;
 use super::recipe::Recipe;
 use super::zoo::ModelKind;
 use crate::nn::{Init, Registry};
@@ -46,6 +47,13 @@ pub struct ModelConfig {
     /// What the classes are (Fashion-MNIST unless imported).
     #[serde(default)]
     pub labels: Labels,
+    /// The classes' names where `labels` does not know them (an image folder's class folders),
+    /// in label order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Per-channel normalization the model applies to its input (none: images in [0, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
 }
 
 /// Why a network cannot be described or built.
@@ -117,6 +125,8 @@ impl ModelConfig {
             init: file.init.unwrap_or(Init::XavierUniform),
             replace: BTreeMap::new(),
             labels: Labels::guess(num_classes),
+            names: Vec::new(),
+            normalize: None,
         })
     }
 
@@ -152,6 +162,8 @@ impl ModelConfig {
             init: Init::XavierUniform,
             replace: BTreeMap::new(),
             labels: Labels::guess(num_classes),
+            names: Vec::new(),
+            normalize: None,
         }
     }
 
@@ -164,8 +176,25 @@ impl ModelConfig {
     /// The name of every class, in label order.
     pub fn class_names(&self) -> Vec<String> {
         (0..self.num_classes)
-            .map(|c| self.labels.class_name(c))
+            .map(|c| match self.names.get(c) {
+                Some(name) => name.clone(),
+                None => self.labels.class_name(c),
+            })
             .collect()
+    }
+
+    /// Normalizes the input per channel (`None`: not at all).
+    pub fn with_normalize(mut self, normalize: Option<Normalize>) -> Self {
+        self.normalize = normalize;
+        self
+    }
+
+    /// Classes named by `names` (an image folder's): their number and names.
+    pub fn with_names(mut self, names: Vec<String>) -> Self {
+        self.num_classes = names.len();
+        self.labels = Labels::Indices;
+        self.names = names;
+        self
     }
 
     /// Sets the input shape; torchvision's `transform_input` only applies to 3 channels and
@@ -268,6 +297,14 @@ impl ModelConfig {
                 "{} classes is not possible: 1..={MAX_CLASSES}",
                 self.num_classes
             )));
+        }
+        if let Some(normalize) = &self.normalize {
+            if normalize.channels() != channels {
+                return Err(invalid(format!(
+                    "its input normalization is for {} channels and its input has {channels}",
+                    normalize.channels()
+                )));
+            }
         }
         Ok(())
     }

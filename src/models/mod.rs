@@ -7,6 +7,7 @@ mod config;
 mod labels;
 mod model;
 pub mod network_file;
+mod normalize;
 mod recipe;
 mod zoo;
 
@@ -14,5 +15,6 @@ pub use config::{ModelConfig, ModelError, PoolMode, MAX_CHANNELS, MAX_CLASSES, M
 pub use labels::Labels;
 pub use model::Model;
 pub use network_file::{Header, NetworkFile, NetworkFileError};
+pub use normalize::Normalize;
 pub use recipe::{OptimizerKind, Recipe};
 pub use zoo::ModelKind;

@@ -58,6 +58,10 @@ crate::transparent_module!(Model, body);
 
 impl Classifier for Model {
     fn logits(&self, images: Tensor<4>, ctx: &mut Forward) -> Tensor<2> {
+        let images = match &self.config.normalize {
+            Some(normalize) => normalize.apply(images),
+            None => images,
+        };
         self.body.logits(images, ctx)
     }
 

@@ -34,6 +34,10 @@ pub struct TrainConfig {
     pub limit_train: Option<usize>,
     /// Evaluate on the first N test images only.
     pub limit_test: Option<usize>,
+    /// For image folders without a test split: this fraction of each class's images is kept
+    /// for validation, chosen from `seed` (the same images on every resume).
+    #[serde(default)]
+    pub val_split: Option<f64>,
     /// Data-loading worker threads.
     pub workers: usize,
     /// The run directory for checkpoints (`model.ckpt` and `checkpoints/`); `None` saves nothing.
@@ -73,6 +77,7 @@ impl TrainConfig {
             seed: 42,
             limit_train: None,
             limit_test: None,
+            val_split: None,
             workers: 1,
             out_dir: None,
             checkpoint_every: None,
@@ -97,6 +102,13 @@ impl TrainConfig {
         self.model.validate().map_err(|e| e.to_string())?;
         if self.limit_train == Some(0) || self.limit_test == Some(0) {
             return Err("`limit_train` / `limit_test` must be at least 1".into());
+        }
+        if let Some(fraction) = self.val_split {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(format!(
+                    "`val_split` is the fraction of images kept for validation, between 0 and 1; got {fraction}"
+                ));
+            }
         }
         if self.checkpoint_every == Some(0) {
             return Err("`checkpoint_every` must be at least 1".into());

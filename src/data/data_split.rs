@@ -1,5 +1,5 @@
-//! [`BuiltinSplit`]: a split of any built-in set behind one type, for code that picks the set
-//! at run time (the command line's `--dataset`).
+//! [`DataSplit`]: one split of any data the command line reads (a built-in set, or a folder of
+//! images) behind one type, for code that picks it at run time (`--dataset`, `--data DIR`).
 
 use std::path::Path;
 
@@ -10,25 +10,29 @@ use super::cifar::{Cifar10, CifarError};
 use super::dataset::{ImageDataset, RawImage};
 use super::fashion::{FashionMnist, Split};
 use super::idx::IdxError;
+use super::image_folder::{FolderError, ImageFolder};
 
-/// Why a built-in set's files could not be read (each error names the file).
+/// Why data files could not be read (each error names the file or folder).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
     Idx(#[from] IdxError),
     #[error(transparent)]
     Cifar(#[from] CifarError),
+    #[error(transparent)]
+    Folder(#[from] FolderError),
 }
 
-/// One split of Fashion-MNIST, MNIST or CIFAR-10.
+/// One split of Fashion-MNIST, MNIST, CIFAR-10 or a folder of images.
 #[derive(Debug, Clone)]
-pub enum BuiltinSplit {
+pub enum DataSplit {
     /// Fashion-MNIST or MNIST (IDX files).
     Idx(FashionMnist),
     Cifar10(Cifar10),
+    Folder(ImageFolder),
 }
 
-impl BuiltinSplit {
+impl DataSplit {
     /// Reads `split` of `set` from `dir` (as found by [`super::locate::locate_set`]).
     pub fn load(set: BuiltinSet, dir: &Path, split: Split) -> Result<Self, LoadError> {
         Ok(match set {
@@ -51,15 +55,17 @@ impl BuiltinSplit {
         match self {
             Self::Idx(set) => set,
             Self::Cifar10(set) => set,
+            Self::Folder(set) => set,
         }
     }
 }
 
-impl ImageDataset for BuiltinSplit {
+impl ImageDataset for DataSplit {
     fn name(&self) -> String {
         match self {
             Self::Idx(set) => set.name(),
             Self::Cifar10(set) => set.name(),
+            Self::Folder(set) => set.name(),
         }
     }
 
@@ -67,6 +73,7 @@ impl ImageDataset for BuiltinSplit {
         match self {
             Self::Idx(set) => set.class_names(),
             Self::Cifar10(set) => set.class_names(),
+            Self::Folder(set) => set.class_names(),
         }
     }
 
@@ -74,11 +81,12 @@ impl ImageDataset for BuiltinSplit {
         match self {
             Self::Idx(set) => set.channels(),
             Self::Cifar10(set) => set.channels(),
+            Self::Folder(set) => set.channels(),
         }
     }
 }
 
-impl Dataset<RawImage> for BuiltinSplit {
+impl Dataset<RawImage> for DataSplit {
     fn get(&self, index: usize) -> Result<RawImage, DatasetError> {
         self.inner().get(index)
     }

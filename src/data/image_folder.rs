@@ -1,0 +1,233 @@
+//! Image folders in torchvision's `ImageFolder` layout: one folder per class, named by it, the
+//! images (PNG or JPEG) inside. Classes are the sorted folder names, as torchvision does; each
+//! image is decoded when it is read (nothing is held in memory but the list of files), gray if
+//! the file is gray, RGB otherwise.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataset::{Dataset, DatasetError};
+use image::ColorType;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::dataset::{ImageDataset, RawImage};
+
+/// The file extensions read as images (any case).
+pub const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+/// What is wrong with a folder of images; each names the folder or file.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("cannot read the folder {path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{dir} holds no class folders with images in them (expected {dir}/<class>/*.png or .jpg)"
+    )]
+    NoClasses { dir: PathBuf },
+    #[error("{dir} has a class folder `{class}` that {train} does not; the two splits must have the same classes")]
+    UnknownClass {
+        dir: PathBuf,
+        class: String,
+        train: PathBuf,
+    },
+    #[error("a validation fraction of {fraction} leaves {what}; give a fraction between 0 and 1 that leaves images on both sides")]
+    BadFraction { fraction: f64, what: String },
+}
+
+/// One split: the images of a folder of class folders.
+#[derive(Debug, Clone)]
+pub struct ImageFolder {
+    name: String,
+    classes: Arc<Vec<String>>,
+    /// Every image with its class, classes in order, files sorted within each.
+    files: Arc<Vec<(PathBuf, u32)>>,
+}
+
+/// Whether `path` names an image file by its extension.
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// The entries of `dir`, sorted by name.
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
+    let io = |error| FolderError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    entries.sort();
+    Ok(entries)
+}
+
+impl ImageFolder {
+    /// The class folders of `dir` (sorted names; folders without images are left out, as
+    /// torchvision does with `allow_empty=False` by raising, here by skipping hidden ones).
+    pub fn open(dir: &Path) -> Result<Self, FolderError> {
+        let mut classes = Vec::new();
+        for path in sorted_entries(dir)? {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if path.is_dir() && !name.starts_with('.') {
+                classes.push(name.to_string());
+            }
+        }
+        let folder = Self::with_classes(dir, &classes)?;
+        if folder.files.is_empty() {
+            return Err(FolderError::NoClasses {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Ok(folder)
+    }
+
+    /// The images of `dir` labelled by `classes` (another split's classes): a class folder
+    /// that is not one of them is an error, a missing one only means no images of that class.
+    pub fn open_as(dir: &Path, classes: &[String], train: &Path) -> Result<Self, FolderError> {
+        for path in sorted_entries(dir)? {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() && !name.starts_with('.') && !classes.iter().any(|c| c == name) {
+                return Err(FolderError::UnknownClass {
+                    dir: dir.to_path_buf(),
+                    class: name.to_string(),
+                    train: train.to_path_buf(),
+                });
+            }
+        }
+        Self::with_classes(dir, classes)
+    }
+
+    fn with_classes(dir: &Path, classes: &[String]) -> Result<Self, FolderError> {
+        let mut files = Vec::new();
+        for (label, class) in classes.iter().enumerate() {
+            let class_dir = dir.join(class);
+            if !class_dir.is_dir() {
+                continue;
+            }
+            for path in sorted_entries(&class_dir)? {
+                if path.is_file() && is_image(&path) {
+                    files.push((path, label as u32));
+                }
+            }
+        }
+        let name = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Ok(Self {
+            name,
+            classes: Arc::new(classes.to_vec()),
+            files: Arc::new(files),
+        })
+    }
+
+    /// Cut into a training and a validation part, `fraction` of each class's images (rounded)
+    /// to validation, chosen at random from `seed`: stratified and reproducible.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self), FolderError> {
+        let bad = |what: &str| FolderError::BadFraction {
+            fraction,
+            what: what.to_string(),
+        };
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(bad("no images on one side"));
+        }
+        let mut train = Vec::new();
+        let mut val = Vec::new();
+        for label in 0..self.classes.len() as u32 {
+            let mut of_class: Vec<&(PathBuf, u32)> =
+                self.files.iter().filter(|(_, l)| *l == label).collect();
+            let mut rng = StdRng::seed_from_u64(seed ^ u64::from(label).wrapping_mul(0x9E37_79B9));
+            of_class.shuffle(&mut rng);
+            let n_val = (of_class.len() as f64 * fraction).round() as usize;
+            let (v, t) = of_class.split_at(n_val);
+            val.extend(v.iter().map(|&f| f.clone()));
+            train.extend(t.iter().map(|&f| f.clone()));
+        }
+        if train.is_empty() || val.is_empty() {
+            return Err(bad(if val.is_empty() {
+                "no validation images"
+            } else {
+                "no training images"
+            }));
+        }
+        // Back in file order (class, then name), so the order depends on the files alone.
+        train.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        val.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        let part = |files: Vec<(PathBuf, u32)>, suffix: &str| Self {
+            name: format!("{} ({suffix})", self.name),
+            classes: self.classes.clone(),
+            files: Arc::new(files),
+        };
+        Ok((part(train, "train"), part(val, "validation")))
+    }
+
+    /// The same images under another name (for messages and figures).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The class names, in label order.
+    pub fn class_names_list(&self) -> Vec<String> {
+        self.classes.to_vec()
+    }
+
+    /// Every image's path and class, in order.
+    pub fn files(&self) -> &[(PathBuf, u32)] {
+        &self.files
+    }
+}
+
+/// Reads one image file as gray (gray files) or RGB (every other colour type).
+pub fn read_image(path: &Path, label: u32) -> Result<RawImage, image::ImageError> {
+    let image = image::open(path)?;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    Ok(match image.color() {
+        ColorType::L8 | ColorType::La8 | ColorType::L16 | ColorType::La16 => {
+            RawImage::gray(image.to_luma8().into_raw(), h, w, label)
+        }
+        _ => RawImage::rgb(image.to_rgb8().into_raw(), h, w, label),
+    })
+}
+
+impl ImageDataset for ImageFolder {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn class_names(&self) -> Vec<String> {
+        self.classes.to_vec()
+    }
+}
+
+impl Dataset<RawImage> for ImageFolder {
+    fn get(&self, index: usize) -> Result<RawImage, DatasetError> {
+        let Some((path, label)) = self.files.get(index) else {
+            return Err(DatasetError::new(std::io::Error::other(format!(
+                "index {index} out of bounds for {} images",
+                self.files.len()
+            ))));
+        };
+        read_image(path, *label).map_err(|e| {
+            DatasetError::new(std::io::Error::other(format!(
+                "cannot read {} as a PNG or JPEG image: {e}",
+                path.display()
+            )))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+}
