@@ -1,50 +1,18 @@
-//! Turning a list of [`ImageItem`]s into tensors, and building burn data loaders over a split.
+//! Building the data loader of a split: which examples in which order, how they are
+//! transformed, and how many threads prepare them.
 
 use std::sync::Arc;
 
-use burn::data::dataloader::{batcher::Batcher, DataLoader};
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledDataset};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 
 use super::augment::{Augmentation, AugmentedDataset};
 use super::dataset::ImageDataset;
 use super::dataset::RawImage;
+use super::image_batch::{ImageBatch, ImageBatcher};
 use super::ordered_loader::OrderedLoader;
-use super::transform::{convert_channels, ImageItem, ResizeToTensor};
-
-/// A batch of images `[batch, channels, side, side]` and their labels `[batch]`.
-#[derive(Debug, Clone)]
-pub struct ImageBatch {
-    pub images: Tensor<4>,
-    pub targets: Tensor<1, Int>,
-}
-
-/// Stacks items into an [`ImageBatch`] of `channels` channels: gray images repeated, RGB ones
-/// made gray for a one-channel network (`transform::convert_channels`).
-#[derive(Debug, Clone, Copy)]
-pub struct ImageBatcher {
-    pub channels: usize,
-}
-
-impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
-    fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
-        let side = items.first().map_or(0, |i| i.side);
-        let plane = side * side;
-        let mut pixels = Vec::with_capacity(items.len() * self.channels * plane);
-        for item in &items {
-            convert_channels(&item.pixels, item.channels, self.channels, &mut pixels);
-        }
-        let labels: Vec<i64> = items.iter().map(|i| i64::from(i.label)).collect();
-        let n = items.len();
-        ImageBatch {
-            images: Tensor::from_data(
-                TensorData::new(pixels, [n, self.channels, side, side]),
-                device,
-            ),
-            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
-        }
-    }
-}
+use super::transform::{ImageItem, ResizeToTensor};
 
 /// How to load one split.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use burn::data::dataset::transform::PartialDataset;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::Device;
 
-use super::batcher::{ImageBatch, ImageBatcher};
+use super::image_batch::{ImageBatch, ImageBatcher};
 use super::transform::ImageItem;
 
 /// Batches of `batch_size` items of a dataset, in order, made by `workers` threads (none: made
