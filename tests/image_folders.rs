@@ -9,7 +9,11 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use burn::data::dataset::Dataset;
-use inception::data::{FashionMnist, ImageDataset, ImageFolder, Layout, Split};
+use burn::tensor::Device;
+use inception::data::{
+    data_loader, network_input, read_image, FashionMnist, ImageDataset, ImageFolder, Layout,
+    LoaderOptions, Split,
+};
 use predicates::prelude::*;
 
 fn inception() -> Command {
@@ -130,6 +134,15 @@ fn image_folders_train_evaluate_and_predict_from_the_command_line() {
             predicate::str::contains("trained on image folders")
                 .and(predicate::str::contains("--data DIR")),
         );
+    // A folder of images: one line each.
+    let all = inception()
+        .args(["predict", "--checkpoint"])
+        .arg(&ckpt)
+        .arg(data.path().join("val"))
+        .assert()
+        .success();
+    let lines = String::from_utf8(all.get_output().stdout.clone()).unwrap();
+    assert_eq!(lines.lines().count(), 120, "{lines}");
     let bag = data.path().join("val").join("bag").join("0000.png");
     inception()
         .args(["predict", "--checkpoint"])
@@ -138,6 +151,43 @@ fn image_folders_train_evaluate_and_predict_from_the_command_line() {
         .assert()
         .success()
         .stdout(predicate::str::is_match(r"0000\.png: (bag|sandal|trouser) \(\d+\.\d%\)").unwrap());
+}
+
+/// `predict` prepares an image with the function training's path amounts to: the same tensor,
+/// for a colour and a gray image of odd sizes, into one and three channels.
+#[test]
+fn predict_prepares_an_image_exactly_as_training_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("things");
+    std::fs::create_dir_all(&class).unwrap();
+    image::RgbImage::from_fn(37, 23, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 11) as u8, 200])
+    })
+    .save(class.join("a.png"))
+    .unwrap();
+    image::GrayImage::from_fn(50, 41, |x, y| image::Luma([((x * y) % 256) as u8]))
+        .save(class.join("b.jpg"))
+        .unwrap();
+    let folder = ImageFolder::open(dir.path()).unwrap();
+    for channels in [1, 3] {
+        let options = LoaderOptions::evaluation([channels, 20, 20], 2, None);
+        let batch = data_loader(&folder, &options, &Device::flex())
+            .iter()
+            .next()
+            .unwrap()
+            .unwrap();
+        let values = batch.images.into_data().try_to_vec::<f32>().unwrap();
+        let len = channels * 400;
+        for (i, (path, _)) in folder.files().iter().enumerate() {
+            let prepared = network_input(&read_image(path, 0).unwrap(), 20, channels, false);
+            assert_eq!(
+                prepared,
+                values[i * len..(i + 1) * len],
+                "{}",
+                path.display()
+            );
+        }
+    }
 }
 
 #[test]
@@ -209,6 +259,35 @@ fn broken_folders_are_clear_errors() {
         .code(2)
         .stderr(predicate::str::contains("class folder `coat`"));
     std::fs::remove_dir(data.path().join("test").join("coat")).unwrap();
+    // An image beside the class folders.
+    let loose = data.path().join("train").join("stray.png");
+    std::fs::copy(
+        data.path().join("train").join("bag").join("0000.png"),
+        &loose,
+    )
+    .unwrap();
+    inception()
+        .args(["train", "--model", "lenet", "--epochs", "1", "--data"])
+        .arg(data.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "stray.png is an image outside any class folder",
+        ));
+    std::fs::remove_file(&loose).unwrap();
+    let empty_class = data.path().join("train").join("sandal");
+    for entry in std::fs::read_dir(&empty_class).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    inception()
+        .args(["train", "--model", "lenet", "--epochs", "1", "--data"])
+        .arg(data.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "sandal holds no PNG or JPEG images",
+        ));
+    write_folder(&data.path().join("train"), 5, 0);
     // A file that is not the image its name says: named, exit 2.
     let broken = data.path().join("train").join("bag").join("0001.png");
     std::fs::write(&broken, b"not a png").unwrap();

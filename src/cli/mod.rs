@@ -130,7 +130,7 @@ pub fn in_flags(message: &str) -> String {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     use crate::data::idx::IdxError;
     use crate::data::locate::LocateError;
-    use crate::data::{CifarError, LayoutError, LoadError};
+    use crate::data::{CifarError, FolderError, LayoutError, LoadError};
     use crate::interop::InteropError;
     use crate::models::{ModelError, NetworkFileError};
     use crate::nn::ShapeError;
@@ -143,6 +143,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<CifarError>()
             || cause.is::<LoadError>()
             || cause.is::<LayoutError>()
+            || cause.is::<FolderError>()
             || cause.is::<LocateError>()
             || cause.is::<image::ImageError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))

@@ -8,7 +8,8 @@ use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
 use super::{bad_input, CheckpointArgs, ComputeArgs};
-use crate::data::{convert_channels, resize_to_unit, RawImage};
+use crate::data::image_folder::images_under;
+use crate::data::{network_input, RawImage};
 use crate::interop::imagenet;
 use crate::models::Labels;
 
@@ -16,8 +17,9 @@ use crate::models::Labels;
 pub struct PredictArgs {
     #[command(flatten)]
     pub saved: CheckpointArgs,
-    /// PNG or JPEG images to classify.
-    #[arg(required = true, value_name = "IMAGE")]
+    /// PNG or JPEG images to classify, or folders of them (every image inside, subfolders
+    /// included).
+    #[arg(required = true, value_name = "IMAGE|DIR")]
     pub images: Vec<PathBuf>,
     /// Invert the image first (Fashion-MNIST shows light garments on black; photos are
     /// usually dark on light).
@@ -41,8 +43,19 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             args.saved.checkpoint.display()
         );
     }
-    let mut pixels = Vec::with_capacity(args.images.len() * channels * side * side);
+    let mut files = Vec::new();
     for path in &args.images {
+        if path.is_dir() {
+            files.extend(images_under(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        bad_input!("no PNG or JPEG images in {}", args.images[0].display());
+    }
+    let mut pixels = Vec::with_capacity(files.len() * channels * side * side);
+    for path in &files {
         let mut image = image::open(path)
             .with_context(|| format!("cannot read {} as a PNG or JPEG image", path.display()))?;
         if args.invert {
@@ -52,24 +65,14 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             pixels.extend(imagenet::preprocess(&image, side));
             continue;
         }
-        // As the model was trained: colour for CIFAR-10 and three-channel models of image
-        // folders, gray levels otherwise (repeated to the model's channels, as training
-        // repeats them).
-        let (w, h) = (image.width() as usize, image.height() as usize);
-        let colour = labels == Labels::Cifar10 || (!model.config.names.is_empty() && channels == 3);
-        let raw = if colour {
-            RawImage::rgb(image.to_rgb8().into_raw(), h, w, 0)
-        } else {
-            RawImage::gray(image.to_luma8().into_raw(), h, w, 0)
-        };
-        convert_channels(
-            &resize_to_unit(&raw, side),
-            raw.channels,
-            channels,
-            &mut pixels,
-        );
+        // As the model's training images were converted: gray data sets' models see a
+        // colour image made gray; CIFAR-10's and image folders' models see it as read.
+        let gray_data =
+            matches!(labels, Labels::FashionMnist | Labels::Mnist) && model.config.names.is_empty();
+        let raw = RawImage::from_dynamic(&image, 0);
+        pixels.extend(network_input(&raw, side, channels, gray_data));
     }
-    let n = args.images.len();
+    let n = files.len();
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [n, channels, side, side]), &device);
     let probs = softmax(model.forward(input), 1).into_data();
     let probs = probs
@@ -81,7 +84,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         args.top
             .unwrap_or(if labels == Labels::Imagenet { 5 } else { 1 }),
     );
-    for (i, path) in args.images.iter().enumerate() {
+    for (i, path) in files.iter().enumerate() {
         let row = &probs[i * classes..(i + 1) * classes];
         let mut order: Vec<usize> = (0..classes).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));

@@ -57,6 +57,19 @@ impl RawImage {
         }
     }
 
+    /// A decoded image as it is read for training: gray if it is gray, RGB otherwise (alpha
+    /// dropped, 16-bit values made 8-bit).
+    pub fn from_dynamic(image: &DynamicImage, label: u32) -> Self {
+        use image::ColorType;
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        match image.color() {
+            ColorType::L8 | ColorType::La8 | ColorType::L16 | ColorType::La16 => {
+                Self::gray(image.to_luma8().into_raw(), h, w, label)
+            }
+            _ => Self::rgb(image.to_rgb8().into_raw(), h, w, label),
+        }
+    }
+
     /// The same pixels as an `image` crate image (to resize or crop them).
     pub fn to_dynamic(&self) -> DynamicImage {
         let (w, h) = (self.cols as u32, self.rows as u32);

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, DatasetError};
-use image::ColorType;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -35,6 +34,10 @@ pub enum FolderError {
         class: String,
         train: PathBuf,
     },
+    #[error("{path} is an image outside any class folder; move it into the folder of its class (or out of {dir})")]
+    LooseImage { path: PathBuf, dir: PathBuf },
+    #[error("the class folder {dir} holds no PNG or JPEG images; add some or remove the folder")]
+    EmptyClass { dir: PathBuf },
     #[error("a validation fraction of {fraction} leaves {what}; give a fraction between 0 and 1 that leaves images on both sides")]
     BadFraction { fraction: f64, what: String },
 }
@@ -49,7 +52,7 @@ pub struct ImageFolder {
 }
 
 /// Whether `path` names an image file by its extension.
-fn is_image(path: &Path) -> bool {
+pub fn is_image(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
@@ -71,8 +74,8 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
 }
 
 impl ImageFolder {
-    /// The class folders of `dir` (sorted names; folders without images are left out, as
-    /// torchvision does with `allow_empty=False` by raising, here by skipping hidden ones).
+    /// The class folders of `dir` (sorted names; hidden folders left out). A class folder
+    /// without images, or an image beside the class folders, is an error, as in torchvision.
     pub fn open(dir: &Path) -> Result<Self, FolderError> {
         let mut classes = Vec::new();
         for path in sorted_entries(dir)? {
@@ -81,6 +84,11 @@ impl ImageFolder {
             };
             if path.is_dir() && !name.starts_with('.') {
                 classes.push(name.to_string());
+            } else if path.is_file() && is_image(&path) {
+                return Err(FolderError::LooseImage {
+                    path,
+                    dir: dir.to_path_buf(),
+                });
             }
         }
         let folder = Self::with_classes(dir, &classes)?;
@@ -115,10 +123,14 @@ impl ImageFolder {
             if !class_dir.is_dir() {
                 continue;
             }
+            let before = files.len();
             for path in sorted_entries(&class_dir)? {
                 if path.is_file() && is_image(&path) {
                     files.push((path, label as u32));
                 }
+            }
+            if files.len() == before {
+                return Err(FolderError::EmptyClass { dir: class_dir });
             }
         }
         let name = dir.file_name().map_or_else(
@@ -189,16 +201,22 @@ impl ImageFolder {
     }
 }
 
+/// The image files under `dir` (sorted by path, subfolders included).
+pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
+    let mut found = Vec::new();
+    for path in sorted_entries(dir)? {
+        if path.is_dir() {
+            found.extend(images_under(&path)?);
+        } else if is_image(&path) {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
 /// Reads one image file as gray (gray files) or RGB (every other colour type).
 pub fn read_image(path: &Path, label: u32) -> Result<RawImage, image::ImageError> {
-    let image = image::open(path)?;
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    Ok(match image.color() {
-        ColorType::L8 | ColorType::La8 | ColorType::L16 | ColorType::La16 => {
-            RawImage::gray(image.to_luma8().into_raw(), h, w, label)
-        }
-        _ => RawImage::rgb(image.to_rgb8().into_raw(), h, w, label),
-    })
+    Ok(RawImage::from_dynamic(&image::open(path)?, label))
 }
 
 impl ImageDataset for ImageFolder {

@@ -28,8 +28,11 @@ pub use data_split::{DataSplit, LoadError};
 pub use dataset::{ImageDataset, RawImage};
 pub use fashion::{FashionMnist, Split, CLASS_NAMES};
 pub use image_batch::{ImageBatch, ImageBatcher};
+pub use image_folder::read_image;
 pub use image_folder::{FolderError, ImageFolder};
 pub use layout::{Layout, LayoutError};
 pub use locate::{locate, locate_set};
 pub use statistics::channel_statistics;
-pub use transform::{check_channels, convert_channels, resize_to_unit, ImageItem, ResizeToTensor};
+pub use transform::{
+    check_channels, convert_channels, network_input, resize_to_unit, ImageItem, ResizeToTensor,
+};

@@ -43,6 +43,23 @@ fn unit_planes(pixels: &[u8], channels: usize) -> Vec<f32> {
     out
 }
 
+/// One image as a network of `channels` channels and side `side` takes it, converted exactly as
+/// training converts its images (resize, scale, channels); `gray_data` when the network was
+/// trained on gray images (a colour image is made gray first, then repeated as those were).
+/// `predict` prepares its images with it.
+pub fn network_input(image: &RawImage, side: usize, channels: usize, gray_data: bool) -> Vec<f32> {
+    let planes = resize_to_unit(image, side);
+    let mut out = Vec::with_capacity(channels * side * side);
+    if gray_data && image.channels == 3 {
+        let mut gray = Vec::with_capacity(side * side);
+        convert_channels(&planes, 3, 1, &mut gray);
+        convert_channels(&gray, 1, channels, &mut out);
+    } else {
+        convert_channels(&planes, image.channels, channels, &mut out);
+    }
+    out
+}
+
 /// torchvision's `rgb_to_grayscale` weights (ITU-R 601-2 luma).
 const LUMA: [f32; 3] = [0.2989, 0.587, 0.114];
 
