@@ -308,6 +308,39 @@ fn broken_folders_are_clear_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("0001.png"));
+    // Skipped instead, with a zero-byte JPEG too: counted and listed.
+    std::fs::write(
+        data.path().join("test").join("sandal").join("9999.jpg"),
+        b"",
+    )
+    .unwrap();
+    let run = data.path().join("skipping");
+    inception()
+        .args([
+            "train",
+            "--model",
+            "lenet",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "5",
+        ])
+        .arg("--skip-bad-images")
+        .arg("--data")
+        .arg(data.path())
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("2 unreadable image(s) left out")
+                .and(predicate::str::contains("(14 train / 6 test images)")),
+        );
+    let listed = std::fs::read_to_string(run.join("bad_images.csv")).unwrap();
+    assert!(
+        listed.contains("0001.png") && listed.contains("9999.jpg"),
+        "{listed}"
+    );
     let empty = tempfile::tempdir().unwrap();
     inception()
         .args(["train", "--data"])

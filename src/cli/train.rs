@@ -130,6 +130,10 @@ pub struct TrainArgs {
     /// model: `eval` and `predict` apply it too.
     #[arg(long, value_name = "none|auto|MEAN,STD", default_value = "none", value_parser = parse_normalize)]
     pub normalize: NormalizeArg,
+    /// Leave out images that do not decode instead of stopping (every image is decoded once
+    /// first; the ones left out are counted and listed in OUT/bad_images.csv).
+    #[arg(long)]
+    pub skip_bad_images: bool,
     /// For image folders without a test or val folder: keep this fraction of each class's
     /// images for validation (chosen with --seed; the list is written to OUT/val_split.csv).
     #[arg(long, value_name = "FRACTION")]
@@ -472,6 +476,24 @@ fn trained_on(run_dir: &Path) -> Option<TrainedOn> {
     Some((meta.model.labels.dataset(), split))
 }
 
+/// Says how many images `--skip-bad-images` left out, and lists them in `out/bad_images.csv`.
+fn record_skipped(out: &Path, skipped: &[(PathBuf, String)]) -> anyhow::Result<()> {
+    let mut csv = String::from("path,error\n");
+    for (path, error) in skipped {
+        let error = error.replace('"', "'");
+        csv += &format!("{},\"{error}\"\n", path.display());
+    }
+    let path = out.join("bad_images.csv");
+    crate::fsutil::write_atomic(&path, csv.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "--skip-bad-images: {} unreadable image(s) left out, listed in {}",
+        skipped.len(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// Writes which images a validation split kept on each side to `out/val_split.csv`.
 fn record_split(out: &Path, found: &FoundData) -> anyhow::Result<()> {
     let mut csv = String::from("split,class,path\n");
@@ -560,7 +582,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if args.resume.is_none() {
         args.config(&DataFacts::assumed(args.data.dataset))?;
     }
-    let found = args.data.load(known, val_split)?;
+    let mut found = args.data.load(known, val_split)?;
+    let skipped = if args.skip_bad_images {
+        let (train, mut bad) = found.train.without_unreadable();
+        let (test, bad_test) = found.test.without_unreadable();
+        bad.extend(bad_test);
+        (found.train, found.test) = (train, test);
+        bad
+    } else {
+        Vec::new()
+    };
     let fresh = match &args.resume {
         Some(_) => None,
         None => {
@@ -575,6 +606,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ensure_writable(&out)?;
     if let (Some(_), None) = (val_split, &args.resume) {
         record_split(&out, &found)?;
+    }
+    if args.skip_bad_images {
+        record_skipped(&out, &skipped)?;
     }
     let data = DataInfo {
         name: found.train.name(),

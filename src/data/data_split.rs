@@ -51,6 +51,18 @@ impl DataSplit {
         })
     }
 
+    /// Without the images that do not decode (image folders; built-in sets are validated
+    /// when read), and those left out with the reason.
+    pub fn without_unreadable(self) -> (Self, Vec<(std::path::PathBuf, String)>) {
+        match self {
+            Self::Folder(folder) => {
+                let (kept, bad) = folder.without_unreadable();
+                (Self::Folder(kept), bad)
+            }
+            other => (other, Vec::new()),
+        }
+    }
+
     fn inner(&self) -> &dyn Dataset<RawImage> {
         match self {
             Self::Idx(set) => set,

@@ -184,6 +184,31 @@ impl ImageFolder {
         Ok((part(train, "train"), part(val, "validation")))
     }
 
+    /// The images that decode, and each one that does not with the reason: every image is
+    /// decoded once, in parallel (what `--skip-bad-images` costs, once per run).
+    pub fn without_unreadable(&self) -> (Self, Vec<(PathBuf, String)>) {
+        use rayon::prelude::*;
+        let checked: Vec<Option<String>> = self
+            .files
+            .par_iter()
+            .map(|(path, label)| read_image(path, *label).err().map(|e| e.to_string()))
+            .collect();
+        let mut kept = Vec::new();
+        let mut bad = Vec::new();
+        for ((path, label), error) in self.files.iter().zip(checked) {
+            match error {
+                None => kept.push((path.clone(), *label)),
+                Some(error) => bad.push((path.clone(), error)),
+            }
+        }
+        let folder = Self {
+            name: self.name.clone(),
+            classes: self.classes.clone(),
+            files: Arc::new(kept),
+        };
+        (folder, bad)
+    }
+
     /// The same images under another name (for messages and figures).
     pub fn named(mut self, name: &str) -> Self {
         self.name = name.to_string();
