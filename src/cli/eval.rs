@@ -29,8 +29,9 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let device = args.compute.setup()?;
-    let model = args.saved.load(&device)?;
-    let test_set = data_of(&args.data, &model.config, &args.saved.checkpoint)?.test;
+    let (model, meta) = args.saved.load_with_meta(&device)?;
+    let training = meta.training.as_ref().map(|t| &t.config);
+    let test_set = data_of(&args.data, &model.config, training, &args.saved.checkpoint)?.test;
     let options =
         LoaderOptions::evaluation(model.config.input, args.batch_size as usize, args.limit);
     let loader = data_loader(&test_set, &options, &device);

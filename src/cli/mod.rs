@@ -246,20 +246,10 @@ impl DataArgs {
             (None, Some(dir)) => {
                 let layout = Layout::recognize(dir)?;
                 let (train, test) = layout.load(known, val_split)?;
-                let set = match (&layout, &train) {
-                    (_, DataSplit::Folder(_)) => None,
-                    (Layout::Builtin { set, .. }, _) => match (set, known) {
-                        (BuiltinSet::FashionMnist, Some(BuiltinSet::Mnist)) => {
-                            Some(BuiltinSet::Mnist)
-                        }
-                        _ => Some(*set),
-                    },
-                    _ => None,
-                };
                 Ok(FoundData {
+                    set: train.builtin_set(),
                     train,
                     test,
-                    set,
                     dir: layout.dir().to_path_buf(),
                 })
             }
@@ -268,12 +258,13 @@ impl DataArgs {
     }
 }
 
-/// The data `model` was trained on, as `data` finds it (a built-in set by its name, image
-/// folders cut as the training run cut them): the same classes, or a message saying what to
-/// give.
+/// The data `model` was trained on (by a run of settings `training`, if the checkpoint at
+/// `checkpoint` has them), as `data` finds it (a built-in set by its name, image folders cut as
+/// the training run cut them): the same classes, or a message saying what to give.
 fn data_of(
     data: &DataArgs,
     model: &crate::models::ModelConfig,
+    training: Option<&crate::train::TrainConfig>,
     checkpoint: &Path,
 ) -> anyhow::Result<FoundData> {
     if !model.names.is_empty() && data.data.is_none() && data.dataset.is_none() {
@@ -284,10 +275,7 @@ fn data_of(
             model.names.first().map_or("", String::as_str)
         );
     }
-    let training = crate::train::checkpoint::read_meta(checkpoint)
-        .ok()
-        .and_then(|meta| meta.training);
-    let val_split = training.and_then(|t| t.config.val_split.map(|f| (f, t.config.seed)));
+    let val_split = training.and_then(crate::train::TrainConfig::seeded_val_split);
     let found = data.load(model.labels.dataset(), val_split)?;
     let classes = found.test.class_names().len();
     if classes != model.num_classes {
@@ -322,7 +310,18 @@ pub struct CheckpointArgs {
 
 impl CheckpointArgs {
     fn load(&self, device: &burn::tensor::Device) -> anyhow::Result<crate::models::Model> {
-        let (model, _) = crate::train::checkpoint::load(&self.checkpoint, device)?;
+        Ok(self.load_with_meta(device)?.0)
+    }
+
+    /// The model and what else the checkpoint says (the run's settings, when it has them).
+    fn load_with_meta(
+        &self,
+        device: &burn::tensor::Device,
+    ) -> anyhow::Result<(
+        crate::models::Model,
+        crate::train::checkpoint::CheckpointMeta,
+    )> {
+        let (model, meta) = crate::train::checkpoint::load(&self.checkpoint, device)?;
         if let Some(expected) = self.model {
             if model.config.kind != Some(expected) {
                 bad_input!(
@@ -333,7 +332,7 @@ impl CheckpointArgs {
                 );
             }
         }
-        Ok(model)
+        Ok((model, meta))
     }
 }
 

@@ -48,7 +48,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or(dir);
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
-    let found = data_of(&args.data, &saved.model.config, &path)?;
+    let found = data_of(&args.data, &saved.model.config, Some(&state.config), &path)?;
     let train_images = burn::data::dataset::Dataset::len(&found.train);
     let test_set = found.test;
     let config = state.config;

@@ -470,9 +470,7 @@ type TrainedOn = (Option<BuiltinSet>, Option<(f64, u64)>);
 fn trained_on(run_dir: &Path) -> Option<TrainedOn> {
     let path = RunDir::new(run_dir, 0).resume_point().ok()?;
     let meta = crate::train::checkpoint::read_meta(&path).ok()?;
-    let split = meta
-        .training
-        .and_then(|t| t.config.val_split.map(|f| (f, t.config.seed)));
+    let split = meta.training.and_then(|t| t.config.seeded_val_split());
     Some((meta.model.labels.dataset(), split))
 }
 

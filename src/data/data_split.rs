@@ -51,6 +51,15 @@ impl DataSplit {
         })
     }
 
+    /// The built-in set it is a split of (`None` for an image folder).
+    pub fn builtin_set(&self) -> Option<BuiltinSet> {
+        match self {
+            Self::Idx(set) => Some(set.set()),
+            Self::Cifar10(_) => Some(BuiltinSet::Cifar10),
+            Self::Folder(_) => None,
+        }
+    }
+
     /// Without the images that do not decode (image folders; built-in sets are validated
     /// when read), and those left out with the reason.
     pub fn without_unreadable(self) -> (Self, Vec<(std::path::PathBuf, String)>) {

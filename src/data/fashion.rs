@@ -82,6 +82,11 @@ impl FashionMnist {
         }
     }
 
+    /// Which set it is: Fashion-MNIST or MNIST.
+    pub fn set(&self) -> BuiltinSet {
+        self.set
+    }
+
     /// The label of example `index`.
     pub fn label(&self, index: usize) -> u8 {
         self.labels[index]

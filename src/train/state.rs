@@ -120,6 +120,11 @@ impl TrainConfig {
         self.augment.validate()
     }
 
+    /// The validation split with the seed that chose it, if the run cut one (`val_split`).
+    pub fn seeded_val_split(&self) -> Option<(f64, u64)> {
+        self.val_split.map(|fraction| (fraction, self.seed))
+    }
+
     /// Optimizer steps in one epoch.
     pub fn steps_per_epoch(&self, train_images: usize) -> usize {
         let images = self
