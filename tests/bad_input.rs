@@ -199,12 +199,12 @@ fn bad_checkpoints_and_images() {
     e(
         "broken PNG given to predict",
         &["predict", "--checkpoint", &good, &png],
-        "as a PNG or JPEG image",
+        "photo.png: the PNG data is truncated or corrupt",
     );
     e(
         "missing image",
         &["predict", "--checkpoint", &good, "/nonexistent/a.png"],
-        "cannot read /nonexistent/a.png",
+        "cannot read the image /nonexistent/a.png: cannot read the file: No such file",
     );
     e(
         "resume of a model-only checkpoint",

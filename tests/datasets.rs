@@ -13,7 +13,8 @@ use inception::data::builtin::{CIFAR10_FILES, CIFAR10_FOLDER};
 use inception::data::cifar::encode_records;
 use inception::data::locate::{unpack_cifar10, SearchPlan};
 use inception::data::{
-    data_loader, BuiltinSet, DataSplit, FashionMnist, ImageDataset, LoaderOptions, Split,
+    data_loader, BuiltinSet, DataSplit, FashionMnist, ImageDataset, LoaderOptions, ResizeMode,
+    Split,
 };
 use predicates::prelude::*;
 
@@ -94,7 +95,7 @@ fn cifar10_records_read_back_as_rgb_and_batch_to_any_channels() {
     let device = Device::flex();
     let rgb = data_loader(
         &train,
-        &LoaderOptions::evaluation([3, 32, 32], 8, None),
+        &LoaderOptions::evaluation([3, 32, 32], ResizeMode::Crop, 8, None),
         &device,
     );
     let batch = rgb.iter().next().unwrap().unwrap();
@@ -109,7 +110,7 @@ fn cifar10_records_read_back_as_rgb_and_batch_to_any_channels() {
     // For a gray network: torchvision's luma of the three planes.
     let gray = data_loader(
         &train,
-        &LoaderOptions::evaluation([1, 32, 32], 8, None),
+        &LoaderOptions::evaluation([1, 32, 32], ResizeMode::Crop, 8, None),
         &device,
     );
     let values = gray

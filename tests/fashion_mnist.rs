@@ -4,7 +4,7 @@ mod common;
 
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
-use inception::data::{data_loader, FashionMnist, LoaderOptions, Split, CLASS_NAMES};
+use inception::data::{data_loader, FashionMnist, LoaderOptions, ResizeMode, Split, CLASS_NAMES};
 
 #[test]
 fn real_splits_have_official_sizes_and_first_labels() {
@@ -35,6 +35,7 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
     let device = Device::flex();
     let options = LoaderOptions {
         resize: 96,
+        resize_mode: ResizeMode::Crop,
         channels: 1,
         batch_size: 32,
         shuffle: None,

@@ -12,7 +12,7 @@ use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use inception::data::{
     data_loader, network_input, read_image, FashionMnist, ImageDataset, ImageFolder, Layout,
-    LoaderOptions, Split,
+    LoaderOptions, ResizeMode, Split,
 };
 use predicates::prelude::*;
 
@@ -169,8 +169,8 @@ fn predict_prepares_an_image_exactly_as_training_does() {
         .save(class.join("b.jpg"))
         .unwrap();
     let folder = ImageFolder::open(dir.path()).unwrap();
-    for channels in [1, 3] {
-        let options = LoaderOptions::evaluation([channels, 20, 20], 2, None);
+    for (channels, mode) in [(1, ResizeMode::Crop), (3, ResizeMode::Stretch)] {
+        let options = LoaderOptions::evaluation([channels, 20, 20], mode, 2, None);
         let batch = data_loader(&folder, &options, &Device::flex())
             .iter()
             .next()
@@ -179,7 +179,7 @@ fn predict_prepares_an_image_exactly_as_training_does() {
         let values = batch.images.into_data().try_to_vec::<f32>().unwrap();
         let len = channels * 400;
         for (i, (path, _)) in folder.files().iter().enumerate() {
-            let prepared = network_input(&read_image(path, 0).unwrap(), 20, channels, false);
+            let prepared = network_input(&read_image(path, 0).unwrap(), 20, mode, channels, false);
             assert_eq!(
                 prepared,
                 values[i * len..(i + 1) * len],
@@ -307,11 +307,26 @@ fn broken_folders_are_clear_errors() {
         .arg(data.path().join("run"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("0001.png"));
-    // Skipped instead, with a zero-byte JPEG too: counted and listed.
+        .stderr(predicate::str::contains(
+            "0001.png: the file is not a PNG or JPEG image (its first bytes are the text \"not a png\")",
+        ));
+    // Skipped instead, with a zero-byte JPEG and a truncated one too: counted and listed.
     std::fs::write(
         data.path().join("test").join("sandal").join("9999.jpg"),
         b"",
+    )
+    .unwrap();
+    let mut jpeg = Vec::new();
+    image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 7]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    jpeg.truncate(jpeg.len() * 2 / 3);
+    std::fs::write(
+        data.path().join("train").join("bag").join("truncated.jpg"),
+        jpeg,
     )
     .unwrap();
     let run = data.path().join("skipping");
@@ -333,12 +348,14 @@ fn broken_folders_are_clear_errors() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("2 unreadable image(s) left out")
+            predicate::str::contains("3 unreadable image(s) left out")
                 .and(predicate::str::contains("(14 train / 6 test images)")),
         );
     let listed = std::fs::read_to_string(run.join("bad_images.csv")).unwrap();
     assert!(
-        listed.contains("0001.png") && listed.contains("9999.jpg"),
+        listed.contains("0001.png")
+            && listed.contains("9999.jpg,\"the file is empty (0 bytes)\"")
+            && listed.contains("truncated.jpg,\"the JPEG data is truncated or corrupt"),
         "{listed}"
     );
     let empty = tempfile::tempdir().unwrap();

@@ -68,7 +68,12 @@ fn any_image_dataset_trains_with_its_own_classes() {
         &outcome.model,
         inception::data::data_loader(
             &test,
-            &inception::data::LoaderOptions::evaluation([1, 28, 28], 50, Some(200)),
+            &inception::data::LoaderOptions::evaluation(
+                [1, 28, 28],
+                inception::data::ResizeMode::Crop,
+                50,
+                Some(200),
+            ),
             &Device::flex(),
         )
         .as_ref(),

@@ -89,8 +89,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let batch = if args.real_images {
         let name = args.data.set_or(config.labels.dataset());
         let set = DataSplit::load(name, &args.data.locate(name)?, Split::Train)?;
-        BenchBatch::from_dataset(&set, options.batch, config.input, &device)
-            .map_err(|e| BadInput(in_flags(&e)))?
+        BenchBatch::from_dataset(
+            &set,
+            options.batch,
+            config.input,
+            config.resize_mode,
+            &device,
+        )
+        .map_err(|e| BadInput(in_flags(&e)))?
     } else {
         BenchBatch::random(options.batch, config.input, config.num_classes, &device)
     };

@@ -32,8 +32,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (model, meta) = args.saved.load_with_meta(&device)?;
     let training = meta.training.as_ref().map(|t| &t.config);
     let test_set = data_of(&args.data, &model.config, training, &args.saved.checkpoint)?.test;
-    let options =
-        LoaderOptions::evaluation(model.config.input, args.batch_size as usize, args.limit);
+    let options = LoaderOptions::evaluation(
+        model.config.input,
+        model.config.resize_mode,
+        args.batch_size as usize,
+        args.limit,
+    );
     let loader = data_loader(&test_set, &options, &device);
     let bar = eval_bar(loader.num_items() as u64);
     let start = std::time::Instant::now();

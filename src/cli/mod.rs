@@ -1,6 +1,7 @@
 //! The `inception` command line: a thin layer of clap parsers over the library.
 
 mod bench;
+mod bench_loader;
 mod eval;
 mod export;
 mod import;
@@ -31,7 +32,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model on Fashion-MNIST (defaults: the article's recipe for the model).
+    /// Train a model on Fashion-MNIST, MNIST, CIFAR-10 or a folder of images (defaults: the
+    /// article's recipe for the model).
     Train(Box<train::TrainArgs>),
     /// Test loss and accuracy of a saved model.
     Eval(eval::EvalArgs),
@@ -46,6 +48,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Training and inference throughput (images/s) with the PyTorch reference's protocol.
     Bench(bench::BenchArgs),
+    /// Images/s of the data pipeline alone (decode, resize, batch) on a folder of images.
+    BenchLoader(bench_loader::BenchLoaderArgs),
     /// Redraw a run's figures (curves, confusion matrix, predictions) as PNG and SVG.
     Plot(plot::PlotArgs),
     /// Network files: print a zoo model's as a starting point, list the layer types.
@@ -130,7 +134,7 @@ pub fn in_flags(message: &str) -> String {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     use crate::data::idx::IdxError;
     use crate::data::locate::LocateError;
-    use crate::data::{CifarError, FolderError, LayoutError, LoadError};
+    use crate::data::{CifarError, FolderError, ImageFileError, LayoutError, LoadError};
     use crate::interop::InteropError;
     use crate::models::{ModelError, NetworkFileError};
     use crate::nn::ShapeError;
@@ -145,7 +149,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<LayoutError>()
             || cause.is::<FolderError>()
             || cause.is::<LocateError>()
-            || cause.is::<image::ImageError>()
+            || cause.is::<ImageFileError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
             || matches!(cause.downcast_ref::<CheckpointError>(), Some(e) if !matches!(e, CheckpointError::Write { .. }))
             || matches!(cause.downcast_ref::<InteropError>(), Some(e) if !matches!(e, InteropError::Write { .. }))
@@ -352,6 +356,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchLoader(args) => bench_loader::run(args),
         Command::Net(command) => net::run(command),
     }
 }

@@ -55,6 +55,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     // The batch size of the run's own evaluation, for the same predictions.
     let options = LoaderOptions::evaluation(
         saved.model.config.input,
+        saved.model.config.resize_mode,
         config.batch_size,
         config.limit_test,
     );

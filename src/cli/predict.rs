@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{bad_input, CheckpointArgs, ComputeArgs};
 use crate::data::image_folder::images_under;
-use crate::data::{network_input, RawImage};
+use crate::data::{network_input, read_image};
 use crate::interop::imagenet;
 use crate::models::Labels;
 
@@ -56,10 +56,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     }
     let mut pixels = Vec::with_capacity(files.len() * channels * side * side);
     for path in &files {
-        let mut image = image::open(path)
-            .with_context(|| format!("cannot read {} as a PNG or JPEG image", path.display()))?;
+        let mut image = read_image(path, 0)
+            .with_context(|| format!("cannot read the image {}", path.display()))?;
         if args.invert {
-            image.invert();
+            image.pixels.iter_mut().for_each(|p| *p = 255 - *p);
         }
         if labels == Labels::Imagenet {
             pixels.extend(imagenet::preprocess(&image, side));
@@ -69,8 +69,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         // colour image made gray; CIFAR-10's and image folders' models see it as read.
         let gray_data =
             matches!(labels, Labels::FashionMnist | Labels::Mnist) && model.config.names.is_empty();
-        let raw = RawImage::from_dynamic(&image, 0);
-        pixels.extend(network_input(&raw, side, channels, gray_data));
+        let mode = model.config.resize_mode;
+        pixels.extend(network_input(&image, side, mode, channels, gray_data));
     }
     let n = files.len();
     let input = Tensor::<4>::from_data(TensorData::new(pixels, [n, channels, side, side]), &device);

@@ -10,6 +10,7 @@ use indicatif::ProgressBar;
 use super::{BadInput, ComputeArgs, DataArgs, FoundData, NetworkArgs};
 use crate::data::{
     channel_statistics, check_channels, Augmentation, BuiltinSet, DataSplit, ImageDataset,
+    ResizeMode,
 };
 use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
@@ -105,9 +106,13 @@ pub struct TrainArgs {
         help_heading = "Augmentation"
     )]
     pub contrast: f64,
-    /// Side the 28x28 images are resized to [default: recipe, 96].
+    /// Side of the network's square input, the images resized to it [default: the model's
+    /// recipe for gray sets (96 for googlenet), CIFAR-10's 32, the recipe's for image folders].
     #[arg(long)]
     pub resize: Option<usize>,
+    /// How images that are not square become square (square images come out the same).
+    #[arg(long, value_enum, default_value_t = ResizeMode::Crop)]
+    pub resize_mode: ResizeMode,
     /// Input channels; the gray images are repeated to fill them [default: the model's, 3 for
     /// googlenet-paper, else 1].
     #[arg(long)]
@@ -157,7 +162,7 @@ pub struct TrainArgs {
         long,
         value_name = "DIR",
         conflicts_with_all = [
-            "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "channels",
+            "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "resize_mode", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "val_split", "normalize", "out",
             "workers",
             "checkpoint_every", "keep_checkpoints", "log_every", "momentum", "nesterov",
@@ -213,10 +218,24 @@ impl TrainArgs {
         let model = model
             .with_input([channels, resize, resize])
             .with_normalize(normalize)
+            .with_resize_mode(self.resize_mode)
             .with_pool_mode(self.pool_mode);
         let model = match data.set {
+            // The set's own class names unless its files name them otherwise (CIFAR-10's
+            // batches.meta.txt): those are stored with the model.
+            Some(set)
+                if set
+                    .class_names()
+                    .iter()
+                    .copied()
+                    .eq(data.names.iter().map(String::as_str)) =>
+            {
+                model
+                    .with_classes(set.class_names().len())
+                    .with_labels(Labels::of_dataset(set))
+            }
             Some(set) => model
-                .with_classes(set.class_names().len())
+                .with_names(data.names.clone())
                 .with_labels(Labels::of_dataset(set)),
             None => model.with_names(data.names.clone()),
         };
@@ -413,6 +432,7 @@ fn with_statistics(mut config: TrainConfig, found: &FoundData) -> anyhow::Result
     let (mean, std) = channel_statistics(
         &found.train,
         config.model.input,
+        config.model.resize_mode,
         config.limit_train,
         config.workers.max(1),
     )
@@ -525,8 +545,13 @@ fn ensure_writable(dir: &std::path::Path) -> anyhow::Result<()> {
 /// saved in every checkpoint).
 fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
     let [c, h, w] = config.model.input;
+    // Images of any size (folders) are resized as the mode says; the built-in sets are square.
+    let resize = match config.model.names.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", config.model.resize_mode.describe()),
+    };
     println!(
-        "training {} on {} from {} ({} train / {} test images), input {c}x{h}x{w}",
+        "training {} on {} from {} ({} train / {} test images), input {c}x{h}x{w}{resize}",
         config.model.name,
         data.name,
         data.dir.display(),

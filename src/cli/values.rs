@@ -4,7 +4,7 @@
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
-use crate::data::BuiltinSet;
+use crate::data::{BuiltinSet, ResizeMode};
 use crate::device::Backend;
 use crate::models::{Labels, ModelKind, OptimizerKind, PoolMode};
 
@@ -102,5 +102,23 @@ impl ValueEnum for Backend {
             _ => "The default WGPU adapter (build with --features wgpu)",
         };
         Some(PossibleValue::new(self.name()).help(help))
+    }
+}
+
+impl ValueEnum for ResizeMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[ResizeMode::Crop, ResizeMode::Stretch]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            ResizeMode::Crop => PossibleValue::new("crop").help(
+                "The shorter side to the input's side, keeping the aspect ratio, then the centre \
+                 square (torchvision's Resize(side) + CenterCrop(side))",
+            ),
+            ResizeMode::Stretch => PossibleValue::new("stretch").help(
+                "The whole image squeezed to the square (torchvision's Resize((side, side)))",
+            ),
+        })
     }
 }

@@ -12,7 +12,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::RawImage;
-use super::transform::{convert_channels, resize_to_unit, ImageItem};
+use super::transform::{
+    convert_channels, resize_region, resize_to_unit, unit_planes, ImageItem, ResizeMode,
+};
 
 /// Which augmentations are on (all off by default). Applied to training data only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -86,10 +88,16 @@ impl Augmentation {
 
     /// Transforms one example into `side` x `side` planes in [0, 1] with the random choices
     /// of `rng` (the same choices for every channel).
-    pub fn apply(&self, item: &RawImage, side: usize, rng: &mut StdRng) -> ImageItem {
+    pub fn apply(
+        &self,
+        item: &RawImage,
+        side: usize,
+        mode: ResizeMode,
+        rng: &mut StdRng,
+    ) -> ImageItem {
         let mut pixels = match self.resized_crop {
             Some(scale) => resized_crop(item, side, scale, rng),
-            None => resize_to_unit(item, side),
+            None => resize_to_unit(item, side, mode),
         };
         if self.crop_padding > 0 {
             pixels = padded_crop(&pixels, side, self.crop_padding, rng);
@@ -147,16 +155,8 @@ fn resized_crop(item: &RawImage, side: usize, min_scale: f64, rng: &mut StdRng) 
         }
     }
     let (top, left, h, w) = chosen.unwrap_or((0, 0, rows, cols));
-    let crop = item
-        .to_dynamic()
-        .crop_imm(left as u32, top as u32, w as u32, h as u32);
-    let crop = RawImage {
-        pixels: crop.into_bytes(),
-        rows: h,
-        cols: w,
-        ..item.clone()
-    };
-    resize_to_unit(&crop, side)
+    let region = [left as f64, top as f64, w as f64, h as f64];
+    unit_planes(&resize_region(item, region, side, side), item.channels)
 }
 
 /// torchvision's `RandomCrop(side, padding)`: zero padding, then a random `side` x `side` window,
@@ -194,6 +194,7 @@ pub struct AugmentedDataset<D> {
     pub inner: D,
     pub augmentation: Augmentation,
     pub side: usize,
+    pub mode: ResizeMode,
     pub seed: u64,
 }
 
@@ -203,7 +204,9 @@ impl<D: Dataset<RawImage>> Dataset<ImageItem> for AugmentedDataset<D> {
         // StdRng::seed_from_u64 scrambles its seed, so neighbouring seeds give unrelated streams.
         let mut rng =
             StdRng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        Ok(self.augmentation.apply(&item, self.side, &mut rng))
+        Ok(self
+            .augmentation
+            .apply(&item, self.side, self.mode, &mut rng))
     }
 
     fn len(&self) -> usize {
@@ -240,7 +243,12 @@ mod tests {
         };
         let plane = 28 * 28;
         for seed in 0..10 {
-            let out = aug.apply(&rgb_gradient(), 28, &mut StdRng::seed_from_u64(seed));
+            let out = aug.apply(
+                &rgb_gradient(),
+                28,
+                ResizeMode::Crop,
+                &mut StdRng::seed_from_u64(seed),
+            );
             assert_eq!(
                 (out.pixels.len(), out.channels, out.label),
                 (3 * plane, 3, 4)
@@ -261,7 +269,12 @@ mod tests {
             resized_crop: Some(0.3),
             ..Augmentation::default()
         };
-        let out = crop.apply(&rgb_gradient(), 16, &mut StdRng::seed_from_u64(3));
+        let out = crop.apply(
+            &rgb_gradient(),
+            16,
+            ResizeMode::Crop,
+            &mut StdRng::seed_from_u64(3),
+        );
         assert_eq!(out.pixels.len(), 3 * 16 * 16);
         // The blue plane stays flat through crop and resize.
         assert!(out.pixels[2 * 256..]
@@ -273,8 +286,8 @@ mod tests {
     fn off_is_the_plain_transform() {
         let item = gradient();
         let mut rng = StdRng::seed_from_u64(1);
-        let plain = Augmentation::default().apply(&item, 32, &mut rng);
-        assert_eq!(plain.pixels, resize_to_unit(&item, 32));
+        let plain = Augmentation::default().apply(&item, 32, ResizeMode::Crop, &mut rng);
+        assert_eq!(plain.pixels, resize_to_unit(&item, 32, ResizeMode::Crop));
         assert_eq!(plain.label, 3);
     }
 
@@ -285,10 +298,15 @@ mod tests {
             hflip: true,
             ..Augmentation::default()
         };
-        let plain = resize_to_unit(&item, 28);
+        let plain = resize_to_unit(&item, 28, ResizeMode::Crop);
         let mut flipped = 0;
         for seed in 0..20 {
-            let out = aug.apply(&item, 28, &mut StdRng::seed_from_u64(seed));
+            let out = aug.apply(
+                &item,
+                28,
+                ResizeMode::Crop,
+                &mut StdRng::seed_from_u64(seed),
+            );
             if out.pixels != plain {
                 flipped += 1;
                 assert_eq!(out.pixels[0], plain[27]);
@@ -321,7 +339,12 @@ mod tests {
             ..Augmentation::default()
         };
         for seed in 0..20 {
-            let out = aug.apply(&gradient(), 32, &mut StdRng::seed_from_u64(seed));
+            let out = aug.apply(
+                &gradient(),
+                32,
+                ResizeMode::Crop,
+                &mut StdRng::seed_from_u64(seed),
+            );
             assert_eq!(out.pixels.len(), 32 * 32);
             assert!(out.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
         }
@@ -341,6 +364,7 @@ mod tests {
             inner: burn::data::dataset::InMemDataset::new(data.clone()),
             augmentation: aug.clone(),
             side: 28,
+            mode: ResizeMode::Crop,
             seed,
         };
         let (a, b, c) = (dataset(7), dataset(7), dataset(8));

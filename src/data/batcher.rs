@@ -12,13 +12,15 @@ use super::dataset::ImageDataset;
 use super::dataset::RawImage;
 use super::image_batch::{ImageBatch, ImageBatcher};
 use super::ordered_loader::OrderedLoader;
-use super::transform::{ImageItem, ResizeToTensor};
+use super::transform::{ImageItem, ResizeMode, ResizeToTensor};
 
 /// How to load one split.
 #[derive(Debug, Clone)]
 pub struct LoaderOptions {
     /// Side of the square images fed to the model (torchvision `Resize`).
     pub resize: usize,
+    /// How images that are not square become square.
+    pub resize_mode: ResizeMode,
     /// Channels of the model input (gray images repeated, RGB ones made gray for one).
     pub channels: usize,
     pub batch_size: usize,
@@ -39,11 +41,18 @@ pub struct LoaderOptions {
 
 impl LoaderOptions {
     /// Evaluation: the first `limit` examples in file order, resized for a model input
-    /// `[channels, side, side]`, no augmentation.
-    pub fn evaluation(input: [usize; 3], batch_size: usize, limit: Option<usize>) -> Self {
+    /// `[channels, side, side]` (images that are not square as `resize_mode` says), no
+    /// augmentation.
+    pub fn evaluation(
+        input: [usize; 3],
+        resize_mode: ResizeMode,
+        batch_size: usize,
+        limit: Option<usize>,
+    ) -> Self {
         let [channels, side, _] = input;
         Self {
             resize: side,
+            resize_mode,
             channels,
             batch_size,
             shuffle: None,
@@ -82,6 +91,7 @@ fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
                 inner: ordered,
                 augmentation: options.augmentation.clone(),
                 side: options.resize,
+                mode: options.resize_mode,
                 seed,
             };
             // Skipped after augmenting, so an example's random choices depend on its place in
@@ -91,6 +101,7 @@ fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
         _ => {
             let resize = ResizeToTensor {
                 side: options.resize,
+                mode: options.resize_mode,
             };
             let plain = MapperDataset::new(PartialDataset::new(ordered, skip, len), resize);
             loader(plain, options, device)

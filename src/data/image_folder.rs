@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::dataset::{ImageDataset, RawImage};
+use super::image_file::read_image;
 
 /// The file extensions read as images (any case).
 pub const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -239,11 +240,6 @@ pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>, FolderError> {
     Ok(found)
 }
 
-/// Reads one image file as gray (gray files) or RGB (every other colour type).
-pub fn read_image(path: &Path, label: u32) -> Result<RawImage, image::ImageError> {
-    Ok(RawImage::from_dynamic(&image::open(path)?, label))
-}
-
 impl ImageDataset for ImageFolder {
     fn name(&self) -> String {
         self.name.clone()
@@ -264,7 +260,7 @@ impl Dataset<RawImage> for ImageFolder {
         };
         read_image(path, *label).map_err(|e| {
             DatasetError::new(std::io::Error::other(format!(
-                "cannot read {} as a PNG or JPEG image: {e}",
+                "cannot read the image {}: {e}",
                 path.display()
             )))
         })

@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod fashion;
 pub mod idx;
 pub mod image_batch;
+pub mod image_file;
 pub mod image_folder;
 pub mod layout;
 pub mod locate;
@@ -28,11 +29,12 @@ pub use data_split::{DataSplit, LoadError};
 pub use dataset::{ImageDataset, RawImage};
 pub use fashion::{FashionMnist, Split, CLASS_NAMES};
 pub use image_batch::{ImageBatch, ImageBatcher};
-pub use image_folder::read_image;
+pub use image_file::{decode_image, read_image, ImageFileError};
 pub use image_folder::{FolderError, ImageFolder};
 pub use layout::{Layout, LayoutError};
 pub use locate::{locate, locate_set};
 pub use statistics::channel_statistics;
 pub use transform::{
-    check_channels, convert_channels, network_input, resize_to_unit, ImageItem, ResizeToTensor,
+    check_channels, convert_channels, network_input, resize_to_unit, ImageItem, ResizeMode,
+    ResizeToTensor,
 };

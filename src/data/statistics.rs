@@ -6,20 +6,22 @@ use burn::tensor::Device;
 
 use super::batcher::{data_loader, LoaderOptions};
 use super::dataset::ImageDataset;
+use super::transform::ResizeMode;
 
 /// The mean and (population) standard deviation of every channel over the first `limit`
-/// images of `dataset` (all without a limit), prepared for a network input `[c, side, side]`,
-/// read by `workers` threads. Sums in float64.
+/// images of `dataset` (all without a limit), prepared for a network input `[c, side, side]`
+/// (resized as `mode` says), read by `workers` threads. Sums in float64.
 pub fn channel_statistics<D: ImageDataset>(
     dataset: &D,
     input: [usize; 3],
+    mode: ResizeMode,
     limit: Option<usize>,
     workers: usize,
 ) -> Result<(Vec<f32>, Vec<f32>), DatasetError> {
     let channels = input[0];
     let options = LoaderOptions {
         workers,
-        ..LoaderOptions::evaluation(input, 256, limit)
+        ..LoaderOptions::evaluation(input, mode, 256, limit)
     };
     let loader = data_loader(dataset, &options, &Device::flex());
     let (mut sum, mut squares, mut count) = (vec![0f64; channels], vec![0f64; channels], 0usize);
@@ -64,7 +66,7 @@ mod tests {
             pixels: vec![0, 0, 0, 0, 255, 255, 255, 255],
         };
         let set = FashionMnist::from_parts(images, vec![0, 1]);
-        let (mean, std) = channel_statistics(&set, [3, 2, 2], None, 1).unwrap();
+        let (mean, std) = channel_statistics(&set, [3, 2, 2], ResizeMode::Crop, None, 1).unwrap();
         assert_eq!(mean, vec![0.5; 3]);
         assert_eq!(std, vec![0.5; 3]);
     }

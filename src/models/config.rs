@@ -10,6 +10,7 @@ use super::network_file::{Header, NetworkFile, NetworkFileError};
 use super::normalize::Normalize;
 use super::recipe::Recipe;
 use super::zoo::ModelKind;
+use crate::data::ResizeMode;
 use crate::nn::{Init, Registry};
 
 /// The largest image side accepted (larger ones would only exhaust memory).
@@ -54,6 +55,15 @@ pub struct ModelConfig {
     /// Per-channel normalization the model applies to its input (none: images in [0, 1]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalize: Option<Normalize>,
+    /// How images that are not square were made square for it (and are, by `eval`, `predict`
+    /// and `export`). Checkpoints written before this was recorded stretched them.
+    #[serde(default = "stretched_before_recorded")]
+    pub resize_mode: ResizeMode,
+}
+
+/// What checkpoints without `resize_mode` did.
+fn stretched_before_recorded() -> ResizeMode {
+    ResizeMode::Stretch
 }
 
 /// Why a network cannot be described or built.
@@ -127,6 +137,7 @@ impl ModelConfig {
             labels: Labels::guess(num_classes),
             names: Vec::new(),
             normalize: None,
+            resize_mode: ResizeMode::default(),
         })
     }
 
@@ -164,6 +175,7 @@ impl ModelConfig {
             labels: Labels::guess(num_classes),
             names: Vec::new(),
             normalize: None,
+            resize_mode: ResizeMode::default(),
         }
     }
 
@@ -186,6 +198,35 @@ impl ModelConfig {
     /// Normalizes the input per channel (`None`: not at all).
     pub fn with_normalize(mut self, normalize: Option<Normalize>) -> Self {
         self.normalize = normalize;
+        self
+    }
+
+    /// What a program using the exported weights must know to feed the network as it was
+    /// trained, as text (JSON values): `inception.input` ([channels, height, width]),
+    /// `inception.resize_mode` (`crop` or `stretch`), `inception.normalize` (per-channel
+    /// `mean` and `std` applied to pixels in [0, 1], or `null`: none), `inception.classes`
+    /// (the class names in label order) and `inception.model`.
+    pub fn export_metadata(&self) -> Vec<(String, String)> {
+        let json = |value: serde_json::Value| value.to_string();
+        let normalize = self.normalize.as_ref().map_or(
+            serde_json::Value::Null,
+            |n| serde_json::json!({"mean": n.mean, "std": n.std}),
+        );
+        [
+            ("model", json(self.name.clone().into())),
+            ("input", json(serde_json::json!(self.input))),
+            ("resize_mode", json(serde_json::json!(self.resize_mode))),
+            ("normalize", json(normalize)),
+            ("classes", json(serde_json::json!(self.class_names()))),
+        ]
+        .into_iter()
+        .map(|(key, value)| (format!("inception.{key}"), value))
+        .collect()
+    }
+
+    /// Makes images that are not square square as `mode` says.
+    pub fn with_resize_mode(mut self, mode: ResizeMode) -> Self {
+        self.resize_mode = mode;
         self
     }
 

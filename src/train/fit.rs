@@ -284,7 +284,12 @@ fn run<N: Classifier, D: ImageDataset>(
     // In file order (one worker), so that predictions line up with the test images.
     let test_loader = data_loader(
         test_set,
-        &LoaderOptions::evaluation(config.model.input, config.batch_size, config.limit_test),
+        &LoaderOptions::evaluation(
+            config.model.input,
+            config.model.resize_mode,
+            config.batch_size,
+            config.limit_test,
+        ),
         &train_device.clone().inner(),
     );
     for epoch in trainer.progress.epochs_done + 1..=config.epochs {
@@ -407,6 +412,7 @@ impl<D: ImageDataset> Run<'_, D> {
             self.train_set,
             &LoaderOptions {
                 resize: config.model.input[1],
+                resize_mode: config.model.resize_mode,
                 channels: config.model.input[0],
                 batch_size: config.batch_size,
                 shuffle: Some(epoch_seed(config.seed, epoch)),
