@@ -645,7 +645,7 @@ mod tests {
         // Exported for PyTorch: every tensor under its PyTorch name, MyDense's weight as an
         // `nn.Linear` stores it.
         let file = whole_dir.path().join("weights.safetensors");
-        inception::interop::export_safetensors(&whole.model, &file).unwrap();
+        inception::interop::export_safetensors(&whole.model, &file, &[]).unwrap();
         let dict = inception::interop::read_state_dict(&file).unwrap();
         assert_eq!(dict.tensors["squeeze.weight"].shape, vec![64, 784]);
         assert_eq!(dict.tensors["hidden.weight"].shape, vec![64, 64]);

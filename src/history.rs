@@ -107,9 +107,14 @@ impl Confusion {
         (support > 0).then(|| self.count(truth, truth) as f64 / support as f64)
     }
 
+    /// Above this many classes, [`Self::table`] lists the classes instead of the matrix (a
+    /// terminal has no room for its columns; the figure has).
+    pub const TABLE_CLASSES: usize = 20;
+
     /// The matrix as text: a row per true class with its counts and accuracy, `names` giving
     /// the class names (numbers where missing). Classes that neither occur nor are predicted
-    /// are left out.
+    /// are left out. Above [`Self::TABLE_CLASSES`] classes, a row per class with its images,
+    /// accuracy and the class it is most often taken for, instead.
     pub fn table(&self, names: &[&str]) -> String {
         let name = |c: usize| {
             names
@@ -120,6 +125,9 @@ impl Confusion {
         let shown: Vec<usize> = (0..self.classes)
             .filter(|&c| self.support(c) > 0 || predicted(c))
             .collect();
+        if shown.len() > Self::TABLE_CLASSES {
+            return self.class_list(&shown, &name);
+        }
         let width = shown
             .iter()
             .map(|&c| name(c).len())
@@ -146,6 +154,41 @@ impl Confusion {
                 Some(acc) => out += &format!("  {acc:>8.3}\n"),
                 None => out += &format!("  {:>8}\n", "-"),
             }
+        }
+        out
+    }
+}
+
+impl Confusion {
+    /// One line per class: images, right answers, accuracy, the most frequent mistake.
+    fn class_list(&self, shown: &[usize], name: &dyn Fn(usize) -> String) -> String {
+        let width = shown
+            .iter()
+            .map(|&c| name(c).len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let mut out = format!(
+            "{:>width$}  {:>7}  {:>7}  {:>8}  most often taken for\n",
+            "class", "images", "right", "accuracy"
+        );
+        for &t in shown {
+            let accuracy = self
+                .class_accuracy(t)
+                .map_or_else(|| "-".to_string(), |a| format!("{a:.3}"));
+            let mistake = shown
+                .iter()
+                .filter(|&&p| p != t && self.count(t, p) > 0)
+                .max_by_key(|&&p| (self.count(t, p), std::cmp::Reverse(p)))
+                .map_or_else(String::new, |&p| {
+                    format!("{} ({})", name(p), self.count(t, p))
+                });
+            out += &format!(
+                "{:>width$}  {:>7}  {:>7}  {accuracy:>8}  {mistake}\n",
+                name(t),
+                self.support(t),
+                self.count(t, t)
+            );
         }
         out
     }

@@ -46,6 +46,18 @@ fn import_then_export_gives_back_the_pytorch_tensors() {
         interop::read_state_dict(&exported).unwrap(),
         interop::read_state_dict(&lenet_pth()).unwrap()
     );
+    // What a program needs to feed it, in the header: input, resizing, normalization, classes.
+    let bytes = std::fs::read(&exported).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().clone().unwrap();
+    let get = |key: &str| metadata.get(key).map(String::as_str);
+    assert_eq!(get("format"), Some("pt"));
+    assert_eq!(get("inception.model"), Some("\"lenet\""));
+    assert_eq!(get("inception.input"), Some("[1,28,28]"));
+    assert_eq!(get("inception.resize_mode"), Some("\"crop\""));
+    assert_eq!(get("inception.normalize"), Some("null"));
+    let classes: Vec<String> = serde_json::from_str(get("inception.classes").unwrap()).unwrap();
+    assert_eq!(classes, inception::data::CLASS_NAMES);
 }
 
 #[test]
@@ -117,7 +129,7 @@ fn torchvision_googlenet(path: &Path) {
         dict.tensors.insert(name, TorchTensor { shape, values });
     }
     let model = interop::load_state_dict(model, &dict, path).unwrap();
-    interop::export_safetensors(&model, path).unwrap();
+    interop::export_safetensors(&model, path, &[]).unwrap();
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn exported_safetensors_read_back_identically() {
     let model = interop::load_state_dict(model, &state, Path::new("generated")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("googlenet-bn.safetensors");
-    interop::export_safetensors(&model, &path).unwrap();
+    interop::export_safetensors(&model, &path, &[]).unwrap();
     assert_eq!(interop::read_state_dict(&path).unwrap(), state);
     // PyTorch's batch norm also wants its counters.
     let bytes = std::fs::read(&path).unwrap();

@@ -455,3 +455,47 @@ fn prediction_grid_frames_exactly_the_wrong_ones_in_red() {
         assert!(gray > 300, "image {i} is blank");
     }
 }
+
+#[test]
+fn a_hundred_classes_stay_legible_in_the_confusion_matrix() {
+    let names: Vec<String> = (0..100).map(|i| format!("species number {i}")).collect();
+    let mut confusion = Confusion::new(100);
+    for t in 0..100 {
+        for _ in 0..9 {
+            confusion.add(t, t);
+        }
+        confusion.add(t, (t + 1) % 100);
+    }
+    let figure = ConfusionFigure {
+        confusion: &confusion,
+        names: &names,
+        title: "confusion matrix after epoch 3".into(),
+    };
+    let (svg, bytes) = draw_figure(&figure).unwrap();
+    // Every class: its row labelled with index and whole name, in a font of 12 px (which
+    // plotters writes as 9.68 in the SVG, as it writes the 13 px of 10 classes as 10.48); its
+    // column headed by its index; its accuracy at the end of its row.
+    let mut rows = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let label = format!("{i} {name}");
+        let (_, y) = text_at(&svg, &label).unwrap_or_else(|| panic!("no row {label}"));
+        rows.push(y);
+        let end = svg.find(&format!(">\n{label}\n</text>")).unwrap();
+        let tag = &svg[svg[..end].rfind("<text").unwrap()..end];
+        assert!(tag.contains("font-size=\"9.677"), "{tag}");
+        assert!(text_at(&svg, &i.to_string()).is_some(), "no column {i}");
+    }
+    assert!(
+        rows.windows(2).all(|w| w[1] - w[0] == 16.0),
+        "rows 16 px apart"
+    );
+    assert_eq!(texts_at(&svg, "0.900").len(), 100);
+    // The whole matrix is in the picture: 100 cells of 16 px and the labels beside it.
+    let image = png(&bytes);
+    assert!(image.width() >= 1600 + 200 && image.height() >= 1600 + 80);
+    // The diagonal blue, the cell right of it red.
+    let (left, top) = (image.width() - 90 - 1600, 80);
+    let cell = |t: u32, p: u32| image.get_pixel(left + p * 16 + 8, top + t * 16 + 8).0;
+    assert!(cell(50, 50)[2] > cell(50, 50)[0] + 60, "{:?}", cell(50, 50));
+    assert!(cell(50, 51)[0] > cell(50, 51)[2] + 30, "{:?}", cell(50, 51));
+}

@@ -30,10 +30,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let device = burn::tensor::Device::flex();
     let model = args.saved.load(&device)?;
     match args.format {
-        ExportFormat::Safetensors => interop::export_safetensors(&model, &args.out)?,
+        ExportFormat::Safetensors => {
+            let metadata = model.config.export_metadata();
+            interop::export_safetensors(&model, &args.out, &metadata)?
+        }
     }
     println!(
-        "exported {} tensors of the {} model in {} to {} (PyTorch names; see scripts/torch_zoo.py)",
+        "exported {} tensors of the {} model in {} to {} (PyTorch names; see scripts/torch_zoo.py; \
+         input size, resizing, normalization and class names in the file's metadata)",
         interop::torch_names(&model).len(),
         model.config.name,
         args.saved.checkpoint.display(),

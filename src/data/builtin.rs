@@ -24,6 +24,9 @@ pub const IDX_FILES: [&str; 4] = [
 ];
 
 /// The record files of CIFAR-10's binary version, as its archive holds them.
+/// CIFAR-10's class names, one per line, label order (beside the record files).
+pub const CIFAR10_META: &str = "batches.meta.txt";
+
 pub const CIFAR10_FILES: [&str; 6] = [
     "data_batch_1.bin",
     "data_batch_2.bin",

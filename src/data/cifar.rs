@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, DatasetError};
 
-use super::builtin::{BuiltinSet, CIFAR10_FILES};
+use super::builtin::{BuiltinSet, CIFAR10_FILES, CIFAR10_META};
 use super::dataset::{ImageDataset, RawImage};
 use super::fashion::Split;
 
@@ -29,6 +29,8 @@ pub enum CifarError {
     },
     #[error("{path}: {len} bytes is not a whole number of {RECORD_BYTES}-byte CIFAR-10 records; the file is incomplete or not CIFAR-10's binary version, download it again")]
     PartialRecord { path: PathBuf, len: usize },
+    #[error("{path} names {found} classes; CIFAR-10's class names file has one per line, 10 in all (remove it to use CIFAR-10's own names)")]
+    BadMeta { path: PathBuf, found: usize },
     #[error("{path}: record {index} has label {label}, CIFAR-10's are 0 to 9; is this CIFAR-100 or another file?")]
     BadLabel {
         path: PathBuf,
@@ -43,6 +45,8 @@ pub struct Cifar10 {
     /// `len` images of 32x32 pixels, red, green and blue side by side.
     pixels: Arc<Vec<u8>>,
     labels: Arc<Vec<u8>>,
+    /// From `batches.meta.txt` where the folder has it, CIFAR-10's own otherwise.
+    names: Arc<Vec<String>>,
 }
 
 impl Cifar10 {
@@ -69,7 +73,32 @@ impl Cifar10 {
         Ok(Self {
             pixels: Arc::new(pixels),
             labels: Arc::new(labels),
+            names: Arc::new(Self::class_names_in(dir)?),
         })
+    }
+
+    /// The class names in `dir/batches.meta.txt` (one per line, blank lines left out, as the
+    /// archive has them), or CIFAR-10's own where the file is not there.
+    pub fn class_names_in(dir: &Path) -> Result<Vec<String>, CifarError> {
+        let path = dir.join(CIFAR10_META);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let names = BuiltinSet::Cifar10.class_names();
+                return Ok(names.iter().map(|s| s.to_string()).collect());
+            }
+            Err(error) => return Err(CifarError::Io { path, error }),
+        };
+        let names: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        match names.len() {
+            10 => Ok(names),
+            found => Err(CifarError::BadMeta { path, found }),
+        }
     }
 
     /// How many examples the split in `dir` has, from the files' sizes.
@@ -150,8 +179,7 @@ impl ImageDataset for Cifar10 {
     }
 
     fn class_names(&self) -> Vec<String> {
-        let names = BuiltinSet::Cifar10.class_names();
-        names.iter().map(|s| s.to_string()).collect()
+        self.names.to_vec()
     }
 
     fn channels(&self) -> usize {
@@ -204,5 +232,19 @@ mod tests {
         bad[RECORD_BYTES] = 12;
         let err = read_records(&bad, Path::new("t.bin"), &mut pixels, &mut labels).unwrap_err();
         assert!(err.to_string().contains("record 1 has label 12"), "{err}");
+    }
+
+    #[test]
+    fn class_names_come_from_batches_meta_txt() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = BuiltinSet::Cifar10.class_names();
+        assert_eq!(Cifar10::class_names_in(dir.path()).unwrap(), own);
+        let names: Vec<String> = (0..10).map(|i| format!("kind {i}")).collect();
+        // As in the archive: one per line, a blank line at the end.
+        std::fs::write(dir.path().join(CIFAR10_META), names.join("\n") + "\n\n").unwrap();
+        assert_eq!(Cifar10::class_names_in(dir.path()).unwrap(), names);
+        std::fs::write(dir.path().join(CIFAR10_META), "cat\ndog\n").unwrap();
+        let err = Cifar10::class_names_in(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("batches.meta.txt names 2 classes"), "{err}");
     }
 }

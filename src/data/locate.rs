@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 
 pub use super::builtin::file_in;
-use super::builtin::{BuiltinSet, CIFAR10_FILES};
+use super::builtin::{BuiltinSet, CIFAR10_FILES, CIFAR10_META};
 
 /// Fashion-MNIST's four files, with the MD5 of the official gzip files.
 pub const FILES: [(&str, &str); 4] = [
@@ -177,7 +177,8 @@ impl SearchPlan {
 /// from its verified `.tar.gz` into `dir`, each written atomically.
 ///
 /// By hand around the `tar` crate rather than `Archive::unpack`: only known file names are
-/// written, so an archive cannot place files outside `dir`.
+/// written, so an archive cannot place files outside `dir`. The class names
+/// (`batches.meta.txt`) come along.
 pub fn unpack_cifar10(archive: &Path, dir: &Path) -> Result<(), String> {
     let file = std::fs::File::open(archive)
         .map_err(|e| format!("cannot read {}: {e}", archive.display()))?;
@@ -190,7 +191,8 @@ pub fn unpack_cifar10(archive: &Path, dir: &Path) -> Result<(), String> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if !CIFAR10_FILES.contains(&name) {
+        let records = CIFAR10_FILES.contains(&name);
+        if !records && name != CIFAR10_META {
             continue;
         }
         let mut bytes = Vec::new();
@@ -198,7 +200,7 @@ pub fn unpack_cifar10(archive: &Path, dir: &Path) -> Result<(), String> {
         let target = dir.join(name);
         crate::fsutil::write_atomic(&target, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        found += 1;
+        found += usize::from(records);
     }
     if found < CIFAR10_FILES.len() {
         return Err(format!(

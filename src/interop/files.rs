@@ -164,8 +164,12 @@ fn read_safetensors(path: &Path) -> Result<StateDict, InteropError> {
 
 /// Serializes `dict` as safetensors (float32, little-endian), adding the `num_batches_tracked`
 /// counter PyTorch's batch norm expects beside each `running_mean`, so that
-/// `model.load_state_dict(safetensors.torch.load_file(path))` works in strict mode.
-pub fn safetensors_bytes(dict: &StateDict) -> Result<Vec<u8>, String> {
+/// `model.load_state_dict(safetensors.torch.load_file(path))` works in strict mode. `metadata`
+/// goes into the file's header beside `format: pt` (`safe_open(path, "pt").metadata()`).
+pub fn safetensors_bytes(
+    dict: &StateDict,
+    metadata: &[(String, String)],
+) -> Result<Vec<u8>, String> {
     let mut raw: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, tensor) in &dict.tensors {
         let bytes = tensor.values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -186,6 +190,7 @@ pub fn safetensors_bytes(dict: &StateDict) -> Result<Vec<u8>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut metadata: HashMap<String, String> = metadata.iter().cloned().collect();
+    metadata.insert("format".to_string(), "pt".to_string());
     safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())
 }

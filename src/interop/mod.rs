@@ -209,12 +209,17 @@ pub fn import<N: Classifier>(network: N, path: &Path) -> Result<N, InteropError>
     load_state_dict(network, &dict, path)
 }
 
-/// Writes `network`'s weights to `path` as safetensors with PyTorch's names, atomically.
-pub fn export_safetensors<N: Classifier>(network: &N, path: &Path) -> Result<(), InteropError> {
+/// Writes `network`'s weights to `path` as safetensors with PyTorch's names, atomically, with
+/// `metadata` in the file's header.
+pub fn export_safetensors<N: Classifier>(
+    network: &N,
+    path: &Path,
+    metadata: &[(String, String)],
+) -> Result<(), InteropError> {
     let write_error = |detail: String| InteropError::Write {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = safetensors_bytes(&state_dict(network)).map_err(write_error)?;
+    let bytes = safetensors_bytes(&state_dict(network), metadata).map_err(write_error)?;
     crate::fsutil::write_atomic(path, &bytes).map_err(|e| write_error(e.to_string()))
 }

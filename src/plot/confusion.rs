@@ -1,6 +1,8 @@
 //! The confusion matrix as a heat map: a row per true class, a column per predicted class,
-//! each cell's count written in it and shaded by the row's fraction; per-class accuracy at the
-//! right end of each row.
+//! each cell shaded by the row's fraction, its count written in it where cells are large
+//! enough; per-class accuracy at the right end of each row. Up to 20 classes the columns are
+//! headed by the names; with more, the cells shrink (100 classes: 16 pixels), the rows are
+//! labelled "index name" and the columns by index, so that every class stays legible.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -12,6 +14,24 @@ const CELL: i32 = 64;
 const LEFT: i32 = 120;
 const TOP: i32 = 80;
 const RIGHT: i32 = 90;
+/// Above this many classes the matrix is compact (indices over the columns, no counts).
+const NAMED_COLUMNS: usize = 20;
+/// The matrix's width in compact form, before the cells reach their smallest size.
+const COMPACT_WIDTH: i32 = 1600;
+/// Beyond this many classes only the first are drawn (the title says so).
+const MAX_DRAWN: usize = 200;
+
+/// Where things go, for a number of classes.
+struct Layout {
+    /// Classes drawn.
+    n: usize,
+    cell: i32,
+    /// Left margin: the row labels.
+    left: i32,
+    /// Row labels' font size.
+    font: u32,
+    compact: bool,
+}
 
 pub struct ConfusionFigure<'a> {
     pub confusion: &'a Confusion,
@@ -26,14 +46,48 @@ impl ConfusionFigure<'_> {
             .cloned()
             .unwrap_or_else(|| class.to_string())
     }
+
+    /// A row's label: the name, with its index in compact form (the column headings).
+    fn row_label(&self, class: usize, compact: bool) -> String {
+        match compact {
+            true => format!("{class} {}", self.name(class)),
+            false => self.name(class),
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        let n = self.confusion.classes.clamp(1, MAX_DRAWN);
+        let compact = n > NAMED_COLUMNS;
+        let (cell, font) = match compact {
+            false => (CELL, 13),
+            true => {
+                let cell = (COMPACT_WIDTH / n as i32).clamp(16, 40);
+                (cell, (cell - 4).clamp(10, 13) as u32)
+            }
+        };
+        // DejaVu Sans averages under 0.62 em per character.
+        let widest = (0..n)
+            .map(|c| self.row_label(c, compact).chars().count())
+            .max()
+            .unwrap_or(0);
+        let left = LEFT.max(16 + (widest as f64 * f64::from(font) * 0.62) as i32);
+        Layout {
+            n,
+            cell,
+            left,
+            font,
+            compact,
+        }
+    }
 }
 
 impl Figure for ConfusionFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        let n = self.confusion.classes.clamp(1, 30) as i32;
+        let Layout { n, cell, left, .. } = self.layout();
+        let n = n as i32;
         (
-            (LEFT + n * CELL + RIGHT).max(700) as u32,
-            (TOP + n * CELL + 50) as u32,
+            (left + n * cell + RIGHT).max(700) as u32,
+            (TOP + n * cell + 50) as u32,
         )
     }
 
@@ -42,36 +96,58 @@ impl Figure for ConfusionFigure<'_> {
         DB::ErrorType: 'static,
     {
         let m = self.confusion;
-        // Beyond 30 classes the cells get unreadable: draw the first 30.
-        let n = m.classes.min(30);
+        let Layout {
+            n,
+            cell,
+            left,
+            font,
+            compact,
+        } = self.layout();
         let text = |size| (FONT, size).into_font().color(&BLACK);
-        area.draw(&Text::new(self.title.clone(), (LEFT, 12), text(18)))?;
-        area.draw(&Text::new("predicted class", (LEFT, 38), text(13)))?;
+        let title = match n < m.classes {
+            true => format!("{} (the first {n} of {} classes)", self.title, m.classes),
+            false => self.title.clone(),
+        };
+        area.draw(&Text::new(title, (left, 12), text(18)))?;
+        let predicted = match compact {
+            true => "predicted class (index)",
+            false => "predicted class",
+        };
+        area.draw(&Text::new(predicted, (left, 38), text(13)))?;
         area.draw(&Text::new("true class", (8, TOP - 18), text(13)))?;
         area.draw(&Text::new(
             "accuracy",
-            (LEFT + n as i32 * CELL + 10, TOP - 18),
+            (left + n as i32 * cell + 10, TOP - 18),
             text(13),
         ))?;
         for p in 0..n {
-            let x = LEFT + p as i32 * CELL;
-            // The whole name over its column: on two lines, and smaller, if it must.
+            let x = left + p as i32 * cell;
             let fits = |line: &str, size: u32| {
                 area.estimate_text_size(line, &text(size))
-                    .is_ok_and(|(w, _)| w as i32 <= CELL - 4)
+                    .is_ok_and(|(w, _)| w as i32 <= cell - 2)
             };
+            if compact {
+                // The index, as large as fits (7 at least).
+                let index = p.to_string();
+                let size = (7..=11).rev().find(|&s| fits(&index, s)).unwrap_or(7);
+                area.draw(&Text::new(index, (x + 1, TOP - 16), text(size)))?;
+                continue;
+            }
+            // The whole name over its column: on two lines, and smaller, if it must.
             let (lines, size) = column_heading(&self.name(p), fits);
             for (k, line) in lines.iter().rev().enumerate() {
                 let y = TOP - 18 - 13 * k as i32;
                 area.draw(&Text::new(line.clone(), (x + 2, y), text(size)))?;
             }
         }
+        let half = font as i32 / 2;
         for t in 0..n {
-            let y = TOP + t as i32 * CELL;
-            area.draw(&Text::new(self.name(t), (8, y + CELL / 2 - 6), text(13)))?;
+            let y = TOP + t as i32 * cell;
+            let label = self.row_label(t, compact);
+            area.draw(&Text::new(label, (8, y + cell / 2 - half), text(font)))?;
             let support = m.support(t).max(1) as f64;
             for p in 0..n {
-                let x = LEFT + p as i32 * CELL;
+                let x = left + p as i32 * cell;
                 let count = m.count(t, p);
                 let fraction = count as f64 / support;
                 // Mistakes are rarer: a 20% confusion is already full red.
@@ -82,20 +158,20 @@ impl Figure for ConfusionFigure<'_> {
                 };
                 let color = shade(intensity, if t == p { BLUE_INK } else { RED_INK });
                 area.draw(&Rectangle::new(
-                    [(x, y), (x + CELL, y + CELL)],
+                    [(x, y), (x + cell, y + cell)],
                     color.filled(),
                 ))?;
                 area.draw(&Rectangle::new(
-                    [(x, y), (x + CELL, y + CELL)],
+                    [(x, y), (x + cell, y + cell)],
                     RGBColor(220, 220, 220),
                 ))?;
-                if count > 0 {
+                if count > 0 && !compact {
                     let ink = if intensity > 0.55 { WHITE } else { BLACK };
                     let label = count.to_string();
-                    let dx = CELL / 2 - 4 * label.len() as i32;
+                    let dx = cell / 2 - 4 * label.len() as i32;
                     area.draw(&Text::new(
                         label,
-                        (x + dx, y + CELL / 2 - 7),
+                        (x + dx, y + cell / 2 - 7),
                         (FONT, 14).into_font().color(&ink),
                     ))?;
                 }
@@ -103,8 +179,8 @@ impl Figure for ConfusionFigure<'_> {
             if let Some(acc) = m.class_accuracy(t) {
                 area.draw(&Text::new(
                     format!("{acc:.3}"),
-                    (LEFT + n as i32 * CELL + 14, y + CELL / 2 - 7),
-                    text(14),
+                    (left + n as i32 * cell + 14, y + cell / 2 - half),
+                    text(font),
                 ))?;
             }
         }

@@ -1,11 +1,14 @@
 //! The first test images with their true and predicted labels, as d2l's `show_fashion_mnist`
-//! shows them; a wrong prediction is written in red and framed in red.
+//! shows them; a wrong prediction is written in red and framed in red. Images larger than
+//! 32 pixels are drawn as 32x32 thumbnails (the middle square, as `--resize-mode crop` takes
+//! it): every pixel is a rectangle of the SVG, and a photo's millions would make it useless.
 
 use burn::data::dataset::Dataset;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, PlotResult, FONT};
+use crate::data::transform::resize_crop_to_unit;
 use crate::data::RawImage;
 
 const COLS: usize = 8;
@@ -14,6 +17,8 @@ const SCALE: i32 = 4;
 const CELL_W: i32 = 28 * SCALE + 28;
 const CELL_H: i32 = 28 * SCALE + 44;
 const WRONG: RGBColor = RGBColor(214, 39, 40);
+/// The largest side drawn pixel for pixel.
+const THUMBNAIL: usize = 32;
 
 pub struct PredictionGrid<'a> {
     pub test_set: &'a dyn Dataset<RawImage>,
@@ -49,19 +54,33 @@ impl Figure for PredictionGrid<'_> {
             (FONT, 16).into_font().color(&BLACK),
         ))?;
         for (i, &predicted) in self.predictions.iter().take(shown).enumerate() {
-            let item = self.test_set.get(i)?;
+            let item = thumbnail(self.test_set.get(i)?);
             let x0 = 10 + (i % COLS) as i32 * CELL_W;
             let y0 = 36 + (i / COLS) as i32 * CELL_H;
             let right = item.label == predicted;
             let ink = if right { BLACK } else { WRONG };
             let font = |color: &RGBColor| (FONT, 12).into_font().color(color);
+            // A name longer than the cell is cut, with an ellipsis.
+            let fitted = |name: String| {
+                let fits = |text: &str| {
+                    area.estimate_text_size(text, &font(&BLACK))
+                        .is_ok_and(|(w, _)| w as i32 <= CELL_W - 6)
+                };
+                let mut chars: Vec<char> = name.chars().collect();
+                let mut text = name;
+                while !fits(&text) && chars.len() > 1 {
+                    chars.pop();
+                    text = chars.iter().collect::<String>() + "…";
+                }
+                text
+            };
             area.draw(&Text::new(
-                name(item.label as usize),
+                fitted(name(item.label as usize)),
                 (x0, y0),
                 font(&BLACK),
             ))?;
             area.draw(&Text::new(
-                name(predicted as usize),
+                fitted(name(predicted as usize)),
                 (x0, y0 + 14),
                 font(&ink),
             ))?;
@@ -93,6 +112,25 @@ impl Figure for PredictionGrid<'_> {
             frame(area, (ix, iy), side, width, color)?;
         }
         Ok(())
+    }
+}
+
+/// `image` as drawn: itself up to 32 pixels square, else its middle square resized to 32.
+fn thumbnail(image: RawImage) -> RawImage {
+    if image.rows == image.cols && image.cols <= THUMBNAIL {
+        return image;
+    }
+    let side = THUMBNAIL.min(image.rows).min(image.cols);
+    let planes = resize_crop_to_unit(&image, side, side);
+    let plane = side * side;
+    let channels = image.channels;
+    let pixels = (0..plane)
+        .flat_map(|k| (0..channels).map(move |c| k + c * plane))
+        .map(|i| (planes[i] * 255.0).round() as u8)
+        .collect();
+    match channels {
+        1 => RawImage::gray(pixels, side, side, image.label),
+        _ => RawImage::rgb(pixels, side, side, image.label),
     }
 }
 

@@ -175,4 +175,25 @@ mod tests {
         // Too many classes for a matrix: none is kept.
         assert_eq!(Confusion::new(5000).classes, 0);
     }
+
+    #[test]
+    fn a_hundred_classes_are_listed_not_tabled() {
+        let mut m = Confusion::new(100);
+        for t in 0..100 {
+            for _ in 0..3 {
+                m.add(t, t);
+            }
+            m.add(t, (t + 7) % 100);
+        }
+        let names: Vec<String> = (0..100).map(|c| format!("class-{c}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let table = m.table(&names);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 101, "{table}");
+        assert!(lines.iter().all(|l| l.len() < 80), "{table}");
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["class-0", "4", "3", "0.750", "class-7", "(1)"]
+        );
+    }
 }
