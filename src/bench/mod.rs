@@ -8,6 +8,8 @@
 //! and count the subnormal numbers a step meets ([`Subnormals`]): `benches/late_epoch.sh` times
 //! steps from an early and a late checkpoint that way.
 
+pub mod loader;
+
 use std::time::Instant;
 
 use burn::module::{ModuleVisitor, Param};
@@ -19,7 +21,7 @@ use serde::Serialize;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::transform::Mapper;
 
-use crate::data::{check_channels, ImageBatcher, ImageDataset, ResizeToTensor};
+use crate::data::{check_channels, ImageBatcher, ImageDataset, ResizeMode, ResizeToTensor};
 use crate::models::{Model, ModelConfig};
 use crate::nn::params::initialize_now;
 use crate::nn::Classifier;
@@ -77,12 +79,13 @@ impl BenchBatch {
     }
 
     /// The first `batch` examples of `dataset` as training sees them: through the loader's own
-    /// transform (`ResizeToTensor`: resized to the input's side, scaled to [0, 1]) and batcher
-    /// (`ImageBatcher`: the gray channel repeated to the input's channels).
+    /// transform (`ResizeToTensor`: resized to the input's side as `mode` says, scaled to
+    /// [0, 1]) and batcher (`ImageBatcher`: the gray channel repeated to the input's channels).
     pub fn from_dataset<D: ImageDataset>(
         dataset: &D,
         batch: usize,
         input: [usize; 3],
+        mode: ResizeMode,
         device: &Device,
     ) -> Result<Self, String> {
         let [channels, h, w] = input;
@@ -100,7 +103,7 @@ impl BenchBatch {
                 dataset.len()
             ));
         }
-        let transform = ResizeToTensor { side: h };
+        let transform = ResizeToTensor { side: h, mode };
         let items = (0..batch)
             .map(|i| match dataset.get(i) {
                 Ok(raw) => Ok(transform.map(&raw)),
