@@ -40,7 +40,8 @@ fn impossible_flags() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 8] = [
+        ("unknown device", &["train", "--device", "gpu", "--out", o], "invalid value 'gpu' for '--device <DEVICE>': `gpu` is not a device; give cpu, cuda, cuda:N, wgpu"),
         ("batch 0", &["train", "--batch-size", "0", "--out", o], "--batch-size must be at least 1"),
         ("negative lr", &["train", "--lr=-0.1", "--out", o], "--lr must be a positive number, got -0.1"),
         ("lr not a number", &["train", "--lr", "fast", "--out", o], "invalid value 'fast' for '--lr <LR>'"),
@@ -49,6 +50,14 @@ fn impossible_flags() {
         ("unknown model", &["train", "--model", "resnet", "--out", o], "invalid value 'resnet' for '--model <MODEL>'"),
         ("epochs 0", &["train", "--epochs", "0", "--out", o], "--epochs must be at least 1"),
     ];
+    if !cfg!(feature = "cuda") {
+        fails(
+            "device not built",
+            &["train", "--device", "cuda:1", "--out", o],
+            "this build has no CUDA backend; build with `cargo build --release --features cuda`",
+            &out,
+        );
+    }
     // Even root cannot create a directory in /proc.
     fails(
         "output directory not writable",

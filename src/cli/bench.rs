@@ -7,7 +7,7 @@ use clap::Args;
 use super::{in_flags, BadInput, DataArgs, NetworkArgs};
 use crate::bench::{self, BenchBatch, BenchOptions};
 use crate::data::{DataSplit, Split};
-use crate::device::{setup_cpu, Backend};
+use crate::device::{setup_cpu, DeviceSpec};
 use crate::train::checkpoint;
 
 #[derive(Debug, Args)]
@@ -35,9 +35,9 @@ pub struct BenchArgs {
     /// Print one JSON line (the keys of the PyTorch reference) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub device: Backend,
+    /// Compute device (as `train --help` lists them).
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    pub device: DeviceSpec,
     /// Measure burn's own convolution instead of this crate's fused flex one.
     #[arg(long)]
     pub no_fast_path: bool,
@@ -66,7 +66,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     setup_cpu(Some(args.threads.into()), !args.keep_denormals)
         .map_err(|e| BadInput(format!("--threads: {e}")))?;
     crate::flex::set_fast_path(!args.no_fast_path);
-    let device = args.device.device();
+    let device = args.device.open()?;
     let threads = usize::from(args.threads);
     let model = args.network.config()?;
     let side = args.side.unwrap_or(model.input[1]);

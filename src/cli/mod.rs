@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, BuiltinSet, DataSplit, ImageDataset, Layout, Split};
-use crate::device::{setup_cpu, Backend};
+use crate::device::{setup_cpu, DeviceSpec};
 use crate::models::{ModelConfig, ModelKind};
 
 /// Classic CNNs (GoogLeNet / Inception v1 first) on Fashion-MNIST, built on burn.
@@ -149,6 +149,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<LayoutError>()
             || cause.is::<FolderError>()
             || cause.is::<LocateError>()
+            || cause.is::<crate::device::DeviceError>()
             || cause.is::<ImageFileError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
             || matches!(cause.downcast_ref::<CheckpointError>(), Some(e) if !matches!(e, CheckpointError::Write { .. }))
@@ -168,9 +169,12 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 /// Where the computation runs.
 #[derive(Debug, Clone, Args)]
 pub struct ComputeArgs {
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub device: Backend,
+    /// Compute device: cpu (burn's flex backend, this crate's fast kernels), cuda or cuda:N
+    /// (a build with --features cuda), wgpu (wgpu's choice of adapter), wgpu:discrete,
+    /// wgpu:integrated, wgpu:cpu (a software Vulkan driver) or wgpu:N (the N-th discrete GPU;
+    /// a build with --features wgpu).
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    pub device: DeviceSpec,
     /// CPU threads for the flex backend (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -189,7 +193,7 @@ impl ComputeArgs {
         crate::flex::set_fast_path(!self.no_fast_path);
         setup_cpu(self.threads.map(usize::from), !self.keep_denormals)
             .map_err(|e| BadInput(format!("--threads: {e}")))?;
-        Ok(self.device.device())
+        Ok(self.device.open()?)
     }
 }
 

@@ -5,7 +5,6 @@ use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
 use crate::data::{BuiltinSet, ResizeMode};
-use crate::device::Backend;
 use crate::models::{Labels, ModelKind, OptimizerKind, PoolMode};
 
 impl ValueEnum for ModelKind {
@@ -87,21 +86,6 @@ impl ValueEnum for PoolMode {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.name()))
-    }
-}
-
-impl ValueEnum for Backend {
-    fn value_variants<'a>() -> &'a [Self] {
-        Backend::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        let help = match self.name() {
-            "cpu" => "burn's flex CPU backend (threads and SIMD)",
-            "cuda" => "The first CUDA GPU (build with --features cuda)",
-            _ => "The default WGPU adapter (build with --features wgpu)",
-        };
-        Some(PossibleValue::new(self.name()).help(help))
     }
 }
 
