@@ -135,10 +135,19 @@ fn open_wgpu(spec: DeviceSpec, adapter: WgpuAdapter) -> Result<Device, DeviceErr
         WgpuAdapter::Integrated(n) => DeviceKind::IntegratedGpu(n),
         WgpuAdapter::Cpu => DeviceKind::Cpu,
     };
+    // burn's wgpu runtime starts once per adapter and process: later opens get that device.
+    static OPENED: std::sync::Mutex<Vec<(WgpuAdapter, Device)>> = std::sync::Mutex::new(Vec::new());
+    let mut opened_before = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, device)) = opened_before.iter().find(|(a, _)| *a == adapter) {
+        return Ok(device.clone());
+    }
     // burn panics inside its runtime where no adapter matches: caught, and said in words.
     let opened = std::panic::catch_unwind(|| Device::wgpu_options().device_kind(kind).init());
     let detail = match opened {
-        Ok(Ok(device)) => return Ok(device),
+        Ok(Ok(device)) => {
+            opened_before.push((adapter, device.clone()));
+            return Ok(device);
+        }
         Ok(Err(error)) => error.to_string(),
         Err(panic) => panic
             .downcast_ref::<String>()
