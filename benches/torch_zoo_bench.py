@@ -6,6 +6,9 @@ have them, as ours computes) + backward + SGD(lr 0.05); 2 warm-up steps, median 
 steps; eval = forward only, in eval mode, under no_grad. Prints one JSON line last.
 
     .venv-torch/bin/python benches/torch_zoo_bench.py --model googlenet --batch 128 --threads 2
+
+`--device cuda` runs it on the GPU (each timed step ends with `torch.cuda.synchronize()`), for
+`scripts/gpu-check.sh`.
 """
 import argparse, json, pathlib, statistics, sys, time
 
@@ -16,11 +19,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts
 import torch_zoo  # noqa: E402
 
 
-def median_seconds(fn, warmup, timed):
+def median_seconds(fn, warmup, timed, sync=lambda: None):
     times = []
     for _ in range(warmup + timed):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times[warmup:])
 
@@ -46,13 +51,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     ctor, classes, (c, h, w) = torch_zoo.ZOO[args.model]
-    model = ctor(classes)
-    x = torch.randn(args.batch, c, h, w)
-    y = torch.arange(args.batch) % classes
+    model = ctor(classes).to(device)
+    x = torch.randn(args.batch, c, h, w).to(device)
+    y = (torch.arange(args.batch) % classes).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
 
     def loss():
@@ -70,13 +78,13 @@ def main():
         opt.step()
 
     model.train()
-    train_s = median_seconds(train_step, args.warmup, args.steps)
+    train_s = median_seconds(train_step, args.warmup, args.steps, sync)
     model.eval()
     with torch.no_grad():
-        eval_s = median_seconds(lambda: model(x), args.warmup, args.steps)
+        eval_s = median_seconds(lambda: model(x), args.warmup, args.steps, sync)
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}", "model": args.model, "batch": args.batch,
-        "threads": args.threads, "train_ms": round(train_s * 1e3, 1),
+        "threads": args.threads, "device": args.device, "train_ms": round(train_s * 1e3, 1),
         "train_img_s": round(args.batch / train_s, 2), "eval_ms": round(eval_s * 1e3, 1),
         "eval_img_s": round(args.batch / eval_s, 2),
     }))

@@ -532,7 +532,7 @@ mod tests {
     }
 
     impl TrainObserver for StopAfter {
-        fn batch_done(&mut self, _: usize, _: f64) {
+        fn batch_done(&mut self, _: usize) {
             self.steps += 1;
         }
         fn stop_requested(&mut self) -> bool {

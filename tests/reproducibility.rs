@@ -120,7 +120,7 @@ struct StopAfter {
 }
 
 impl TrainObserver for StopAfter {
-    fn batch_done(&mut self, _images: usize, _loss: f64) {
+    fn batch_done(&mut self, _images: usize) {
         self.steps += 1;
     }
     fn stop_requested(&mut self) -> bool {

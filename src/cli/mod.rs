@@ -94,7 +94,7 @@ pub(crate) use bad_input;
 
 /// The library names settings as they are in its configurations (`` `batch_size` ``); the
 /// command line says which flag sets each.
-const FLAGS: [(&str, &str); 23] = [
+const FLAGS: [(&str, &str); 24] = [
     ("`batch_size`", "--batch-size"),
     ("`lr`", "--lr"),
     ("`epochs`", "--epochs"),
@@ -102,6 +102,7 @@ const FLAGS: [(&str, &str); 23] = [
     ("`limit_test`", "--limit-test"),
     ("`checkpoint_every`", "--checkpoint-every"),
     ("`log_every`", "--log-every"),
+    ("`read_every`", "--read-every"),
     ("`optimizer`", "--optimizer"),
     ("`momentum`", "--momentum"),
     ("`nesterov`", "--nesterov"),

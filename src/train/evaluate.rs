@@ -8,17 +8,6 @@ use crate::data::ImageBatch;
 pub use crate::history::{short, Confusion, EvalReport};
 use crate::nn::Classifier;
 
-/// Number of correct predictions in a batch, and the batch's mean loss.
-pub fn batch_stats(logits: &Tensor<2>, targets: &Tensor<1, Int>, loss: &Tensor<1>) -> (usize, f64) {
-    let predicted = logits.clone().argmax(1).flatten::<1>(0, 1);
-    let correct = predicted
-        .equal(targets.clone())
-        .int()
-        .sum()
-        .into_scalar::<i64>();
-    (correct as usize, loss.clone().into_scalar::<f32>() as f64)
-}
-
 /// How many views of each test image the model sees (test-time augmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TestViews {
@@ -68,10 +57,9 @@ pub fn evaluate_with<N: Classifier>(
     views: TestViews,
     progress: &mut dyn FnMut(usize),
 ) -> Result<EvalReport, String> {
-    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    let mut tally = Tally::default();
+    let mut unread = Unread::default();
     let mut loss_fn = None;
-    let mut predictions = Vec::new();
-    let mut confusion = None;
     for batch in loader.iter() {
         let batch = batch.map_err(|e| format!("reading a test batch failed: {e}"))?;
         let n = batch.targets.dims()[0];
@@ -79,24 +67,25 @@ pub fn evaluate_with<N: Classifier>(
         let loss_fn = loss_fn.get_or_insert_with(|| CrossEntropyLossConfig::new().init(&device));
         let logits = view_logits(model, batch.images, views);
         let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
-        let confusion = confusion.get_or_insert_with(|| Confusion::new(logits.dims()[1]));
-        let batch_loss = f64::from(loss.into_scalar::<f32>());
-        let predicted = logits.argmax(1).flatten::<1>(0, 1).into_data();
-        let truth = batch.targets.into_data();
-        let to_vec = |d: burn::tensor::TensorData| {
-            d.convert::<i64>()
-                .try_into_vec::<i64>()
-                .map_err(|e| format!("reading predictions failed: {e:?}"))
-        };
-        for (t, p) in to_vec(truth)?.into_iter().zip(to_vec(predicted)?) {
-            confusion.add(t as usize, p as usize);
-            predictions.push(p as u32);
-            correct += usize::from(t == p);
+        tally.classes.get_or_insert(logits.dims()[1]);
+        unread.losses.push(loss);
+        unread.sizes.push(n);
+        unread.predicted.push(logits.argmax(1).flatten::<1>(0, 1));
+        unread.truth.push(batch.targets);
+        if unread.losses.len() == READ_EVERY {
+            tally.add(unread.read()?);
         }
-        loss_sum += batch_loss * n as f64;
-        seen += n;
         progress(n);
     }
+    tally.add(unread.read()?);
+    let Tally {
+        loss_sum,
+        correct,
+        seen,
+        predictions,
+        confusion,
+        ..
+    } = tally;
     let denom = seen.max(1) as f64;
     Ok(EvalReport {
         loss: loss_sum / denom,
@@ -105,6 +94,82 @@ pub fn evaluate_with<N: Classifier>(
         predictions,
         confusion: confusion.unwrap_or_default(),
     })
+}
+
+/// Test batches read from the device together: reading waits for the device (on a GPU), so it
+/// happens every few batches rather than after each.
+const READ_EVERY: usize = 8;
+
+/// Batches evaluated but not read back yet.
+#[derive(Default)]
+struct Unread {
+    /// Each batch's mean loss, and its size.
+    losses: Vec<Tensor<1>>,
+    sizes: Vec<usize>,
+    predicted: Vec<Tensor<1, Int>>,
+    truth: Vec<Tensor<1, Int>>,
+}
+
+/// Batches read back: (per-example loss sum, predicted classes, true classes).
+type Read = (f64, Vec<i64>, Vec<i64>);
+
+impl Unread {
+    fn read(&mut self) -> Result<Read, String> {
+        if self.losses.is_empty() {
+            return Ok((0.0, Vec::new(), Vec::new()));
+        }
+        let ints = |tensors: Vec<Tensor<1, Int>>| {
+            Tensor::cat(tensors, 0)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .map_err(|e| format!("reading predictions failed: {e:?}"))
+        };
+        let losses = Tensor::cat(std::mem::take(&mut self.losses), 0)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| format!("reading the test loss failed: {e:?}"))?;
+        let predicted = ints(std::mem::take(&mut self.predicted))?;
+        let truth = ints(std::mem::take(&mut self.truth))?;
+        let sizes = std::mem::take(&mut self.sizes);
+        let loss_sum = losses
+            .iter()
+            .zip(sizes)
+            .map(|(&l, n)| f64::from(l) * n as f64)
+            .sum();
+        Ok((loss_sum, predicted, truth))
+    }
+}
+
+/// What the batches read so far add up to.
+#[derive(Default)]
+struct Tally {
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+    predictions: Vec<u32>,
+    confusion: Option<Confusion>,
+    /// The model's number of classes, once a batch has shown it.
+    classes: Option<usize>,
+}
+
+impl Tally {
+    fn add(&mut self, (loss_sum, predicted, truth): Read) {
+        let Some(classes) = self.classes else {
+            return;
+        };
+        let confusion = self
+            .confusion
+            .get_or_insert_with(|| Confusion::new(classes));
+        for (&t, &p) in truth.iter().zip(&predicted) {
+            confusion.add(t as usize, p as usize);
+            self.predictions.push(p as u32);
+            self.correct += usize::from(t == p);
+        }
+        self.loss_sum += loss_sum;
+        self.seen += truth.len();
+    }
 }
 
 #[cfg(test)]

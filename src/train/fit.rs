@@ -30,11 +30,13 @@ use burn::tensor::{Bytes, Device};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
 use super::error::TrainError;
-use super::evaluate::{batch_stats, evaluate, EvalReport};
+use super::evaluate::{evaluate, EvalReport};
 use super::optim;
 use super::run_dir::RunDir;
 use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, TrainOutcome};
+use super::unread::UnreadSteps;
 use crate::data::{check_channels, data_loader, ImageBatch, ImageDataset, LoaderOptions};
+use crate::device::is_flex;
 use crate::models::Model;
 use crate::nn::params::initialize_now;
 use crate::nn::{all_finite, Classifier};
@@ -227,6 +229,8 @@ struct Run<'a, D> {
     run_dir: Option<RunDir>,
     loss_fn: CrossEntropyLoss,
     steps_per_epoch: usize,
+    /// Read the loss and accuracy from the device every this many steps.
+    read_every: usize,
 }
 
 /// What changes from step to step: the network, the optimizer and its schedule, where the run
@@ -238,6 +242,8 @@ struct Trainer<N> {
     /// The learning rate of the last step.
     lr: f64,
     progress: Progress,
+    /// Steps whose loss and accuracy are still on the device.
+    unread: UnreadSteps,
 }
 
 /// The clock of an epoch; seconds spent in it before a resume count too.
@@ -279,6 +285,9 @@ fn run<N: Classifier, D: ImageDataset>(
         run_dir: RunDir::of(config),
         loss_fn: CrossEntropyLossConfig::new().init(train_device),
         steps_per_epoch: config.steps_per_epoch(train_set.len()),
+        read_every: config
+            .read_every
+            .unwrap_or(if is_flex(train_device) { 1 } else { 10 }),
     };
     let mut trainer = run.trainer(start)?;
     // In file order (one worker), so that predictions line up with the test images.
@@ -351,6 +360,7 @@ impl<D: ImageDataset> Run<'_, D> {
             schedule,
             lr,
             progress: start.progress,
+            unread: UnreadSteps::default(),
         })
     }
 
@@ -367,20 +377,34 @@ impl<D: ImageDataset> Run<'_, D> {
         for batch in self.train_loader(epoch, &trainer.progress, observer).iter() {
             let batch = batch
                 .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
-            let (images, loss);
             let started = Instant::now();
-            (trainer, images, loss) = self.step(trainer, batch, epoch)?;
+            let images = batch.targets.dims()[0];
+            trainer = self.step(trainer, batch)?;
             let progress = &mut trainer.progress;
             progress.step_seconds += started.elapsed().as_secs_f64();
-            observer.batch_done(images, loss);
+            observer.batch_done(images);
             // The epoch's end writes its own checkpoint a moment later.
             let epoch_ends = progress.step_in_epoch == self.steps_per_epoch;
             let due = !epoch_ends
                 && config
                     .checkpoint_every
                     .is_some_and(|every| progress.global_step.is_multiple_of(every as u64));
+            let logged = progress.global_step.is_multiple_of(config.log_every as u64);
             let stop = observer.stop_requested();
+            if trainer.unread.len() >= self.read_every || epoch_ends || due || logged || stop {
+                self.read_steps(&mut trainer, epoch, observer)?;
+            }
+            if logged {
+                let progress = &mut trainer.progress;
+                progress.steps.push(StepLoss {
+                    step: progress.global_step,
+                    epoch,
+                    loss: progress.loss_sum / progress.seen as f64,
+                    lr: trainer.lr,
+                });
+            }
             if due || stop {
+                let progress = &mut trainer.progress;
                 progress.train_seconds = clock.seconds();
                 self.save(&trainer, observer)?;
             }
@@ -391,6 +415,9 @@ impl<D: ImageDataset> Run<'_, D> {
                     checkpoint: latest(config),
                 });
             }
+        }
+        if !trainer.unread.is_empty() {
+            self.read_steps(&mut trainer, epoch, observer)?;
         }
         Ok(trainer)
     }
@@ -425,60 +452,71 @@ impl<D: ImageDataset> Run<'_, D> {
         )
     }
 
-    /// One optimizer step on `batch`: forward, loss, backward, update; the epoch's sums move
-    /// on. Returns the trainer, the batch's size and its mean loss.
+    /// One optimizer step on `batch`: forward, loss, backward, update. Its loss and accuracy
+    /// join the trainer's unread steps; nothing waits for the device.
     fn step<N: Classifier>(
         &self,
         trainer: Trainer<N>,
         batch: ImageBatch,
-        epoch: usize,
-    ) -> Result<(Trainer<N>, usize, f64), TrainError> {
+    ) -> Result<Trainer<N>, TrainError> {
         let Trainer {
             model,
             mut optim,
             mut schedule,
             mut progress,
+            mut unread,
             ..
         } = trainer;
-        let n = batch.targets.dims()[0];
-        self.train_device
-            .seed(step_seed(self.config.seed, progress.global_step));
+        let seed = step_seed(self.config.seed, progress.global_step);
+        self.train_device.seed(seed);
+        if !is_flex(self.train_device) {
+            // Dropout draws its masks on the CPU (`crate::nn::dropout`): the same ones as a
+            // run on the CPU.
+            Device::flex().seed(seed);
+        }
         let (logits, loss) = model
             .forward_train(batch.images)
             .loss(&self.loss_fn, &batch.targets);
-        let (batch_correct, batch_loss) = batch_stats(&logits, &batch.targets, &loss);
-        if !batch_loss.is_finite() {
-            return Err(TrainError::Diverged {
-                loss: batch_loss,
-                epoch,
-                step: progress.step_in_epoch + 1,
-                checkpoint: latest(self.config),
-            });
-        }
+        unread.push(logits, batch.targets, loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let rates = schedule.step();
         let lr = rates.base();
         let model = optim.step(rates, model, grads);
-        progress.add_batch(n, batch_correct, batch_loss);
-        if progress
-            .global_step
-            .is_multiple_of(self.config.log_every as u64)
-        {
-            progress.steps.push(StepLoss {
-                step: progress.global_step,
-                epoch,
-                loss: progress.loss_sum / progress.seen as f64,
-                lr,
-            });
-        }
-        let trainer = Trainer {
+        progress.add_step();
+        Ok(Trainer {
             model,
             optim,
             schedule,
             lr,
             progress,
-        };
-        Ok((trainer, n, batch_loss))
+            unread,
+        })
+    }
+
+    /// Reads the unread steps' loss and accuracy from the device into the epoch's sums; a loss
+    /// that is not a finite number stops the run (before any checkpoint holds its weights).
+    fn read_steps<N: Classifier>(
+        &self,
+        trainer: &mut Trainer<N>,
+        epoch: usize,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<(), TrainError> {
+        let steps = trainer.unread.len();
+        let read = trainer.unread.read().map_err(TrainError::Invalid)?;
+        let progress = &mut trainer.progress;
+        if let Some((k, loss)) = read.first_non_finite() {
+            return Err(TrainError::Diverged {
+                loss,
+                epoch,
+                step: progress.step_in_epoch + 1 + k - steps,
+                checkpoint: latest(self.config),
+            });
+        }
+        progress.add_read(read.images.iter().sum(), read.correct, read.loss_sum());
+        if progress.seen > 0 {
+            observer.loss_read(progress.loss_sum / progress.seen as f64);
+        }
+        Ok(())
     }
 
     /// The test loss and accuracy after `epoch`.

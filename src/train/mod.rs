@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod optim;
 pub mod run_dir;
 pub mod state;
+pub mod unread;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
 pub use error::TrainError;

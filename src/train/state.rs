@@ -52,6 +52,11 @@ pub struct TrainConfig {
     /// Record the running loss every N steps (in `steps.csv` and `metrics.jsonl`).
     #[serde(default = "default_log_every")]
     pub log_every: usize,
+    /// Read the training loss and accuracy back from the device every N steps (`None`: every
+    /// step on the CPU, where reading costs nothing, and every 10 on a GPU, where each read
+    /// waits for the device). The log and checkpoints read them whenever they need them.
+    #[serde(default)]
+    pub read_every: Option<usize>,
 }
 
 fn default_keep() -> usize {
@@ -83,6 +88,7 @@ impl TrainConfig {
             checkpoint_every: None,
             keep_checkpoints: default_keep(),
             log_every: default_log_every(),
+            read_every: None,
             model,
         }
     }
@@ -115,6 +121,9 @@ impl TrainConfig {
         }
         if self.log_every == 0 {
             return Err("`log_every` must be at least 1".into());
+        }
+        if self.read_every == Some(0) {
+            return Err("`read_every` must be at least 1".into());
         }
         self.optim.validate(self.optimizer, self.lr, self.epochs)?;
         self.augment.validate()
@@ -163,13 +172,18 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Counts a batch of `images` examples, `correct` of them right, with mean loss `loss`.
-    pub fn add_batch(&mut self, images: usize, correct: usize, loss: f64) {
-        self.loss_sum += loss * images as f64;
-        self.correct += correct;
-        self.seen += images;
+    /// Counts an optimizer step (its statistics come later, with [`Progress::add_read`]).
+    pub fn add_step(&mut self) {
         self.step_in_epoch += 1;
         self.global_step += 1;
+    }
+
+    /// Adds `images` examples read from the device, `correct` of them right, with per-example
+    /// losses summing to `loss_sum`.
+    pub fn add_read(&mut self, images: usize, correct: usize, loss_sum: f64) {
+        self.loss_sum += loss_sum;
+        self.correct += correct;
+        self.seen += images;
     }
 
     /// The start of the next epoch, after one that ended with `report`.
@@ -193,8 +207,11 @@ pub trait TrainObserver {
     /// A new epoch of `images` images begins (`done` of them already trained on when a run
     /// resumes part-way).
     fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _images: usize, _done: usize) {}
-    /// A batch of `images` images was trained on, with this mean loss.
-    fn batch_done(&mut self, _images: usize, _loss: f64) {}
+    /// A batch of `images` images was trained on.
+    fn batch_done(&mut self, _images: usize) {}
+    /// The epoch's mean training loss so far, read from the device (every step on the CPU,
+    /// every `read_every` steps on a GPU).
+    fn loss_read(&mut self, _running_loss: f64) {}
     /// The test set is being evaluated.
     fn evaluating(&mut self, _images: usize) {}
     /// The epoch is complete.
