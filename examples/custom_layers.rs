@@ -22,6 +22,7 @@ use inception::nn::{
     BlockConfig, Build, Classifier, DenseConfig, Features, Forward, Layer, LayerConfig, Registry,
     Sequential, SequentialSpec, Shape, TorchName,
 };
+use inception::onnx::{Attr, OnnxGraph, OnnxValue};
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
@@ -44,6 +45,12 @@ impl Layer for CenteredLayer {
     }
     fn describe(&self) -> String {
         "CenteredLayer()".into()
+    }
+    /// ONNX: the mean of the whole batch (`ReduceMean` over every axis), subtracted.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let mean = graph.node("ReduceMean", &[&x.name], &[("keepdims", Attr::Int(0))]);
+        let y = graph.node("Sub", &[&x.name, &mean], &[]);
+        Ok(x.with(y, x.shape.clone()))
     }
 }
 
@@ -118,6 +125,17 @@ impl Layer for MyDense {
             other => TorchName::same(other),
         }
     }
+    /// ONNX: `relu(Gemm(x, W, b))`; the weights are keyed by their parameter, so a layer
+    /// placed twice stores them once.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let key = |what: &str| Some(format!("{}:{what}", self.weight.id));
+        let weight = graph.weight("weight", self.weight.val(), key("weight"));
+        let bias = graph.weight("bias", self.bias.val(), key("bias"));
+        let flat = graph.node("Flatten", &[&x.name], &[("axis", Attr::Int(1))]);
+        let y = graph.node("Gemm", &[&flat, &weight, &bias], &[]);
+        let y = graph.node("Relu", &[&y], &[]);
+        Ok(x.with(y, self.output_shape(&x.shape)?))
+    }
 }
 
 /// Article 002's `FancyMLP`: a dense layer, a constant weight, the same dense layer again, then
@@ -179,6 +197,8 @@ impl Layer for FancyMlp {
     fn torch_name(&self, path: &str) -> TorchName {
         TorchName::child(path, &[("dense", "dense", &self.dense)])
     }
+    // No `to_onnx`: its loop runs a number of times that depends on the values, which a fixed
+    // ONNX graph cannot say without a `Loop` node; exporting a network that holds it names it.
 }
 
 /// Article 002's `RecMLP`: a block around a `Sequential` of built-in layers, then a `MyDense`. In
@@ -247,6 +267,11 @@ impl Layer for RecMlp {
             path,
             &[("net", "net", &self.net), ("dense", "dense", &self.dense)],
         )
+    }
+    /// ONNX: the children's own forms, named `rec.net.0`, ..., `rec.dense`.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let x = graph.layer("net", &self.net, x)?;
+        graph.layer("dense", &self.dense, x)
     }
 }
 
@@ -409,6 +434,57 @@ mod tests {
         config.out_dir = Some(out.to_path_buf());
         config.checkpoint_every = Some(3);
         config
+    }
+
+    #[test]
+    fn exports_to_onnx_except_the_layer_whose_loop_depends_on_values() {
+        use inception::onnx::OnnxError;
+        use onnx_protobuf::{Message, ModelProto};
+        let device = Device::flex();
+        let registry = registry();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blocks.onnx");
+        let model = model_config().build_with(&registry, &device).unwrap();
+        let error = model.export_onnx(&path).unwrap_err();
+        assert!(matches!(&error, OnnxError::Layer { layer, .. } if layer == "fancy"));
+        assert!(
+            error.to_string().contains("`fancy` (FancyMlp(hidden=64))"),
+            "{error}"
+        );
+        assert!(!path.exists());
+
+        // Without it, the rest exports: the shared layer's weights once, `rec`'s children by
+        // their paths.
+        let fancy = "  { name = \"fancy\", type = \"fancy_mlp\", hidden = 64, seed = 7 },\n";
+        assert!(NETWORK.contains(fancy));
+        let text = NETWORK.replace(fancy, "");
+        let config = ModelConfig::from_text(&text, "no-fancy.toml", "no-fancy").unwrap();
+        config
+            .build_with(&registry, &device)
+            .unwrap()
+            .export_onnx(&path)
+            .unwrap();
+        let onnx = ModelProto::parse_from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        let gemm: Vec<&str> = onnx
+            .graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "Gemm")
+            .map(|n| n.input[1].as_str())
+            .collect();
+        assert_eq!(
+            gemm,
+            [
+                "squeeze.weight",
+                "hidden.weight",
+                "hidden.weight",
+                "rec.net.0.weight",
+                "rec.net.1.weight",
+                "rec.net.2.weight",
+                "rec.dense.weight",
+                "output.weight"
+            ]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`history`]: what a run measures (epoch reports, step losses, evaluations), shared by
 //!   the loop and the figures.
 //! - [`interop`]: PyTorch state dicts (`.pth`, safetensors) by PyTorch's names; ImageNet labels.
+//! - [`onnx`]: inference graphs as ONNX files (`Layer::to_onnx`, `Model::export_onnx`).
 //! - [`cli`]: the `inception` command line, a thin layer over the above.
 //!
 //! ```no_run
@@ -40,6 +41,7 @@ pub mod history;
 pub mod interop;
 pub mod models;
 pub mod nn;
+pub mod onnx;
 pub mod plot;
 pub mod progress;
 pub mod train;

@@ -72,16 +72,6 @@ fn logits(model: &Model, device: &Device) -> Vec<f32> {
     model.forward(x).into_data().try_to_vec::<f32>().unwrap()
 }
 
-/// max |a - b| / max |a|.
-fn relative_error(reference: &[f32], other: &[f32]) -> f32 {
-    let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let diff = reference
-        .iter()
-        .zip(other)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    diff / scale
-}
-
 /// `model` written to `path` and read back on `device`.
 fn moved(model: &Model, path: &Path, device: &Device) -> Model {
     checkpoint::save(model, path).unwrap();
@@ -107,7 +97,7 @@ fn the_same_weights_give_the_cpu_logits_and_cross_in_checkpoints() {
         let reference = logits(&model, &cpu);
         // CPU -> wgpu through a checkpoint.
         let on_gpu = moved(&model, &dir.path().join("cpu.ckpt"), &gpu);
-        let error = relative_error(&reference, &logits(&on_gpu, &gpu));
+        let error = common::relative_error(&reference, &logits(&on_gpu, &gpu));
         assert!(
             error < TOLERANCE,
             "{kind:?} on wgpu: relative error {error}"
@@ -282,7 +272,7 @@ fn googlenet_bn_first_step_gives_the_cpu_loss_and_classifier_gradients() {
     );
     assert_eq!(cpu_grads.len(), 2, "the classifier's weight and bias");
     for ((name, a), (_, b)) in cpu_grads.iter().zip(&gpu_grads) {
-        let error = relative_error(a, b);
+        let error = common::relative_error(a, b);
         assert!(error < 1e-4, "gradient of {name}: relative error {error}");
     }
 }
@@ -337,7 +327,7 @@ fn batch_norm_training_gives_the_cpu_output_and_gradients() {
         let (on_cpu, on_gpu) = (run(&cpu), run(&gpu));
         let names = ["output", "mean", "variance", "dx", "dgamma", "dbeta"];
         for ((name, a), b) in names.iter().zip(&on_cpu).zip(&on_gpu) {
-            let error = relative_error(a, b);
+            let error = common::relative_error(a, b);
             assert!(error < 1e-4, "{shape:?} {name}: relative error {error}");
         }
     }

@@ -152,6 +152,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.is::<LocateError>()
             || cause.is::<crate::device::DeviceError>()
             || cause.is::<ImageFileError>()
+            // A layer without an ONNX form, or an output path that cannot be written.
+            || cause.is::<crate::onnx::OnnxError>()
             || matches!(cause.downcast_ref::<ModelError>(), Some(e) if !matches!(e, ModelError::InCode { .. }))
             || matches!(cause.downcast_ref::<CheckpointError>(), Some(e) if !matches!(e, CheckpointError::Write { .. }))
             || matches!(cause.downcast_ref::<InteropError>(), Some(e) if !matches!(e, InteropError::Write { .. }))

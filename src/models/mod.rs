@@ -8,6 +8,7 @@ mod labels;
 mod model;
 pub mod network_file;
 mod normalize;
+mod onnx_export;
 mod recipe;
 mod zoo;
 
@@ -16,5 +17,6 @@ pub use labels::Labels;
 pub use model::Model;
 pub use network_file::{Header, NetworkFile, NetworkFileError};
 pub use normalize::Normalize;
+pub use onnx_export::{ONNX_INPUT, ONNX_OUTPUT};
 pub use recipe::{OptimizerKind, Recipe};
 pub use zoo::ModelKind;

@@ -18,6 +18,7 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// The highest tensor rank a boxed layer's parameters may have.
 pub const MAX_RANK: usize = 8;
@@ -114,6 +115,9 @@ impl Layer for AnyLayer {
     fn torch_name(&self, path: &str) -> TorchName {
         self.0.torch_name_dyn(path)
     }
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        self.0.to_onnx_dyn(x, graph)
+    }
 }
 
 /// The object-safe form of `Module + Layer`, implemented for every [`Layer`].
@@ -134,6 +138,7 @@ trait DynLayer: Send + Sync + Debug {
     fn describe_dyn(&self) -> String;
     fn flops_dyn(&self, input: &[usize], output: &[usize]) -> u64;
     fn torch_name_dyn(&self, path: &str) -> TorchName;
+    fn to_onnx_dyn(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String>;
 }
 
 impl<L: Layer> DynLayer for L {
@@ -184,6 +189,9 @@ impl<L: Layer> DynLayer for L {
     }
     fn torch_name_dyn(&self, path: &str) -> TorchName {
         self.torch_name(path)
+    }
+    fn to_onnx_dyn(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        self.to_onnx(x, graph)
     }
 }
 

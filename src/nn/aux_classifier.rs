@@ -12,6 +12,7 @@ use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
 use super::registry::BlockConfig;
 use super::sequential::{Sequential, SequentialSpec};
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ name = "aux1", type = "aux_classifier", weight = 0.3, layers = [...] }`.
 #[derive(Debug, Clone)]
@@ -90,6 +91,11 @@ impl Layer for AuxClassifier {
 
     fn torch_name(&self, path: &str) -> TorchName {
         self.head.torch_name(path)
+    }
+
+    /// Training only: the inference graph leaves the head out.
+    fn to_onnx(&self, x: OnnxValue, _graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        Ok(x)
     }
 }
 

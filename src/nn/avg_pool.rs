@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape, Window};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 /// `AvgPool2D(pool_size=kernel, strides=stride, padding=padding)`; in a network file
 /// `{ type = "avg_pool", kernel = 5, stride = 3 }`. Its own config.
@@ -58,6 +59,15 @@ impl Layer for AvgPool {
 
     fn describe(&self) -> String {
         self.window.describe("Avg")
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let mut attrs = self.window.onnx_attrs();
+        // Padding counts in the average, as in PyTorch's default and `forward`.
+        attrs.push(("count_include_pad", Attr::Int(1)));
+        let y = graph.node("AveragePool", &[&x.name], &attrs);
+        Ok(x.with(y, shape))
     }
 }
 

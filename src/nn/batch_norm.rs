@@ -18,6 +18,7 @@ use crate::flex;
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 /// Batch norm's default epsilon (PyTorch's and Gluon's).
 pub const BN_EPS: f64 = 1e-5;
@@ -102,6 +103,19 @@ impl Layer for BatchNorm {
 
     fn torch_name(&self, path: &str) -> TorchName {
         torch_name(path)
+    }
+
+    /// Inference form: ONNX's `BatchNormalization` with the running statistics.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let key = |what: &str| Some(format!("{}:{what}", self.gamma.id));
+        let gamma = graph.weight("gamma", self.gamma.val(), key("gamma"));
+        let beta = graph.weight("beta", self.beta.val(), key("beta"));
+        let mean = graph.weight("running_mean", self.running_mean.value(), key("mean"));
+        let var = graph.weight("running_var", self.running_var.value(), key("var"));
+        let epsilon = [("epsilon", Attr::Float(self.epsilon as f32))];
+        let y = graph.node("BatchNormalization", &[&x.name, &gamma, &beta, &mean, &var], &epsilon);
+        Ok(x.with(y, shape))
     }
 }
 

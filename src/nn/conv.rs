@@ -18,6 +18,7 @@ use super::features::{expect_maps, window_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
 use crate::flex;
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 fn one() -> usize {
     1
@@ -363,5 +364,34 @@ impl Layer for Conv {
             (true, "weight" | "bias") => TorchName::renamed(format!("conv.{path}")),
             (true, _) => super::batch_norm::torch_name(path),
         }
+    }
+
+    /// Inference: a `Conv` node with batch norm folded into its weights and bias (as the CPU
+    /// path computes it), then `Relu`.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let key = |what: &str| Some(format!("{}:{what}", self.weight.id));
+        let bias = self.bias.as_ref().map(Param::val);
+        let (weight, bias) = match &self.bn {
+            Some(bn) => {
+                let (weight, bias) = batch_norm::fold_into_conv(bn, self.weight.val(), bias);
+                (weight, Some(bias))
+            }
+            None => (self.weight.val(), bias),
+        };
+        let weight = graph.weight("weight", weight, key("weight"));
+        let bias = bias.map(|b| graph.weight("bias", b, key("bias")));
+        let mut inputs = vec![x.name.as_str(), &weight];
+        inputs.extend(bias.as_deref());
+        let attrs = [
+            ("kernel_shape", Attr::pair(self.kernel())),
+            ("strides", Attr::pair(self.stride)),
+            ("pads", Attr::pads(self.padding)),
+        ];
+        let mut y = graph.node("Conv", &inputs, &attrs);
+        if self.relu {
+            y = graph.node("Relu", &[&y], &[]);
+        }
+        Ok(x.with(y, shape))
     }
 }

@@ -12,6 +12,7 @@ use super::conv::Activation;
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 /// `Dense(units, activation)`; in a network file `{ type = "dense", units = 128,
 /// activation = "relu" }` (`units = "classes"` for a classifier).
@@ -133,5 +134,22 @@ impl Layer for Dense {
             "weight" => TorchName::transposed("weight"),
             other => TorchName::same(other),
         }
+    }
+
+    /// A `Gemm` (after a `Flatten` when the input is maps), then `Relu`.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let input = match x.shape.len() {
+            1 => x.name.clone(),
+            _ => graph.node("Flatten", &[&x.name], &[("axis", Attr::Int(1))]),
+        };
+        let key = |what: &str| Some(format!("{}:{what}", self.weight.id));
+        let weight = graph.weight("weight", self.weight.val(), key("weight"));
+        let bias = graph.weight("bias", self.bias.val(), key("bias"));
+        let mut y = graph.node("Gemm", &[&input, &weight, &bias], &[]);
+        if self.relu {
+            y = graph.node("Relu", &[&y], &[]);
+        }
+        Ok(x.with(y, shape))
     }
 }

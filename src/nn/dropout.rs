@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig};
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "dropout", p = 0.5 }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,11 @@ impl Layer for Dropout {
 
     fn describe(&self) -> String {
         format!("Dropout(p={})", self.prob)
+    }
+
+    /// Inference: dropout does nothing, so it leaves no node.
+    fn to_onnx(&self, x: OnnxValue, _graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        Ok(x)
     }
 }
 

@@ -3,6 +3,8 @@
 
 use burn::tensor::Tensor;
 
+use crate::onnx::Attr;
+
 pub use crate::flex::window_output;
 
 /// The value passed from layer to layer. Convolutions and pooling work on maps; dense layers
@@ -116,6 +118,16 @@ pub struct Window {
 }
 
 impl Window {
+    /// ONNX's attributes of a pooling node over this window.
+    pub fn onnx_attrs(&self) -> Vec<(&'static str, Attr)> {
+        vec![
+            ("kernel_shape", Attr::pair(self.kernel)),
+            ("strides", Attr::pair(self.stride)),
+            ("pads", Attr::pads(self.padding)),
+            ("ceil_mode", Attr::Int(self.ceil_mode as i64)),
+        ]
+    }
+
     pub fn new(kernel: usize, stride: usize, padding: usize) -> Self {
         Self {
             kernel,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "flatten" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,12 @@ impl Layer for Flatten {
 
     fn describe(&self) -> String {
         "Flatten()".into()
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let y = graph.node("Flatten", &[&x.name], &[("axis", Attr::Int(1))]);
+        Ok(x.with(y, shape))
     }
 }
 

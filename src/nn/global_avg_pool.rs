@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{expect_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "global_avg_pool" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,12 @@ impl Layer for GlobalAvgPool {
 
     fn describe(&self) -> String {
         "GlobalAvgPool2D()".into()
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let y = graph.node("GlobalAveragePool", &[&x.name], &[]);
+        Ok(x.with(y, shape))
     }
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "identity" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,10 @@ impl Layer for Identity {
 
     fn describe(&self) -> String {
         "Identity()".into()
+    }
+
+    fn to_onnx(&self, x: OnnxValue, _graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        Ok(x)
     }
 }
 

@@ -20,6 +20,7 @@ use super::features::{expect_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, TorchName};
 use super::max_pool::MaxPool;
+use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 fn five() -> usize {
     5
@@ -211,5 +212,20 @@ impl Layer for Inception {
                 ("p4_2", "branch4.1", &self.p4_2),
             ],
         )
+    }
+
+    /// The four paths, each convolution with its batch norm folded in, joined by a `Concat`.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let p1 = graph.layer("p1", &self.p1, x.clone())?;
+        let p2 = graph.layer("p2_1", &self.p2_1, x.clone())?;
+        let p2 = graph.layer("p2_2", &self.p2_2, p2)?;
+        let p3 = graph.layer("p3_1", &self.p3_1, x.clone())?;
+        let p3 = graph.layer("p3_2", &self.p3_2, p3)?;
+        let p4 = graph.layer("p4_1", &self.p4_1, x.clone())?;
+        let p4 = graph.layer("p4_2", &self.p4_2, p4)?;
+        let paths = [&p1.name, &p2.name, &p3.name, &p4.name].map(String::as_str);
+        let y = graph.node("Concat", &paths, &[("axis", Attr::Int(1))]);
+        Ok(x.with(y, shape))
     }
 }

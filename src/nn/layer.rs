@@ -56,6 +56,7 @@ use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::init::Init;
 use super::params::{count_params, join, split_path};
+use crate::onnx::{OnnxError, OnnxGraph, OnnxValue};
 
 /// A built layer or block.
 ///
@@ -89,6 +90,44 @@ pub trait Layer: Module + Sync + 'static {
     /// [`TorchName::child`]).
     fn torch_name(&self, path: &str) -> TorchName {
         TorchName::same(path)
+    }
+
+    /// Writes the layer's inference computation into an ONNX graph: reads `x` (a value of the
+    /// graph and the shape of one example), adds nodes and weights, and returns its output
+    /// (`inception export --format onnx`). A block writes its children through
+    /// [`OnnxGraph::layer`] so that their names follow their paths. Optional: the default says
+    /// the layer has no ONNX form, and exporting a network that holds it fails naming it.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let _ = (x, graph);
+        Err(NO_ONNX_FORM.into())
+    }
+}
+
+/// The reason given for a layer that does not implement [`Layer::to_onnx`].
+pub const NO_ONNX_FORM: &str =
+    "it does not describe itself as ONNX nodes (its type implements `Layer` without `to_onnx`); implement `to_onnx` with the ONNX operators it computes, or leave it out of the exported network";
+
+impl OnnxGraph {
+    /// Writes `layer`, a child named `name` of the layer writing now. A failure names the
+    /// layer by its full path.
+    pub fn layer<L: Layer>(
+        &mut self,
+        name: &str,
+        layer: &L,
+        x: OnnxValue,
+    ) -> Result<OnnxValue, String> {
+        self.path.push(name.to_string());
+        let out = layer.to_onnx(x, self);
+        if let Err(reason) = &out {
+            let error = OnnxError::Layer {
+                layer: self.path(),
+                description: layer.describe(),
+                reason: reason.clone(),
+            };
+            self.fail(error);
+        }
+        self.path.pop();
+        out
     }
 }
 

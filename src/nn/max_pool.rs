@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape, Window};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 use crate::flex;
 
 /// `MaxPool2D(pool_size=kernel, strides=stride, padding=padding)`; in a network file
@@ -51,6 +52,12 @@ impl Layer for MaxPool {
 
     fn describe(&self) -> String {
         self.window.describe("Max")
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let y = graph.node("MaxPool", &[&x.name], &self.window.onnx_attrs());
+        Ok(x.with(y, shape))
     }
 }
 

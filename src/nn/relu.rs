@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "relu" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,11 @@ impl Layer for Relu {
 
     fn describe(&self) -> String {
         "Activation(relu)".into()
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let y = graph.node("Relu", &[&x.name], &[]);
+        Ok(x.with(y, x.shape.clone()))
     }
 }
 

@@ -21,6 +21,7 @@ use super::forward::Forward;
 use super::init::Init;
 use super::layer::{Build, Layer, LayerConfig, ShapeError, TorchName};
 use super::params::{join, param_ids, split_path, tensor_paths};
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// The most values one example may have after a layer (2^27: 512 MiB of float32).
 pub const MAX_VALUES: usize = 1 << 27;
@@ -429,5 +430,12 @@ impl Layer for Sequential {
             Some(i) => self.children[i].torch_name(rest).prefixed(head),
             None => TorchName::same(path),
         }
+    }
+
+    fn to_onnx(&self, mut x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        for (name, layer, _) in self.steps() {
+            x = graph.layer(name, layer, x)?;
+        }
+        Ok(x)
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "sigmoid" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,11 @@ impl Layer for Sigmoid {
 
     fn describe(&self) -> String {
         "Activation(sigmoid)".into()
+    }
+
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let y = graph.node("Sigmoid", &[&x.name], &[]);
+        Ok(x.with(y, x.shape.clone()))
     }
 }
 

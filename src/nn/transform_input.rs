@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{expect_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::Layer;
+use crate::onnx::{OnnxGraph, OnnxValue};
 
 /// In a network file `{ type = "transform_input" }`. Its own config.
 #[derive(Module, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,18 @@ impl Layer for TransformInput {
 
     fn describe(&self) -> String {
         "TransformInput(ImageNet normalization to [-1, 1])".to_string()
+    }
+
+    /// `x * scale + shift` with per-channel constants, the order `forward` computes in.
+    fn to_onnx(&self, x: OnnxValue, graph: &mut OnnxGraph) -> Result<OnnxValue, String> {
+        let shape = self.output_shape(&x.shape)?;
+        let scale: Vec<f32> = (0..3).map(|c| Self::STD[c] / 0.5).collect();
+        let shift: Vec<f32> = (0..3).map(|c| (Self::MEAN[c] - 0.5) / 0.5).collect();
+        let scale = graph.constant("scale", &[1, 3, 1, 1], &scale);
+        let shift = graph.constant("shift", &[1, 3, 1, 1], &shift);
+        let y = graph.node("Mul", &[&x.name, &scale], &[]);
+        let y = graph.node("Add", &[&y, &shift], &[]);
+        Ok(x.with(y, shape))
     }
 }
 

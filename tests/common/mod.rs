@@ -47,3 +47,15 @@ pub fn serve(files: Vec<(String, Vec<u8>)>, connections: usize) -> String {
     });
     url
 }
+
+/// The largest difference between `other` and `reference`, relative to the largest value of
+/// `reference` (logits compared across backends and runtimes).
+pub fn relative_error(reference: &[f32], other: &[f32]) -> f32 {
+    assert_eq!(reference.len(), other.len());
+    let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = reference
+        .iter()
+        .zip(other)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    diff / scale
+}
