@@ -60,6 +60,10 @@ pub struct EvalReport {
     /// True class against predicted class.
     #[serde(default)]
     pub confusion: Confusion,
+    /// The fraction of examples whose true class is among the model's 5 highest scores; only
+    /// for models of more than 5 classes.
+    #[serde(default)]
+    pub top5: Option<f64>,
 }
 
 /// A confusion matrix: `count(t, p)` examples of class `t` were predicted as `p`.
@@ -99,6 +103,64 @@ impl Confusion {
     /// Examples of class `truth`.
     pub fn support(&self, truth: usize) -> u64 {
         (0..self.classes).map(|p| self.count(truth, p)).sum()
+    }
+
+    /// Examples predicted as class `predicted`.
+    pub fn predicted(&self, predicted: usize) -> u64 {
+        (0..self.classes).map(|t| self.count(t, predicted)).sum()
+    }
+
+    /// Precision, recall and F1 of class `c`, as scikit-learn's `classification_report`
+    /// computes them (a ratio with nothing to divide by is 0).
+    pub fn scores(&self, c: usize) -> ClassScores {
+        let right = self.count(c, c) as f64;
+        let ratio = |n: f64, d: u64| if d == 0 { 0.0 } else { n / d as f64 };
+        let precision = ratio(right, self.predicted(c));
+        let recall = ratio(right, self.support(c));
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        ClassScores {
+            precision,
+            recall,
+            f1,
+            support: self.support(c),
+        }
+    }
+
+    /// The classes that occur or are predicted (scikit-learn's labels of a report).
+    pub fn seen_classes(&self) -> Vec<usize> {
+        (0..self.classes)
+            .filter(|&c| self.support(c) > 0 || self.predicted(c) > 0)
+            .collect()
+    }
+
+    /// The macro average (each class alike) and the average weighted by support of the
+    /// classes' scores, over [`Self::seen_classes`].
+    pub fn averages(&self) -> [ClassScores; 2] {
+        let classes = self.seen_classes();
+        let all: Vec<ClassScores> = classes.iter().map(|&c| self.scores(c)).collect();
+        let total: u64 = all.iter().map(|s| s.support).sum();
+        let mean = |weight: &dyn Fn(&ClassScores) -> f64| {
+            let sum: f64 = all.iter().map(weight).sum();
+            let of = |f: fn(&ClassScores) -> f64| {
+                let weighted: f64 = all.iter().map(|s| weight(s) * f(s)).sum();
+                if sum > 0.0 {
+                    weighted / sum
+                } else {
+                    0.0
+                }
+            };
+            ClassScores {
+                precision: of(|s| s.precision),
+                recall: of(|s| s.recall),
+                f1: of(|s| s.f1),
+                support: total,
+            }
+        };
+        [mean(&|_| 1.0), mean(&|s| s.support as f64)]
     }
 
     /// The fraction of class `truth` predicted right (recall), `None` without examples.
@@ -192,6 +254,19 @@ impl Confusion {
         }
         out
     }
+}
+
+/// How well one class is recognized.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the examples predicted as the class, the fraction that are.
+    pub precision: f64,
+    /// Of the examples of the class, the fraction predicted as it.
+    pub recall: f64,
+    /// The harmonic mean of the two.
+    pub f1: f64,
+    /// Examples of the class.
+    pub support: u64,
 }
 
 /// The first `width` characters of a class name, for a column heading.

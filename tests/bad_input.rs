@@ -40,7 +40,7 @@ fn impossible_flags() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
-    let cases: [(&str, &[&str], &str); 8] = [
+    let cases: [(&str, &[&str], &str); 9] = [
         ("unknown device", &["train", "--device", "gpu", "--out", o], "invalid value 'gpu' for '--device <DEVICE>': `gpu` is not a device; give cpu, cuda, cuda:N, wgpu"),
         ("batch 0", &["train", "--batch-size", "0", "--out", o], "--batch-size must be at least 1"),
         ("negative lr", &["train", "--lr=-0.1", "--out", o], "--lr must be a positive number, got -0.1"),
@@ -49,6 +49,7 @@ fn impossible_flags() {
         ("resize too small for the model", &["train", "--model", "alexnet", "--resize", "32", "--out", o], "error: zoo:alexnet:14: layer `3`: MaxPool2D(pool_size=3x3, stride=2, padding=0) cannot take an input of shape (1, 256, 2, 2): a 3x3 window with padding 0 does not fit a 2x2 input"),
         ("unknown model", &["train", "--model", "resnet", "--out", o], "invalid value 'resnet' for '--model <MODEL>'"),
         ("epochs 0", &["train", "--epochs", "0", "--out", o], "--epochs must be at least 1"),
+        ("more slices than images", &["train", "--batch-size", "8", "--accumulate", "16", "--out", o], "--accumulate slices each batch: it must be between 1 and --batch-size (8), got 16"),
     ];
     if !cfg!(feature = "cuda") {
         fails(

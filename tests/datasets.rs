@@ -193,7 +193,8 @@ fn cifar10_trains_evaluates_and_predicts_from_the_command_line() {
         .success()
         // The same accuracy as the run's own test pass: the model normalized its input again.
         .stdout(
-            predicate::str::contains(format!("test acc {acc:.3} (300 images"))
+            predicate::str::contains(format!("test acc {acc:.3}, top-5 "))
+                .and(predicate::str::contains("(300 images"))
                 .and(predicate::str::contains("airplane")),
         );
     let image = out.path().join("photo.png");

@@ -434,6 +434,11 @@ fn export_format_onnx_writes_the_file_or_says_why_not_with_exit_code_2() {
     assert!(stderr.contains("no/such/dir/lenet.onnx"), "{stderr}");
     assert!(stderr.contains("directory exists"), "{stderr}");
     assert!(!dir.path().join("no").exists());
+    // A directory nobody may write in (even root cannot create files in /proc).
+    let assert = export_onnx(&ckpt, Path::new("/proc/lenet.onnx")).code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot write /proc/lenet.onnx"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // Nothing but the checkpoint, the exported file and the bogus one: no temporary files.
     let mut left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -134,14 +134,17 @@ fn training_draws_the_figures_and_plot_redraws_them() {
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("true class  predicted as"), "{text}");
-    let rows: Vec<&str> = text
+    // The matrix is the second paragraph (the per-class precision and recall follow it).
+    let matrix = text.split("\n\n").nth(1).unwrap();
+    assert!(matrix.starts_with(" true class"), "{text}");
+    let rows: Vec<&str> = matrix
         .lines()
         .filter(|l| {
             l.trim_start().starts_with("Ankle boot") || l.trim_start().starts_with("Trouser")
         })
         .collect();
     assert_eq!(rows.len(), 2, "{text}");
-    let total: u64 = text
+    let total: u64 = matrix
         .lines()
         .skip_while(|l| !l.contains("accuracy"))
         .skip(1)

@@ -1,11 +1,13 @@
 //! `inception eval`.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use super::{data_of, CheckpointArgs, ComputeArgs, DataArgs};
 use crate::data::{data_loader, LoaderOptions};
 use crate::progress::eval_bar;
-use crate::train::{evaluate_with, TestViews};
+use crate::train::{evaluate_with, EvalSummary, TestViews};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -21,6 +23,14 @@ pub struct EvalArgs {
     /// two logits (for models trained with `--hflip`; twice the time).
     #[arg(long)]
     pub tta_hflip: bool,
+    /// Print the report as JSON (loss, top-1 and top-5 accuracy, per-class precision, recall,
+    /// F1 and support, macro and weighted averages, the confusion matrix) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the per-class report as CSV (`class,precision,recall,f1,support`, then the
+    /// macro and weighted averages) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -49,19 +59,29 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let report = evaluate_with(&model, loader.as_ref(), views, &mut |n| bar.inc(n as u64))
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
+    let names = model.config.class_names();
+    let summary = EvalSummary::new(&model.config.name, &report, &names);
+    if let Some(path) = &args.csv {
+        crate::fsutil::write_atomic(path, &summary.csv())
+            .map_err(|e| super::BadInput(format!("cannot write --csv {}: {e}", path.display())))?;
+    }
+    if args.json {
+        println!("{}", summary.json());
+        return Ok(());
+    }
     println!(
-        "{}{}: test loss {:.4}, test acc {:.3} ({} images, {:.1} sec)",
+        "{}{}: test loss {:.4}, {} ({} images, {:.1} sec)",
         model.config.name,
         views.label(),
         report.loss,
-        report.accuracy,
+        summary.accuracies(),
         report.images,
         start.elapsed().as_secs_f64()
     );
     if report.confusion.classes > 0 {
-        let names = model.config.class_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         print!("\n{}", report.confusion.table(&names));
+        print!("\n{}", summary.table());
     }
     Ok(())
 }

@@ -94,7 +94,7 @@ pub(crate) use bad_input;
 
 /// The library names settings as they are in its configurations (`` `batch_size` ``); the
 /// command line says which flag sets each.
-const FLAGS: [(&str, &str); 24] = [
+const FLAGS: [(&str, &str); 26] = [
     ("`batch_size`", "--batch-size"),
     ("`lr`", "--lr"),
     ("`epochs`", "--epochs"),
@@ -103,6 +103,8 @@ const FLAGS: [(&str, &str); 24] = [
     ("`checkpoint_every`", "--checkpoint-every"),
     ("`log_every`", "--log-every"),
     ("`read_every`", "--read-every"),
+    ("`accumulate`", "--accumulate"),
+    ("`init_from`", "--init-from"),
     ("`optimizer`", "--optimizer"),
     ("`momentum`", "--momentum"),
     ("`nesterov`", "--nesterov"),

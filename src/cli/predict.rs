@@ -28,6 +28,14 @@ pub struct PredictArgs {
     /// Show the K most likely classes [default: 5 for ImageNet models, 1 otherwise].
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub top: Option<u8>,
+    /// Print the predictions as JSON (a list: each image's path and its top classes with
+    /// their index and probability) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the predictions as CSV (`image,rank,class,index,probability`, a row per
+    /// image and class shown) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
     #[command(flatten)]
     pub compute: ComputeArgs,
 }
@@ -84,16 +92,83 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         args.top
             .unwrap_or(if labels == Labels::Imagenet { 5 } else { 1 }),
     );
-    for (i, path) in files.iter().enumerate() {
-        let row = &probs[i * classes..(i + 1) * classes];
-        let mut order: Vec<usize> = (0..classes).collect();
-        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-        let top: Vec<String> = order
+    if top > classes {
+        bad_input!("--top {top} asks for more classes than the model's {classes}");
+    }
+    let predictions: Vec<Prediction> = files
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let row = &probs[i * classes..(i + 1) * classes];
+            let mut order: Vec<usize> = (0..classes).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            let top = order
+                .iter()
+                .take(top)
+                .map(|&c| Ranked {
+                    class: names[c].clone(),
+                    index: c,
+                    probability: row[c],
+                })
+                .collect();
+            Prediction {
+                image: path.display().to_string(),
+                top,
+            }
+        })
+        .collect();
+    if let Some(path) = &args.csv {
+        crate::fsutil::write_atomic(path, &predictions_csv(&predictions))
+            .map_err(|e| super::BadInput(format!("cannot write --csv {}: {e}", path.display())))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&predictions)?);
+        return Ok(());
+    }
+    for prediction in &predictions {
+        let top: Vec<String> = prediction
+            .top
             .iter()
-            .take(top)
-            .map(|&c| format!("{} ({:.1}%)", names[c], 100.0 * row[c]))
+            .map(|r| format!("{} ({:.1}%)", r.class, 100.0 * r.probability))
             .collect();
-        println!("{}: {}", path.display(), top.join(", "));
+        println!("{}: {}", prediction.image, top.join(", "));
     }
     Ok(())
+}
+
+/// One image's most likely classes, most likely first.
+#[derive(Debug, serde::Serialize)]
+struct Prediction {
+    image: String,
+    top: Vec<Ranked>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Ranked {
+    class: String,
+    index: usize,
+    probability: f32,
+}
+
+/// `image,rank,class,index,probability`, a row per image and class shown.
+fn predictions_csv(predictions: &[Prediction]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(["image", "rank", "class", "index", "probability"])
+        .expect("writing to memory cannot fail");
+    for p in predictions {
+        for (rank, r) in p.top.iter().enumerate() {
+            let row = [
+                p.image.clone(),
+                (rank + 1).to_string(),
+                r.class.clone(),
+                r.index.to_string(),
+                r.probability.to_string(),
+            ];
+            writer
+                .write_record(&row)
+                .expect("writing to memory cannot fail");
+        }
+    }
+    writer.into_inner().expect("writing to memory cannot fail")
 }

@@ -160,6 +160,16 @@ pub struct TrainArgs {
     /// the CPU, where reading is free; 10 on a GPU, where each read waits for the device].
     #[arg(long, value_name = "N")]
     pub read_every: Option<usize>,
+    /// Gradient accumulation: run each batch through the network in N slices and sum their
+    /// gradients before the one update, so a --batch-size too large for memory still trains as
+    /// one batch (the same update as without slicing; batch norm sees each slice's statistics).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub accumulate: usize,
+    /// Start from the weights of a checkpoint or a PyTorch state dict (.pth, .safetensors)
+    /// wherever names and shapes match (PyTorch's strict=False); the rest, such as a
+    /// classifier head for another number of classes, start fresh. Says what it loaded.
+    #[arg(long, value_name = "CKPT|PTH")]
+    pub init_from: Option<PathBuf>,
     /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
     /// was started with (only --data, --no-download, --device and --threads may be given).
     #[arg(
@@ -169,7 +179,7 @@ pub struct TrainArgs {
             "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "resize_mode", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "val_split", "normalize", "out",
             "workers",
-            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "momentum", "nesterov",
+            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "accumulate", "init_from", "momentum", "nesterov",
             "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
             "min_lr", "warmup_epochs", "hflip", "random_crop", "random_resized_crop",
             "brightness", "contrast",
@@ -283,6 +293,8 @@ impl TrainArgs {
             keep_checkpoints: self.keep_checkpoints,
             log_every: self.log_every,
             read_every: self.read_every,
+            accumulate: self.accumulate,
+            init_from: self.init_from.clone(),
         };
         config.validate().map_err(BadInput)?;
         // Every layer's shape, checked before anything is loaded or written (parameters are
@@ -376,6 +388,9 @@ impl TrainObserver for ConsoleObserver {
             bar.finish_and_clear();
         }
         println!("{}", report.line());
+    }
+    fn weights_loaded(&mut self, source: &Path, report: &crate::interop::MatchReport) {
+        println!("{}", report.describe(source));
     }
     fn warning(&mut self, message: &str) {
         match &self.bar {

@@ -46,6 +46,13 @@ pub enum InteropError {
     },
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
+    #[error("no tensor of {path} fits the {model} model by name and shape (the model's are named like {ours}; the file's like {theirs}); give weights of the same network (`inception summary --state-dict` lists the names)")]
+    NothingMatches {
+        path: PathBuf,
+        model: String,
+        ours: String,
+        theirs: String,
+    },
 }
 
 /// `network`'s weights and batch-norm statistics under PyTorch's names and layouts.
@@ -163,6 +170,110 @@ pub fn load_state_dict<N: Classifier>(
         dict,
     };
     Ok(network.map(&mut writer))
+}
+
+/// What [`load_matching`] took from a state dict and what it left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchReport {
+    /// The network's tensors now holding the file's values (PyTorch names).
+    pub loaded: Vec<String>,
+    /// The network's tensors left as they were: not in the file, or of another shape there
+    /// (`name [shape]`, with the file's shape when it has one).
+    pub fresh: Vec<String>,
+    /// The file's tensors the network has no place for (`name [shape]`).
+    pub unused: Vec<String>,
+}
+
+impl MatchReport {
+    /// One paragraph: the counts, then the first few of each list.
+    pub fn describe(&self, source: &Path) -> String {
+        let list = |items: &[String]| {
+            let mut shown: Vec<&str> = items.iter().take(MAX_LISTED).map(String::as_str).collect();
+            let more = items.len().saturating_sub(MAX_LISTED);
+            let more = format!("... {more} more");
+            if items.len() > MAX_LISTED {
+                shown.push(&more);
+            }
+            shown.join(", ")
+        };
+        let mut out = format!(
+            "loaded {} tensors from {}",
+            self.loaded.len(),
+            source.display()
+        );
+        if !self.fresh.is_empty() {
+            out += &format!("; left fresh ({}): {}", self.fresh.len(), list(&self.fresh));
+        }
+        if !self.unused.is_empty() {
+            out += &format!(
+                "; not used from the file ({}): {}",
+                self.unused.len(),
+                list(&self.unused)
+            );
+        }
+        out
+    }
+}
+
+/// Loads every tensor of `dict` whose PyTorch name and shape match one of `network`'s, as
+/// PyTorch's `load_state_dict(strict=False)` does (which also refuses mis-shaped tensors; here
+/// they are left fresh, so a classifier head of another class count starts anew). Fails when
+/// nothing matches: the file is surely for another network.
+pub fn load_matching<N: Classifier>(
+    network: N,
+    dict: &StateDict,
+    source: &Path,
+) -> Result<(N, MatchReport), InteropError> {
+    let entries = torch_entries(&network);
+    let mut report = MatchReport::default();
+    let mut matching = HashMap::new();
+    for entry in &entries {
+        match dict.tensors.get(&entry.name) {
+            Some(t) if t.shape == entry.shape => {
+                report.loaded.push(entry.name.clone());
+                matching.insert(entry.path.clone(), entry.clone());
+            }
+            Some(t) => report.fresh.push(format!(
+                "{} {:?} (the file's is {:?})",
+                entry.name, entry.shape, t.shape
+            )),
+            None => report
+                .fresh
+                .push(format!("{} {:?}", entry.name, entry.shape)),
+        }
+    }
+    let known: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    report.unused = dict
+        .tensors
+        .iter()
+        .filter(|(name, _)| !known.contains(name.as_str()))
+        .map(|(name, t)| format!("{name} {:?}", t.shape))
+        .collect();
+    if report.loaded.is_empty() {
+        return Err(InteropError::NothingMatches {
+            path: source.to_path_buf(),
+            model: network.network_name(),
+            ours: entries
+                .iter()
+                .take(3)
+                .map(|e| format!("{} {:?}", e.name, e.shape))
+                .collect::<Vec<_>>()
+                .join(", "),
+            theirs: dict
+                .tensors
+                .iter()
+                .take(3)
+                .map(|(name, t)| format!("{name} {:?}", t.shape))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let mut writer = WriteValues {
+        path: Vec::new(),
+        entries: matching,
+        dict,
+    };
+    Ok((network.map(&mut writer), report))
 }
 
 /// Sets every tensor to the values of its PyTorch name in the dict, keeping its id, device and

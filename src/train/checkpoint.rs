@@ -268,6 +268,15 @@ pub fn read_parts(path: &Path) -> Result<SavedParts, CheckpointError> {
     })
 }
 
+/// Whether `path` starts as a checkpoint of ours does (whatever its name).
+pub fn is_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == MAGIC)
+}
+
 /// Loads the checkpoint at `path` onto `device`: rebuilds the network from its description
 /// and loads the weights, checking every tensor's name and shape.
 pub fn load(path: &Path, device: &Device) -> Result<(Model, CheckpointMeta), CheckpointError> {

@@ -70,6 +70,16 @@ pub fn evaluate_with<N: Classifier>(
         tally.classes.get_or_insert(logits.dims()[1]);
         unread.losses.push(loss);
         unread.sizes.push(n);
+        let classes = logits.dims()[1];
+        if classes > TOP_K {
+            // How many classes score above the true one: the true class is among the top k
+            // when fewer than k do.
+            let truth = logits
+                .clone()
+                .gather(1, batch.targets.clone().unsqueeze_dim(1));
+            let above = logits.clone().greater(truth.expand([n, classes]));
+            unread.ranks.push(above.int().sum_dim(1).flatten::<1>(0, 1));
+        }
         unread.predicted.push(logits.argmax(1).flatten::<1>(0, 1));
         unread.truth.push(batch.targets);
         if unread.losses.len() == READ_EVERY {
@@ -84,7 +94,8 @@ pub fn evaluate_with<N: Classifier>(
         seen,
         predictions,
         confusion,
-        ..
+        in_top_k,
+        classes,
     } = tally;
     let denom = seen.max(1) as f64;
     Ok(EvalReport {
@@ -93,8 +104,14 @@ pub fn evaluate_with<N: Classifier>(
         images: seen,
         predictions,
         confusion: confusion.unwrap_or_default(),
+        top5: classes
+            .filter(|&c| c > TOP_K)
+            .map(|_| in_top_k as f64 / denom),
     })
 }
+
+/// The k of the top-k accuracy reported besides the top-1 one.
+pub const TOP_K: usize = 5;
 
 /// Test batches read from the device together: reading waits for the device (on a GPU), so it
 /// happens every few batches rather than after each.
@@ -108,17 +125,24 @@ struct Unread {
     sizes: Vec<usize>,
     predicted: Vec<Tensor<1, Int>>,
     truth: Vec<Tensor<1, Int>>,
+    /// Per example, how many classes score above the true one (models of more than
+    /// [`TOP_K`] classes).
+    ranks: Vec<Tensor<1, Int>>,
 }
 
-/// Batches read back: (per-example loss sum, predicted classes, true classes).
-type Read = (f64, Vec<i64>, Vec<i64>);
+/// Batches read back: (per-example loss sum, predicted classes, true classes, ranks of the
+/// true classes).
+type Read = (f64, Vec<i64>, Vec<i64>, Vec<i64>);
 
 impl Unread {
     fn read(&mut self) -> Result<Read, String> {
         if self.losses.is_empty() {
-            return Ok((0.0, Vec::new(), Vec::new()));
+            return Ok((0.0, Vec::new(), Vec::new(), Vec::new()));
         }
         let ints = |tensors: Vec<Tensor<1, Int>>| {
+            if tensors.is_empty() {
+                return Ok(Vec::new());
+            }
             Tensor::cat(tensors, 0)
                 .into_data()
                 .convert::<i64>()
@@ -132,13 +156,14 @@ impl Unread {
             .map_err(|e| format!("reading the test loss failed: {e:?}"))?;
         let predicted = ints(std::mem::take(&mut self.predicted))?;
         let truth = ints(std::mem::take(&mut self.truth))?;
+        let ranks = ints(std::mem::take(&mut self.ranks))?;
         let sizes = std::mem::take(&mut self.sizes);
         let loss_sum = losses
             .iter()
             .zip(sizes)
             .map(|(&l, n)| f64::from(l) * n as f64)
             .sum();
-        Ok((loss_sum, predicted, truth))
+        Ok((loss_sum, predicted, truth, ranks))
     }
 }
 
@@ -150,12 +175,14 @@ struct Tally {
     seen: usize,
     predictions: Vec<u32>,
     confusion: Option<Confusion>,
+    /// Examples whose true class is among the top [`TOP_K`].
+    in_top_k: usize,
     /// The model's number of classes, once a batch has shown it.
     classes: Option<usize>,
 }
 
 impl Tally {
-    fn add(&mut self, (loss_sum, predicted, truth): Read) {
+    fn add(&mut self, (loss_sum, predicted, truth, ranks): Read) {
         let Some(classes) = self.classes else {
             return;
         };
@@ -167,6 +194,7 @@ impl Tally {
             self.predictions.push(p as u32);
             self.correct += usize::from(t == p);
         }
+        self.in_top_k += ranks.iter().filter(|&&r| (r as usize) < TOP_K).count();
         self.loss_sum += loss_sum;
         self.seen += truth.len();
     }

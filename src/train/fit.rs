@@ -25,8 +25,8 @@ use std::time::Instant;
 use burn::data::dataloader::DataLoader;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Bytes, Device};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Bytes, Device, Tensor};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
 use super::error::TrainError;
@@ -65,6 +65,14 @@ pub fn train<N: Classifier, D: ImageDataset>(
     // Drawn now, so that the random numbers of later steps depend on the step alone.
     initialize_now(&model);
     observer.run_started(config, None);
+    let model = match &config.init_from {
+        Some(source) => {
+            let (model, report) = super::init_from::initial_weights(model, source)?;
+            observer.weights_loaded(source, &report);
+            model
+        }
+        None => model,
+    };
     let start = Start {
         model,
         optimizer: Vec::new(),
@@ -474,11 +482,16 @@ impl<D: ImageDataset> Run<'_, D> {
             // run on the CPU.
             Device::flex().seed(seed);
         }
-        let (logits, loss) = model
-            .forward_train(batch.images)
-            .loss(&self.loss_fn, &batch.targets);
-        unread.push(logits, batch.targets, loss.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = match self.config.accumulate {
+            1 => {
+                let (logits, loss) = model
+                    .forward_train(batch.images)
+                    .loss(&self.loss_fn, &batch.targets);
+                unread.push(logits, batch.targets, loss.clone());
+                GradientsParams::from_grads(loss.backward(), &model)
+            }
+            slices => self.accumulated_grads(&model, batch, slices, &mut unread),
+        };
         let rates = schedule.step();
         let lr = rates.base();
         let model = optim.step(rates, model, grads);
@@ -491,6 +504,40 @@ impl<D: ImageDataset> Run<'_, D> {
             progress,
             unread,
         })
+    }
+
+    /// The gradients of the batch's mean loss, computed in `slices` slices one after another
+    /// (`TrainConfig::accumulate`): each slice's mean loss is weighted by its share of the
+    /// batch, so the sum of the slices' gradients is the whole batch's. Only one slice's
+    /// activations are alive at a time.
+    fn accumulated_grads<N: Classifier>(
+        &self,
+        model: &N,
+        batch: ImageBatch,
+        slices: usize,
+        unread: &mut UnreadSteps,
+    ) -> GradientsParams {
+        let n = batch.targets.dims()[0];
+        let size = n.div_ceil(slices);
+        let mut accumulator = GradientsAccumulator::<N>::new();
+        let (mut all_logits, mut loss_sum) = (Vec::new(), None);
+        for start in (0..n).step_by(size) {
+            let len = size.min(n - start);
+            let images = batch.images.clone().narrow(0, start, len);
+            let targets = batch.targets.clone().narrow(0, start, len);
+            let (logits, loss) = model.forward_train(images).loss(&self.loss_fn, &targets);
+            let loss = loss.mul_scalar(len as f64 / n as f64);
+            all_logits.push(logits.detach());
+            let part = loss.clone().detach();
+            loss_sum = Some(match loss_sum {
+                Some(sum) => part + sum,
+                None => part,
+            });
+            accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+        }
+        let loss = loss_sum.expect("a batch has at least one image");
+        unread.push(Tensor::cat(all_logits, 0), batch.targets, loss);
+        accumulator.grads()
     }
 
     /// Reads the unread steps' loss and accuracy from the device into the epoch's sums; a loss
@@ -580,7 +627,8 @@ impl<D: ImageDataset> Run<'_, D> {
         Ok(())
     }
 
-    /// The run's figures after an epoch (a failure is a warning: training goes on).
+    /// The run's figures and the test evaluation's report (`eval.json`, `per_class.csv`)
+    /// after an epoch (a failure is a warning: training goes on).
     fn draw_figures(
         &self,
         progress: &Progress,
@@ -600,6 +648,11 @@ impl<D: ImageDataset> Run<'_, D> {
         };
         if let Err(e) = figures.draw(dir.root()) {
             observer.warning(&format!("cannot draw the plots: {e}"));
+        }
+        let names = self.config.model.class_names();
+        let summary = super::report::EvalSummary::new(&self.config.model.name, eval, &names);
+        if let Err(e) = summary.write(dir.root()) {
+            observer.warning(&format!("cannot write eval.json and per_class.csv: {e}"));
         }
     }
 }

@@ -5,8 +5,10 @@ pub mod checkpoint;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
+pub mod init_from;
 pub mod metrics;
 pub mod optim;
+pub mod report;
 pub mod run_dir;
 pub mod state;
 pub mod unread;
@@ -16,6 +18,7 @@ pub use error::TrainError;
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
 pub use fit::{resume, resume_with, train, train_model};
 pub use optim::{OptimSettings, Schedule};
+pub use report::{ClassRow, EvalSummary};
 pub use run_dir::RunDir;
 pub use state::{
     EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainObserver, TrainOutcome,

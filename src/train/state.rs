@@ -57,6 +57,23 @@ pub struct TrainConfig {
     /// waits for the device). The log and checkpoints read them whenever they need them.
     #[serde(default)]
     pub read_every: Option<usize>,
+    /// Gradient accumulation: each batch of `batch_size` images goes through the network in
+    /// this many slices, one after another, their gradients summed before the one optimizer
+    /// step, so a batch that does not fit in memory at once still trains as one (the loss is
+    /// the mean over the whole batch, exactly as without slicing; batch norm sees each slice's
+    /// statistics, as in PyTorch). 1: the whole batch at once.
+    #[serde(default = "one")]
+    pub accumulate: usize,
+    /// Start from the weights of this checkpoint or PyTorch state dict (`.pth`,
+    /// `.safetensors`) wherever their names and shapes match (`train::init_from`); the rest
+    /// keep their initialization. Recorded for the run's history; a resumed run continues from
+    /// its own checkpoint.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+}
+
+fn one() -> usize {
+    1
 }
 
 fn default_keep() -> usize {
@@ -89,6 +106,8 @@ impl TrainConfig {
             keep_checkpoints: default_keep(),
             log_every: default_log_every(),
             read_every: None,
+            accumulate: 1,
+            init_from: None,
             model,
         }
     }
@@ -124,6 +143,12 @@ impl TrainConfig {
         }
         if self.read_every == Some(0) {
             return Err("`read_every` must be at least 1".into());
+        }
+        if self.accumulate == 0 || self.accumulate > self.batch_size {
+            return Err(format!(
+                "`accumulate` slices each batch: it must be between 1 and `batch_size` ({}), got {}",
+                self.batch_size, self.accumulate
+            ));
         }
         self.optim.validate(self.optimizer, self.lr, self.epochs)?;
         self.augment.validate()
@@ -224,6 +249,10 @@ pub trait TrainObserver {
     }
     /// Something went wrong that does not stop training (a plot could not be drawn).
     fn warning(&mut self, _message: &str) {}
+
+    /// The run started from the weights of `source` (`init_from`): what was loaded and what
+    /// was not.
+    fn weights_loaded(&mut self, _source: &Path, _report: &crate::interop::MatchReport) {}
 }
 
 /// An observer that ignores everything.
