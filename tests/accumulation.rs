@@ -3,10 +3,23 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard};
+
 use burn::tensor::Device;
 use inception::data::{FashionMnist, Split};
 use inception::models::{ModelConfig, ModelKind, OptimizerKind};
 use inception::train::{train_model, Silent, TrainConfig, TrainOutcome};
+
+/// burn keeps one random generator per device for the whole process, and a run seeds it and
+/// then draws its weights: the tests of this file take turns, so that two runs of one seed
+/// start from the same weights.
+static RANDOM: Mutex<()> = Mutex::new(());
+
+fn take_turn() -> MutexGuard<'static, ()> {
+    RANDOM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn lenet_steps(
     batch_size: usize,
@@ -47,6 +60,7 @@ fn weight_difference(a: &inception::models::Model, b: &inception::models::Model)
 
 #[test]
 fn four_slices_of_a_batch_give_the_update_of_the_whole_batch() {
+    let _turn = take_turn();
     let whole = lenet_steps(128, 1, 5);
     let sliced = lenet_steps(128, 4, 5);
     let error = weight_difference(&whole.model, &sliced.model);
@@ -68,6 +82,7 @@ fn four_slices_of_a_batch_give_the_update_of_the_whole_batch() {
 
 #[test]
 fn uneven_slices_weigh_by_their_size() {
+    let _turn = take_turn();
     // 100 images in 3 slices: 34, 34 and 32.
     let whole = lenet_steps(100, 1, 3);
     let sliced = lenet_steps(100, 3, 3);
