@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One epoch's figures, as `train_ch5` prints them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     pub epoch: usize,
     /// Mean training loss over the epoch's examples.

@@ -222,7 +222,9 @@ fn one_folder_of_classes_needs_a_validation_split_and_records_it() {
         .arg(out.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("(45 train / 15 test images)"));
+        .stdout(predicate::str::contains(
+            "(45 train / 15 validation images)",
+        ));
     let record = std::fs::read_to_string(out.path().join("val_split.csv")).unwrap();
     assert_eq!(
         record

@@ -94,7 +94,7 @@ pub(crate) use bad_input;
 
 /// The library names settings as they are in its configurations (`` `batch_size` ``); the
 /// command line says which flag sets each.
-const FLAGS: [(&str, &str); 26] = [
+const FLAGS: [(&str, &str); 31] = [
     ("`batch_size`", "--batch-size"),
     ("`lr`", "--lr"),
     ("`epochs`", "--epochs"),
@@ -120,6 +120,11 @@ const FLAGS: [(&str, &str); 26] = [
     ("`contrast`", "--contrast"),
     ("`data_dir`", "--data DIR"),
     ("`val_split`", "--val-split"),
+    ("`freeze`", "--freeze"),
+    ("`lr_groups`", "--head-lr-mult"),
+    ("`lr_mult`", "--head-lr-mult"),
+    ("`select`", "--select"),
+    ("`early_stop`", "--early-stop"),
     ("`out_dir`", "--out"),
 ];
 
@@ -247,11 +252,18 @@ impl DataArgs {
     ) -> anyhow::Result<FoundData> {
         let builtin = |set: BuiltinSet| -> anyhow::Result<FoundData> {
             let dir = self.locate(set)?;
+            let train = load_split(set, &dir, Split::Train)?;
+            let (train, test) = match val_split {
+                // Validation images cut from the training images; the test set stays apart.
+                Some((fraction, seed)) => train.cut(fraction, seed)?,
+                None => (train, load_split(set, &dir, Split::Test)?),
+            };
             Ok(FoundData {
-                train: load_split(set, &dir, Split::Train)?,
-                test: load_split(set, &dir, Split::Test)?,
+                train,
+                test,
                 set: Some(set),
                 dir,
+                validation: val_split.is_some(),
             })
         };
         match (self.dataset, &self.data) {
@@ -264,6 +276,7 @@ impl DataArgs {
                     train,
                     test,
                     dir: layout.dir().to_path_buf(),
+                    validation: val_split.is_some() || layout.has_val_folder(),
                 })
             }
             (None, None) => builtin(known.unwrap_or(BuiltinSet::FashionMnist)),
@@ -288,7 +301,11 @@ fn data_of(
             model.names.first().map_or("", String::as_str)
         );
     }
-    let val_split = training.and_then(crate::train::TrainConfig::seeded_val_split);
+    // A built-in set has its own test split, which evaluation reads; image folders without
+    // one are evaluated on the validation images their run kept.
+    let val_split = training
+        .and_then(crate::train::TrainConfig::seeded_val_split)
+        .filter(|_| model.labels.dataset().is_none());
     let found = data.load(model.labels.dataset(), val_split)?;
     let classes = found.test.class_names().len();
     if classes != model.num_classes {
@@ -305,9 +322,13 @@ fn data_of(
 /// The data a command found: its two splits, which built-in set they are (if one), and where.
 pub struct FoundData {
     pub train: DataSplit,
+    /// The split evaluated after every epoch: the test set, or a validation split.
     pub test: DataSplit,
     pub set: Option<BuiltinSet>,
     pub dir: PathBuf,
+    /// `test` is a validation split (cut by `--val-split`, or a `val/` folder), which may
+    /// choose the model.
+    pub validation: bool,
 }
 
 /// A saved model, optionally checked to be of the expected architecture.

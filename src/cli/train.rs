@@ -15,8 +15,8 @@ use crate::data::{
 use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
-    resume, train_model, EpochReport, OptimSettings, Progress, RunDir, Schedule, TrainConfig,
-    TrainError, TrainObserver,
+    resume, train_model, EpochReport, LrGroup, OptimSettings, ParamSelection, Progress, RunDir,
+    Schedule, SelectMetric, Selected, TrainConfig, TrainError, TrainObserver,
 };
 
 /// `--lr-schedule`.
@@ -170,6 +170,22 @@ pub struct TrainArgs {
     /// classifier head for another number of classes, start fresh. Says what it loaded.
     #[arg(long, value_name = "CKPT|PTH")]
     pub init_from: Option<PathBuf>,
+    /// Keep these parameters fixed: comma-separated globs of the layer names `inception
+    /// summary` shows (`b1,b2`, `b3.*`, `inception4?`, `*.bias`); a frozen batch norm
+    /// normalizes with its running statistics and keeps them.
+    #[arg(long, value_name = "PATTERNS")]
+    pub freeze: Option<String>,
+    /// Train the head (the layer holding the network's last parameter: the classifier) at X
+    /// times the learning rate, at every step of its schedule.
+    #[arg(long, value_name = "X")]
+    pub head_lr_mult: Option<f64>,
+    /// Keep the epoch best by this metric of the validation split as OUT/best.ckpt (needs
+    /// --val-split, or a val/ folder: the test set must not choose the model).
+    #[arg(long, value_enum, value_name = "METRIC")]
+    pub select: Option<SelectArg>,
+    /// Stop when the --select metric (default val_loss) has not improved for N epochs.
+    #[arg(long, value_name = "N")]
+    pub early_stop: Option<usize>,
     /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
     /// was started with (only --data, --no-download, --device and --threads may be given).
     #[arg(
@@ -179,7 +195,7 @@ pub struct TrainArgs {
             "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "resize_mode", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "val_split", "normalize", "out",
             "workers",
-            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "accumulate", "init_from", "momentum", "nesterov",
+            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "accumulate", "init_from", "freeze", "head_lr_mult", "select", "early_stop", "momentum", "nesterov",
             "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
             "min_lr", "warmup_epochs", "hflip", "random_crop", "random_resized_crop",
             "brightness", "contrast",
@@ -295,8 +311,36 @@ impl TrainArgs {
             read_every: self.read_every,
             accumulate: self.accumulate,
             init_from: self.init_from.clone(),
+            freeze: self
+                .freeze
+                .as_deref()
+                .map(ParamSelection::parse_list)
+                .unwrap_or_default(),
+            lr_groups: self
+                .head_lr_mult
+                .map(|lr_mult| LrGroup {
+                    params: ParamSelection::Head,
+                    lr_mult,
+                })
+                .into_iter()
+                .collect(),
+            select: self.select.map(SelectArg::metric),
+            early_stop: self.early_stop,
         };
         config.validate().map_err(BadInput)?;
+        if let (Some(metric), false) = (config.selection(), data.validation) {
+            let flag = if self.select.is_some() {
+                "--select"
+            } else {
+                "--early-stop"
+            };
+            return Err(BadInput(format!(
+                "{flag} chooses by {} of a validation split, and this run evaluates {}'s test set after every epoch (choosing on it would make the test accuracy optimistic): add --val-split 0.1 to keep 10% of the training images for validation",
+                metric.name(),
+                data.name
+            ))
+            .into());
+        }
         // Every layer's shape, checked before anything is loaded or written (parameters are
         // created lazily, so this costs nothing).
         config.model.build(&burn::tensor::Device::flex())?;
@@ -311,6 +355,8 @@ struct ConsoleObserver {
     interrupted: Arc<AtomicBool>,
     data: DataInfo,
     threads: usize,
+    /// The run's selection metric, once it has started.
+    selection: Option<SelectMetric>,
 }
 
 /// What the header says of the data.
@@ -340,6 +386,7 @@ impl ConsoleObserver {
             interrupted,
             data,
             threads,
+            selection: None,
         })
     }
 }
@@ -347,6 +394,7 @@ impl ConsoleObserver {
 impl TrainObserver for ConsoleObserver {
     fn run_started(&mut self, config: &TrainConfig, resumed: Option<(&Path, &Progress)>) {
         print_header(config, &self.data, self.threads);
+        self.selection = config.selection();
         if let Some((path, progress)) = resumed {
             println!(
                 "resuming from {} at epoch {}, step {} ({} steps done)",
@@ -392,6 +440,26 @@ impl TrainObserver for ConsoleObserver {
     fn weights_loaded(&mut self, source: &Path, report: &crate::interop::MatchReport) {
         println!("{}", report.describe(source));
     }
+    fn params_grouped(&mut self, what: &str, lr_mult: f64, selected: &Selected) {
+        if lr_mult == 0.0 {
+            println!("{what}: {}", selected.describe());
+        } else {
+            println!(
+                "{what} at {lr_mult} x the learning rate: {}",
+                selected.describe()
+            );
+        }
+    }
+    fn new_best(&mut self, metric: SelectMetric, value: f64, path: Option<&Path>) {
+        let saved = path.map_or(String::new(), |p| format!(", saved {}", p.display()));
+        println!("best {} so far: {value:.4}{saved}", metric.name());
+    }
+    fn stopped_early(&mut self, metric: SelectMetric, patience: usize, best_epoch: usize) {
+        println!(
+            "early stop: {} has not improved for {patience} epochs since epoch {best_epoch}",
+            metric.name()
+        );
+    }
     fn warning(&mut self, message: &str) {
         match &self.bar {
             Some(bar) => bar.println(format!("warning: {message}")),
@@ -406,6 +474,26 @@ impl TrainObserver for ConsoleObserver {
             }
         }
         stop
+    }
+}
+
+/// `--select`'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SelectArg {
+    /// Accuracy on the validation split (higher is better).
+    #[value(name = "val_acc")]
+    ValAcc,
+    /// Loss on the validation split (lower is better).
+    #[value(name = "val_loss")]
+    ValLoss,
+}
+
+impl SelectArg {
+    fn metric(self) -> SelectMetric {
+        match self {
+            Self::ValAcc => SelectMetric::ValAcc,
+            Self::ValLoss => SelectMetric::ValLoss,
+        }
     }
 }
 
@@ -472,6 +560,8 @@ pub struct DataFacts {
     pub channels: usize,
     /// Its classes' names.
     pub names: Vec<String>,
+    /// The split evaluated after every epoch is a validation split.
+    pub validation: bool,
 }
 
 impl DataFacts {
@@ -482,17 +572,20 @@ impl DataFacts {
             name: found.train.name(),
             channels: found.train.channels(),
             names: found.train.class_names(),
+            validation: found.validation,
         }
     }
 
-    /// A built-in set's (Fashion-MNIST's when none is named), before its files are read.
-    pub fn assumed(set: Option<BuiltinSet>) -> Self {
+    /// A built-in set's (Fashion-MNIST's when none is named), before its files are read;
+    /// `val_split`: a validation split is cut from it.
+    pub fn assumed(set: Option<BuiltinSet>, val_split: bool) -> Self {
         let set = set.unwrap_or(BuiltinSet::FashionMnist);
         Self {
             set: Some(set),
             name: set.name().to_string(),
             channels: set.image_shape()[0],
             names: set.class_names().iter().map(|s| s.to_string()).collect(),
+            validation: val_split,
         }
     }
 }
@@ -532,12 +625,25 @@ fn record_skipped(out: &Path, skipped: &[(PathBuf, String)]) -> anyhow::Result<(
 fn record_split(out: &Path, found: &FoundData) -> anyhow::Result<()> {
     let mut csv = String::from("split,class,path\n");
     for (side, split) in [("train", &found.train), ("validation", &found.test)] {
-        if let DataSplit::Folder(folder) = split {
-            let names = folder.class_names_list();
-            for (path, label) in folder.files() {
-                let class = &names[*label as usize];
-                csv += &format!("{side},{class},{}\n", path.display());
+        match split {
+            DataSplit::Folder(folder) => {
+                let names = folder.class_names_list();
+                for (path, label) in folder.files() {
+                    let class = &names[*label as usize];
+                    csv += &format!("{side},{class},{}\n", path.display());
+                }
             }
+            // A built-in set's training images, by their index in its training file.
+            DataSplit::Part(part) => {
+                let names = split.class_names();
+                for (k, index) in part.indices().iter().enumerate() {
+                    let label = burn::data::dataset::Dataset::get(split, k)
+                        .map_or(0, |image| image.label) as usize;
+                    let class = names.get(label).map_or("?", String::as_str);
+                    csv += &format!("{side},{class},train #{index}\n");
+                }
+            }
+            _ => {}
         }
     }
     let path = out.join("val_split.csv");
@@ -566,8 +672,13 @@ fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
         true => String::new(),
         false => format!(" ({})", config.model.resize_mode.describe()),
     };
+    let held_out = if config.val_split.is_some() {
+        "validation"
+    } else {
+        "test"
+    };
     println!(
-        "training {} on {} from {} ({} train / {} test images), input {c}x{h}x{w}{resize}",
+        "training {} on {} from {} ({} train / {} {held_out} images), input {c}x{h}x{w}{resize}",
         config.model.name,
         data.name,
         data.dir.display(),
@@ -597,10 +708,24 @@ fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
             .as_ref()
             .map_or_else(|| "none".to_string(), Normalize::describe)
     );
+    if let Some(metric) = config.selection() {
+        let stop = config.early_stop.map_or(String::new(), |n| {
+            format!("; stopping after {n} epochs without improvement")
+        });
+        println!(
+            "model selection: the epoch of the best {}{stop}",
+            metric.name()
+        );
+    }
     if let Some(dir) = &config.out_dir {
         println!(
-            "writing to {}: model.ckpt, metrics.csv, curves.png, confusion.png, predictions.png",
-            dir.display()
+            "writing to {}: model.ckpt{}, metrics.csv, curves.png, confusion.png, predictions.png",
+            dir.display(),
+            if config.selection().is_some() {
+                ", best.ckpt"
+            } else {
+                ""
+            }
         );
     }
 }
@@ -619,7 +744,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // The flags are checked before any data is read (for data like the set asked for, or
     // Fashion-MNIST), and again for the data found.
     if args.resume.is_none() {
-        args.config(&DataFacts::assumed(args.data.dataset))?;
+        // (Image folders may hold a val/ folder: the choice of the model is checked with them.)
+        let validation = args.val_split.is_some() || args.data.data.is_some();
+        args.config(&DataFacts::assumed(args.data.dataset, validation))?;
     }
     let mut found = args.data.load(known, val_split)?;
     let skipped = if args.skip_bad_images {
@@ -663,8 +790,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => resume(&out, &train_set, &test_set, &device, &mut observer),
     };
     match outcome {
-        Ok(_) => {
-            println!("saved {}", RunDir::new(&out, 0).latest().display());
+        Ok(outcome) => {
+            let dir = RunDir::new(&out, 0);
+            println!("saved {}", dir.latest().display());
+            // (A resumed run's selection is in its checkpoint: the observer heard it.)
+            if let (Some((epoch, value)), Some(metric)) = (outcome.best, observer.selection) {
+                println!(
+                    "best epoch {epoch} ({} {value:.4}): {}",
+                    metric.name(),
+                    dir.best().display()
+                );
+            }
             Ok(())
         }
         Err(e @ TrainError::Interrupted { .. }) => {

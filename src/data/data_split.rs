@@ -2,6 +2,11 @@
 //! images) behind one type, for code that picks it at run time (`--dataset`, `--data DIR`).
 
 use std::path::Path;
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 
 use burn::data::dataset::{Dataset, DatasetError};
 
@@ -30,6 +35,24 @@ pub enum DataSplit {
     Idx(FashionMnist),
     Cifar10(Cifar10),
     Folder(ImageFolder),
+    /// Some examples of another split, in its order: a validation split cut from a built-in
+    /// set's training images ([`DataSplit::cut`]).
+    Part(Part),
+}
+
+/// Examples `indices` of `of`, named `name`.
+#[derive(Debug, Clone)]
+pub struct Part {
+    of: Box<DataSplit>,
+    indices: Arc<Vec<usize>>,
+    name: String,
+}
+
+impl Part {
+    /// The indices of the examples taken, in the whole split.
+    pub fn indices(&self) -> &[usize] {
+        &self.indices
+    }
 }
 
 impl DataSplit {
@@ -57,6 +80,7 @@ impl DataSplit {
             Self::Idx(set) => Some(set.set()),
             Self::Cifar10(_) => Some(BuiltinSet::Cifar10),
             Self::Folder(_) => None,
+            Self::Part(part) => part.of.builtin_set(),
         }
     }
 
@@ -72,11 +96,67 @@ impl DataSplit {
         }
     }
 
+    /// Cut into a training and a validation part, `fraction` of each class's examples
+    /// (rounded) to validation, chosen at random from `seed`: stratified and reproducible, as
+    /// [`ImageFolder::split`] cuts class folders (which it uses for them).
+    pub fn cut(self, fraction: f64, seed: u64) -> Result<(Self, Self), LoadError> {
+        if let Self::Folder(folder) = &self {
+            let (train, val) = folder.split(fraction, seed)?;
+            return Ok((Self::Folder(train), Self::Folder(val)));
+        }
+        let bad = |what: &str| FolderError::BadFraction {
+            fraction,
+            what: what.to_string(),
+        };
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(bad("no images on one side").into());
+        }
+        let mut by_class: Vec<Vec<usize>> = Vec::new();
+        for index in 0..self.len() {
+            // Built-in sets are in memory: reading an example costs a copy of its pixels.
+            let label = self.get(index).map_or(0, |image| image.label) as usize;
+            if by_class.len() <= label {
+                by_class.resize(label + 1, Vec::new());
+            }
+            by_class[label].push(index);
+        }
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        for (label, mut of_class) in by_class.into_iter().enumerate() {
+            let mut rng = StdRng::seed_from_u64(seed ^ (label as u64).wrapping_mul(0x9E37_79B9));
+            of_class.shuffle(&mut rng);
+            let n_val = (of_class.len() as f64 * fraction).round() as usize;
+            val.extend_from_slice(&of_class[..n_val]);
+            train.extend_from_slice(&of_class[n_val..]);
+        }
+        if train.is_empty() || val.is_empty() {
+            let side = if val.is_empty() {
+                "no validation images"
+            } else {
+                "no training images"
+            };
+            return Err(bad(side).into());
+        }
+        // Back in the split's order, so the order depends on the files alone.
+        train.sort_unstable();
+        val.sort_unstable();
+        let name = self.name();
+        let of = Box::new(self);
+        let part = |indices: Vec<usize>, suffix: &str| {
+            Self::Part(Part {
+                of: of.clone(),
+                indices: Arc::new(indices),
+                name: format!("{name} ({suffix})"),
+            })
+        };
+        Ok((part(train, "train"), part(val, "validation")))
+    }
+
     fn inner(&self) -> &dyn Dataset<RawImage> {
         match self {
             Self::Idx(set) => set,
             Self::Cifar10(set) => set,
             Self::Folder(set) => set,
+            Self::Part(part) => part,
         }
     }
 }
@@ -87,6 +167,7 @@ impl ImageDataset for DataSplit {
             Self::Idx(set) => set.name(),
             Self::Cifar10(set) => set.name(),
             Self::Folder(set) => set.name(),
+            Self::Part(part) => part.name.clone(),
         }
     }
 
@@ -95,6 +176,7 @@ impl ImageDataset for DataSplit {
             Self::Idx(set) => set.class_names(),
             Self::Cifar10(set) => set.class_names(),
             Self::Folder(set) => set.class_names(),
+            Self::Part(part) => part.of.class_names(),
         }
     }
 
@@ -103,7 +185,25 @@ impl ImageDataset for DataSplit {
             Self::Idx(set) => set.channels(),
             Self::Cifar10(set) => set.channels(),
             Self::Folder(set) => set.channels(),
+            Self::Part(part) => part.of.channels(),
         }
+    }
+}
+
+impl Dataset<RawImage> for Part {
+    fn get(&self, index: usize) -> Result<RawImage, DatasetError> {
+        let Some(&at) = self.indices.get(index) else {
+            return Err(DatasetError::new(std::io::Error::other(format!(
+                "example {index} is past the end of {} ({} examples)",
+                self.name,
+                self.indices.len()
+            ))));
+        };
+        self.of.get(at)
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
     }
 }
 

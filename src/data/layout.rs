@@ -90,9 +90,15 @@ impl Layout {
         }
     }
 
-    /// The training and test splits: a built-in set's (`set` overrides what IDX files are
-    /// read as), or the image folders', with `val_split = (fraction, seed)` cutting class
-    /// folders without a test split.
+    /// Whether the held-out split is a `val/` folder (a validation split by its name).
+    pub fn has_val_folder(&self) -> bool {
+        matches!(self, Layout::Splits { test, .. } if test.file_name().is_some_and(|n| n == "val"))
+    }
+
+    /// The training and held-out splits: a built-in set's (`set` overrides what IDX files are
+    /// read as), or the image folders', with `val_split = (fraction, seed)` cutting the
+    /// training images of a built-in set (its test set is then not read) or class folders
+    /// without a test split.
     pub fn load(
         &self,
         set: Option<BuiltinSet>,
@@ -104,10 +110,12 @@ impl Layout {
                     (BuiltinSet::FashionMnist, Some(BuiltinSet::Mnist)) => BuiltinSet::Mnist,
                     _ => *found,
                 };
-                Ok((
-                    DataSplit::load(set, dir, Split::Train)?,
-                    DataSplit::load(set, dir, Split::Test)?,
-                ))
+                let train = DataSplit::load(set, dir, Split::Train)?;
+                Ok(match val_split {
+                    // Validation images cut from the training images; the test set stays apart.
+                    Some((fraction, seed)) => train.cut(fraction, seed)?,
+                    None => (train, DataSplit::load(set, dir, Split::Test)?),
+                })
             }
             Layout::Splits { train, test } => {
                 let train_set = ImageFolder::open(train).map_err(LoadError::from)?;

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::{Flag, Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
 /// Whether the tensor at `path` is a buffer (batch norm's running statistics).
@@ -46,26 +46,43 @@ pub fn named_params<M: Module>(module: &M) -> Vec<NamedParam> {
 
 /// Every float tensor of `module` (parameters and buffers) with its path, in order.
 pub fn tensor_paths<M: Module>(module: &M) -> Vec<(String, ParamId, Vec<usize>)> {
-    #[derive(Default)]
-    struct Paths {
-        path: Vec<String>,
-        out: Vec<(String, ParamId, Vec<usize>)>,
+    walk(module).tensors
+}
+
+/// Every training flag of `module` (batch norm's `training`: whether it normalizes with the
+/// batch's statistics) with its path, in order.
+pub fn flag_paths<M: Module>(module: &M) -> Vec<(String, ParamId)> {
+    walk(module).flags
+}
+
+/// The float tensors and flags of a module with their paths.
+#[derive(Default)]
+struct Paths {
+    path: Vec<String>,
+    tensors: Vec<(String, ParamId, Vec<usize>)>,
+    flags: Vec<(String, ParamId)>,
+}
+
+impl ModuleVisitor for Paths {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
     }
-    impl ModuleVisitor for Paths {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.out
-                .push((self.path.join("."), param.id, param.lazy_shape().to_vec()));
-        }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
     }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.tensors
+            .push((self.path.join("."), param.id, param.lazy_shape().to_vec()));
+    }
+    fn visit_flag(&mut self, flag: &Param<Flag>) {
+        self.flags.push((self.path.join("."), flag.id));
+    }
+}
+
+fn walk<M: Module>(module: &M) -> Paths {
     let mut paths = Paths::default();
     module.visit(&mut paths);
-    paths.out
+    paths
 }
 
 /// The ids of every float tensor of `module`.

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::module::ParamGroup;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device, Tensor};
@@ -32,6 +33,7 @@ use super::checkpoint::{self, CheckpointError, TrainingState};
 use super::error::TrainError;
 use super::evaluate::{evaluate, EvalReport};
 use super::optim;
+use super::param_groups;
 use super::run_dir::RunDir;
 use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, TrainOutcome};
 use super::unread::UnreadSteps;
@@ -209,6 +211,34 @@ fn latest(config: &TrainConfig) -> Option<PathBuf> {
     RunDir::of(config).map(|dir| dir.latest())
 }
 
+/// `model` with the parameters `config.freeze` names frozen, and burn's groups of the
+/// parameters of `config.lr_groups` with their multipliers (said to `observer`). Done at the
+/// start of every run, fresh or resumed: neither is part of a checkpoint.
+fn parameter_groups<N: Classifier>(
+    config: &TrainConfig,
+    model: N,
+    observer: &mut dyn TrainObserver,
+) -> Result<(N, Vec<(ParamGroup, f64)>), TrainError> {
+    let model = if config.freeze.is_empty() {
+        model
+    } else {
+        let (model, frozen) =
+            param_groups::freeze(model, &config.freeze).map_err(TrainError::Invalid)?;
+        observer.params_grouped("frozen", 0.0, &frozen);
+        model
+    };
+    let mut groups = Vec::new();
+    for group in &config.lr_groups {
+        let selected = group
+            .params
+            .select(&model, "lr_groups")
+            .map_err(TrainError::Invalid)?;
+        observer.params_grouped(&group.params.describe(), group.lr_mult, &selected);
+        groups.push((selected.group(), group.lr_mult));
+    }
+    Ok((model, groups))
+}
+
 /// A seed for step `step` of a run seeded `seed` (splitmix64's finalizer, so neighbouring steps
 /// get unrelated streams).
 fn mix(seed: u64, salt: u64, step: u64) -> u64 {
@@ -297,7 +327,7 @@ fn run<N: Classifier, D: ImageDataset>(
             .read_every
             .unwrap_or(if is_flex(train_device) { 1 } else { 10 }),
     };
-    let mut trainer = run.trainer(start)?;
+    let mut trainer = run.trainer(start, observer)?;
     // In file order (one worker), so that predictions line up with the test images.
     let test_loader = data_loader(
         test_set,
@@ -309,7 +339,19 @@ fn run<N: Classifier, D: ImageDataset>(
         ),
         &train_device.clone().inner(),
     );
+    let selection = config.selection();
+    let mut stopped_early = false;
     for epoch in trainer.progress.epochs_done + 1..=config.epochs {
+        // Checked before each epoch, so that a resumed run stops where the first one did.
+        if let (Some(metric), Some(patience)) = (selection, config.early_stop) {
+            if let Some((best, _)) =
+                super::selection::stops_early(metric, patience, &trainer.progress.history)
+            {
+                observer.stopped_early(metric, patience, best);
+                stopped_early = true;
+                break;
+            }
+        }
         let clock = EpochClock::start(&trainer.progress);
         trainer = run.train_epoch(trainer, epoch, &clock, observer)?;
         let train_seconds = clock.seconds();
@@ -329,32 +371,48 @@ fn run<N: Classifier, D: ImageDataset>(
             step_seconds: progress.step_seconds,
         };
         trainer.progress = trainer.progress.next_epoch(report.clone());
-        run.save(&trainer, observer)?;
+        let best = selection.and_then(|metric| {
+            let (epoch_best, value) = metric.best(&trainer.progress.history)?;
+            (epoch_best == epoch).then_some((metric, value))
+        });
+        run.save(&trainer, best.is_some(), observer)?;
         run.draw_figures(&trainer.progress, &eval, observer);
         observer.epoch_done(&report);
+        if let Some((metric, value)) = best {
+            let path = run.run_dir.as_ref().map(RunDir::best);
+            observer.new_best(metric, value, path.as_deref());
+        }
     }
     Ok(TrainOutcome {
+        best: selection.and_then(|metric| metric.best(&trainer.progress.history)),
         model: trainer.model.valid(),
         epochs: trainer.progress.history,
+        stopped_early,
     })
 }
 
 impl<D: ImageDataset> Run<'_, D> {
     /// The trainer a run starts with: a fresh optimizer or the saved one, the schedule caught
     /// up with the steps already done.
-    fn trainer<N: Classifier>(&self, start: Start<N>) -> Result<Trainer<N>, TrainError> {
+    fn trainer<N: Classifier>(
+        &self,
+        start: Start<N>,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Trainer<N>, TrainError> {
         let config = self.config;
+        let (model, groups) = parameter_groups(config, start.model, observer)?;
         let mut optim = optim::optimizer(config.optimizer, &config.optim);
         if !start.optimizer.is_empty() {
             optim = optim
                 .from_bytes(Bytes::from_bytes_vec(start.optimizer))
                 .map_err(|e| TrainError::Invalid(format!("unreadable optimizer state: {e}")))?;
         }
-        let mut schedule = optim::scheduler(
+        let mut schedule = optim::grouped_scheduler(
             config.lr,
             &config.optim,
             config.epochs,
             self.steps_per_epoch,
+            &groups,
         )
         .map_err(TrainError::Invalid)?;
         // The schedule depends on the step alone.
@@ -363,7 +421,7 @@ impl<D: ImageDataset> Run<'_, D> {
             lr = schedule.step().base();
         }
         Ok(Trainer {
-            model: start.model,
+            model,
             optim,
             schedule,
             lr,
@@ -414,7 +472,7 @@ impl<D: ImageDataset> Run<'_, D> {
             if due || stop {
                 let progress = &mut trainer.progress;
                 progress.train_seconds = clock.seconds();
-                self.save(&trainer, observer)?;
+                self.save(&trainer, false, observer)?;
             }
             if stop {
                 return Err(TrainError::Interrupted {
@@ -587,9 +645,11 @@ impl<D: ImageDataset> Run<'_, D> {
     }
 
     /// Writes a checkpoint and the run's history, if the run saves any.
+    /// `best`: the weights are also the run's best so far (`best.ckpt`).
     fn save<N: Classifier>(
         &self,
         trainer: &Trainer<N>,
+        best: bool,
         observer: &mut dyn TrainObserver,
     ) -> Result<(), TrainError> {
         let Trainer {
@@ -617,7 +677,7 @@ impl<D: ImageDataset> Run<'_, D> {
             config: self.config.clone(),
             progress: progress.clone(),
         };
-        let latest = dir.save(&model.valid(), &self.config.model, state, &optimizer)?;
+        let latest = dir.save(&model.valid(), &self.config.model, state, &optimizer, best)?;
         let root = dir.root();
         super::metrics::write(root, progress).map_err(|error| CheckpointError::Write {
             path: root.join("metrics.csv"),

@@ -8,8 +8,10 @@ pub mod fit;
 pub mod init_from;
 pub mod metrics;
 pub mod optim;
+pub mod param_groups;
 pub mod report;
 pub mod run_dir;
+pub mod selection;
 pub mod state;
 pub mod unread;
 
@@ -18,8 +20,10 @@ pub use error::TrainError;
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
 pub use fit::{resume, resume_with, train, train_model};
 pub use optim::{OptimSettings, Schedule};
+pub use param_groups::{LrGroup, ParamSelection, Selected};
 pub use report::{ClassRow, EvalSummary};
 pub use run_dir::RunDir;
+pub use selection::SelectMetric;
 pub use state::{
     EpochReport, Progress, Silent, StepLoss, TrainConfig, TrainObserver, TrainOutcome,
 };

@@ -9,10 +9,11 @@
 use burn::grad_clipping::GradientClippingConfig;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
 use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::lr_scheduler::LrSchedulerConfig;
+use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
@@ -212,6 +213,48 @@ pub fn scheduler(
     epochs: usize,
     steps_per_epoch: usize,
 ) -> Result<ModuleLrScheduler, String> {
+    grouped_scheduler(lr, settings, epochs, steps_per_epoch, &[])
+}
+
+/// As [`scheduler`], with each of `groups` (parameters, multiplier) at `multiplier` times the
+/// rate of every step (the same warm-up and schedule, scaled; burn's `ModuleLrScheduler`
+/// groups, the last matching one winning).
+pub fn grouped_scheduler(
+    lr: f64,
+    settings: &OptimSettings,
+    epochs: usize,
+    steps_per_epoch: usize,
+    groups: &[(ParamGroup, f64)],
+) -> Result<ModuleLrScheduler, String> {
+    let mut config =
+        ModuleLrSchedulerConfig::new(schedule_config(lr, settings, epochs, steps_per_epoch));
+    for (group, mult) in groups {
+        let scaled = OptimSettings {
+            schedule: match settings.schedule {
+                Schedule::Cosine { min_lr } => Schedule::Cosine {
+                    min_lr: min_lr * mult,
+                },
+                other => other,
+            },
+            ..settings.clone()
+        };
+        config = config.with_group(
+            group.clone(),
+            schedule_config(lr * mult, &scaled, epochs, steps_per_epoch),
+        );
+    }
+    config
+        .init()
+        .map_err(|e| format!("invalid learning-rate schedule: {e}"))
+}
+
+/// The schedule of one rate: a linear warm-up, then constant, step or cosine.
+fn schedule_config(
+    lr: f64,
+    settings: &OptimSettings,
+    epochs: usize,
+    steps_per_epoch: usize,
+) -> LrSchedulerConfig {
     let steps_per_epoch = steps_per_epoch.max(1);
     let total = epochs * steps_per_epoch;
     let warmup =
@@ -232,9 +275,7 @@ pub fn scheduler(
         let rise = LinearLrSchedulerConfig::new(lr / warmup as f64, lr, (warmup - 1).max(1));
         (vec![LrSchedulerConfig::Linear(rise), main], vec![warmup])
     };
-    SequentialLrSchedulerConfig::new(schedulers, milestones)
-        .init()
-        .map_err(|e| format!("invalid learning-rate schedule: {e}"))
+    LrSchedulerConfig::Sequential(SequentialLrSchedulerConfig::new(schedulers, milestones))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use burn::module::Module;
 use crate::models::ModelConfig;
 
 const LATEST: &str = "model.ckpt";
+const BEST: &str = "best.ckpt";
 const HISTORY: &str = "checkpoints";
 
 /// The checkpoints of one training run.
@@ -55,6 +56,11 @@ impl RunDir {
         self.root.join(LATEST)
     }
 
+    /// `best.ckpt`: the checkpoint of the best epoch by the run's selection metric.
+    pub fn best(&self) -> PathBuf {
+        self.root.join(BEST)
+    }
+
     fn history(&self) -> PathBuf {
         self.root.join(HISTORY)
     }
@@ -64,14 +70,15 @@ impl RunDir {
     }
 
     /// Writes a checkpoint of `network` (described by `config`) at `state`, returns the path of
-    /// `model.ckpt`. The previous checkpoints stay valid until the new one is complete; on
-    /// error nothing is half-written.
+    /// `model.ckpt`; `best` writes it as `best.ckpt` too (first). The previous checkpoints stay
+    /// valid until the new one is complete; on error nothing is half-written.
     pub fn save<N: Module>(
         &self,
         network: &N,
         config: &ModelConfig,
         state: TrainingState,
         optimizer: &[u8],
+        best: bool,
     ) -> Result<PathBuf, CheckpointError> {
         let step = state.progress.global_step;
         let latest = self.latest();
@@ -81,6 +88,10 @@ impl RunDir {
         };
         let bytes = checkpoint::to_bytes(network, config, Some(state), optimizer)
             .map_err(|e| write_error(&latest)(std::io::Error::other(e)))?;
+        if best {
+            let file = self.best();
+            crate::fsutil::write_atomic(&file, &bytes).map_err(write_error(&file))?;
+        }
         if self.keep > 0 {
             let file = self.step_file(step);
             std::fs::create_dir_all(self.history()).map_err(write_error(&file))?;

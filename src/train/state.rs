@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::optim::OptimSettings;
+use super::param_groups::{LrGroup, ParamSelection, Selected};
+use super::selection::SelectMetric;
 use crate::data::Augmentation;
 pub use crate::history::{EpochReport, StepLoss};
 use crate::models::{ModelConfig, OptimizerKind};
@@ -70,6 +72,23 @@ pub struct TrainConfig {
     /// its own checkpoint.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
+    /// Layer-name globs of the parameters to keep fixed (`b1.*`, `inception3*`; see
+    /// [`param_groups`](super::param_groups)); a frozen batch norm keeps its statistics too.
+    #[serde(default)]
+    pub freeze: Vec<String>,
+    /// Parameters trained at a multiple of the learning rate (the new head of a fine-tuned
+    /// network, for example); a parameter in several groups takes the last one's.
+    #[serde(default)]
+    pub lr_groups: Vec<LrGroup>,
+    /// Keep the weights of the epoch best by this metric of the held-out set as `best.ckpt`
+    /// (the set evaluated after every epoch, which should then be a validation split, not
+    /// the test set).
+    #[serde(default)]
+    pub select: Option<SelectMetric>,
+    /// Stop when the selection metric (`select`, else the validation loss) has not improved
+    /// for this many epochs.
+    #[serde(default)]
+    pub early_stop: Option<usize>,
 }
 
 fn one() -> usize {
@@ -108,6 +127,10 @@ impl TrainConfig {
             read_every: None,
             accumulate: 1,
             init_from: None,
+            freeze: Vec::new(),
+            lr_groups: Vec::new(),
+            select: None,
+            early_stop: None,
             model,
         }
     }
@@ -151,7 +174,37 @@ impl TrainConfig {
             ));
         }
         self.optim.validate(self.optimizer, self.lr, self.epochs)?;
+        if !self.freeze.is_empty() {
+            ParamSelection::Matching(self.freeze.clone()).validate("freeze")?;
+        }
+        for group in &self.lr_groups {
+            group.params.validate("lr_groups")?;
+            if !(group.lr_mult.is_finite() && group.lr_mult > 0.0) {
+                return Err(format!(
+                    "`lr_mult` must be a positive number, got {}",
+                    group.lr_mult
+                ));
+            }
+            let bounded = self.optim.warmup_epochs > 0.0
+                || matches!(self.optim.schedule, super::Schedule::Cosine { .. });
+            if bounded && self.lr * group.lr_mult > 1.0 {
+                return Err(format!(
+                    "`lr` times `lr_mult` ({} x {}) must be at most 1 with a warm-up or a cosine schedule",
+                    self.lr, group.lr_mult
+                ));
+            }
+        }
+        if self.early_stop == Some(0) {
+            return Err("`early_stop` is a number of epochs: at least 1".into());
+        }
         self.augment.validate()
+    }
+
+    /// The metric that chooses the best epoch: `select`, or the validation loss when only
+    /// `early_stop` is given.
+    pub fn selection(&self) -> Option<SelectMetric> {
+        self.select
+            .or(self.early_stop.map(|_| SelectMetric::ValLoss))
     }
 
     /// The validation split with the seed that chose it, if the run cut one (`val_split`).
@@ -253,6 +306,17 @@ pub trait TrainObserver {
     /// The run started from the weights of `source` (`init_from`): what was loaded and what
     /// was not.
     fn weights_loaded(&mut self, _source: &Path, _report: &crate::interop::MatchReport) {}
+
+    /// Parameters were frozen (`freeze`) or given their own learning rate (`lr_groups`,
+    /// `lr_mult` 0 for frozen ones).
+    fn params_grouped(&mut self, _what: &str, _lr_mult: f64, _selected: &Selected) {}
+
+    /// The epoch just done is the best so far by `metric` (`value`); saved as `path` when the
+    /// run saves.
+    fn new_best(&mut self, _metric: SelectMetric, _value: f64, _path: Option<&Path>) {}
+
+    /// Early stopping: `metric` has not improved for `patience` epochs since `best_epoch`.
+    fn stopped_early(&mut self, _metric: SelectMetric, _patience: usize, _best_epoch: usize) {}
 }
 
 /// An observer that ignores everything.
@@ -262,7 +326,11 @@ impl TrainObserver for Silent {}
 /// The outcome of a run.
 #[derive(Debug)]
 pub struct TrainOutcome<N> {
-    /// The trained network, on the inference device.
+    /// The trained network (the last epoch's weights), on the inference device.
     pub model: N,
     pub epochs: Vec<EpochReport>,
+    /// With a selection metric: the best epoch and its value (its weights are `best.ckpt`).
+    pub best: Option<(usize, f64)>,
+    /// Early stopping ended the run before its last epoch.
+    pub stopped_early: bool,
 }
