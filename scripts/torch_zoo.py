@@ -11,7 +11,9 @@ Usage:
     .venv-torch/bin/python scripts/torch_zoo.py parity --models lenet googlenet
 
 `parity` does, for every model:
-1. builds it in PyTorch (torchvision's own `googlenet` for googlenet-torchvision) and fills its
+1. builds it in PyTorch (torchvision's own `googlenet`, `alexnet` and `vgg11` for
+   googlenet-torchvision and the network files nets/alexnet-torchvision.toml and
+   nets/vgg11-torchvision.toml) and fills its
    state dict with deterministic pseudo-random weights (`fill`, the same generator as
    `tests/parity.rs`), and a deterministic input;
 2. writes the inference-mode logits to `tests/fixtures/parity/<model>.json` (small: no weights,
@@ -212,6 +214,13 @@ class GoogLeNetPaper(nn.Module):
         return self.fc(self.dropout(torch.flatten(x, 1)))
 
 
+def torchvision_model(name):
+    def build(classes):
+        import torchvision
+        return getattr(torchvision.models, name)(weights=None, num_classes=classes)
+    return build
+
+
 def googlenet_torchvision(classes):
     import torchvision
     return torchvision.models.googlenet(weights=None, num_classes=classes, aux_logits=True,
@@ -229,7 +238,13 @@ ZOO = OrderedDict([
     ("googlenet-bn", (lambda c: googlenet_d2l(c, conv=block_conv), 10, (1, 96, 96))),
     ("googlenet-paper", (GoogLeNetPaper, 10, (3, 224, 224))),
     ("googlenet-torchvision", (googlenet_torchvision, 1000, (3, 224, 224))),
+    # Network files (not zoo models) of torchvision's own AlexNet and VGG-11.
+    ("alexnet-torchvision", (torchvision_model("alexnet"), 10, (3, 224, 224))),
+    ("vgg11-torchvision", (torchvision_model("vgg11"), 10, (3, 224, 224))),
 ])
+# Models that are network files in nets/ rather than zoo models.
+NETS = {"alexnet-torchvision": "nets/alexnet-torchvision.toml",
+        "vgg11-torchvision": "nets/vgg11-torchvision.toml"}
 BATCH = 2
 
 
@@ -314,6 +329,8 @@ def parity(args):
             "transform_input": name == "googlenet-torchvision",
             "torch": torch.__version__, "logits": logits.tolist(),
         }
+        if name in NETS:
+            fixture["net"] = NETS[name]
         (FIXTURES / f"{name}.json").write_text(json.dumps(fixture) + "\n")
         state = model.state_dict()
         torch.save(state, tmp / f"{name}.pth")
@@ -323,7 +340,8 @@ def parity(args):
             save_file(state, str(FIXTURES / "lenet.safetensors"))
         # Round trip through our command line.
         ckpt, exported = tmp / f"{name}.ckpt", tmp / f"{name}.export.safetensors"
-        subprocess.run([str(binary), "import", "--from", str(tmp / f"{name}.pth"), "--model", name,
+        network = ["--net", str(ROOT / NETS[name])] if name in NETS else ["--model", name]
+        subprocess.run([str(binary), "import", "--from", str(tmp / f"{name}.pth"), *network,
                         "--input", f"{c}x{h}x{w}", "--out", str(ckpt)], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([str(binary), "export", "--checkpoint", str(ckpt), "--out", str(exported)],
                        check=True, stdout=subprocess.DEVNULL)

@@ -166,3 +166,37 @@ fn torchvisions_imagenet_googlenet_starts_a_ten_class_one_but_for_its_heads() {
     assert_eq!(report.loaded.len(), total - 6);
     assert!(report.unused.is_empty());
 }
+
+#[test]
+fn torchvisions_imagenet_alexnet_and_vgg11_start_ten_class_networks_but_for_their_heads() {
+    // `--net nets/alexnet-torchvision.toml --init-from alexnet-owt-7be5be79.pth` (and VGG-11's):
+    // torchvision's names (tests/parity.rs checks the files against torchvision itself), the
+    // 1000-class head left fresh.
+    let device = Device::flex();
+    // Five convolutions and three dense layers; eight and three.
+    for (file, loaded) in [
+        ("alexnet-torchvision.toml", 14),
+        ("vgg11-torchvision.toml", 20),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("nets")
+            .join(file);
+        let config = ModelConfig::from_file(&path).unwrap();
+        let imagenet = config.clone().with_classes(1000).build(&device).unwrap();
+        let dict = interop::state_dict(&imagenet);
+        let ten = config.build(&device).unwrap();
+        let (_, report) = interop::load_matching(ten, &dict, Path::new("imagenet.pth")).unwrap();
+        let fresh: Vec<&str> = report
+            .fresh
+            .iter()
+            .map(|f| f.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            fresh,
+            ["classifier.6.weight", "classifier.6.bias"],
+            "{file}"
+        );
+        assert_eq!(report.loaded.len(), loaded, "{file}: {:?}", report.loaded);
+        assert!(report.unused.is_empty(), "{file}");
+    }
+}

@@ -1,4 +1,5 @@
-//! Parity with PyTorch: every zoo model, given the same weights under PyTorch's names, gives
+//! Parity with PyTorch: every zoo model (and the network files of torchvision's AlexNet and
+//! VGG-11 in `nets/`), given the same weights under PyTorch's names, gives
 //! the logits PyTorch computed (max relative error below 1e-4, float32, inference mode).
 //!
 //! The fixtures in `tests/fixtures/parity/` were written by `scripts/torch_zoo.py parity`: the
@@ -83,6 +84,9 @@ struct Fixture {
     input: [usize; 4],
     transform_input: bool,
     logits: Vec<Vec<f32>>,
+    /// A network file (in the repository) instead of a zoo model.
+    #[serde(default)]
+    net: Option<String>,
 }
 
 fn fixture(name: &str) -> Fixture {
@@ -101,7 +105,13 @@ fn kind(name: &str) -> ModelKind {
 
 fn fresh_model(f: &Fixture) -> Model {
     let [_, c, h, w] = f.input;
-    ModelConfig::new(kind(&f.model))
+    let config = match &f.net {
+        Some(file) => {
+            ModelConfig::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
+        }
+        None => ModelConfig::new(kind(&f.model)),
+    };
+    config
         .with_input([c, h, w])
         .with_classes(f.classes)
         .with_transform_input(f.transform_input)
@@ -179,6 +189,8 @@ parity_tests! {
     googlenet_bn_matches_pytorch => "googlenet-bn",
     googlenet_paper_matches_pytorch => "googlenet-paper",
     googlenet_torchvision_matches_torchvision => "googlenet-torchvision",
+    alexnet_torchvision_file_matches_torchvision => "alexnet-torchvision",
+    vgg11_torchvision_file_matches_torchvision => "vgg11-torchvision",
 }
 
 // ----------------------------------------------------------------- real PyTorch files
