@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::{self, BuiltinSet, DataSplit, ImageDataset, Layout, Split};
+use crate::data::{self, BuiltinSet, DataSplit, ImageDataset, Layout};
 use crate::device::{setup_cpu, DeviceSpec};
 use crate::models::{ModelConfig, ModelKind};
 
@@ -252,12 +252,9 @@ impl DataArgs {
     ) -> anyhow::Result<FoundData> {
         let builtin = |set: BuiltinSet| -> anyhow::Result<FoundData> {
             let dir = self.locate(set)?;
-            let train = load_split(set, &dir, Split::Train)?;
-            let (train, test) = match val_split {
-                // Validation images cut from the training images; the test set stays apart.
-                Some((fraction, seed)) => train.cut(fraction, seed)?,
-                None => (train, load_split(set, &dir, Split::Test)?),
-            };
+            // With a validation split cut from the training images, the test set stays apart.
+            let (train, test) = DataSplit::load_with_held_out(set, &dir, val_split)
+                .with_context(|| format!("cannot load {set} from {}", dir.display()))?;
             Ok(FoundData {
                 train,
                 test,
@@ -368,11 +365,6 @@ impl CheckpointArgs {
         }
         Ok((model, meta))
     }
-}
-
-fn load_split(set: BuiltinSet, dir: &Path, split: Split) -> anyhow::Result<DataSplit> {
-    DataSplit::load(set, dir, split)
-        .with_context(|| format!("cannot load {set} from {}", dir.display()))
 }
 
 /// Runs the parsed command.

@@ -4,10 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-
 use burn::data::dataset::{Dataset, DatasetError};
 
 use super::builtin::BuiltinSet;
@@ -15,7 +11,7 @@ use super::cifar::{Cifar10, CifarError};
 use super::dataset::{ImageDataset, RawImage};
 use super::fashion::{FashionMnist, Split};
 use super::idx::IdxError;
-use super::image_folder::{FolderError, ImageFolder};
+use super::image_folder::{stratified_cut, FolderError, ImageFolder};
 
 /// Why data files could not be read (each error names the file or folder).
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +62,21 @@ impl DataSplit {
         })
     }
 
+    /// The training split of `set` in `dir` and the split held out from it: with
+    /// `val_split = (fraction, seed)` a validation part cut from the training images
+    /// ([`DataSplit::cut`]; the test set is not read), else the test split.
+    pub fn load_with_held_out(
+        set: BuiltinSet,
+        dir: &Path,
+        val_split: Option<(f64, u64)>,
+    ) -> Result<(Self, Self), LoadError> {
+        let train = Self::load(set, dir, Split::Train)?;
+        match val_split {
+            Some((fraction, seed)) => train.cut(fraction, seed),
+            None => Ok((train, Self::load(set, dir, Split::Test)?)),
+        }
+    }
+
     /// How many examples `split` of `set` in `dir` has, without reading its images.
     pub fn count(set: BuiltinSet, dir: &Path, split: Split) -> Result<usize, LoadError> {
         Ok(match set {
@@ -97,48 +108,19 @@ impl DataSplit {
     }
 
     /// Cut into a training and a validation part, `fraction` of each class's examples
-    /// (rounded) to validation, chosen at random from `seed`: stratified and reproducible, as
-    /// [`ImageFolder::split`] cuts class folders (which it uses for them).
+    /// (rounded) to validation, chosen at random from `seed`: stratified and reproducible
+    /// ([`stratified_cut`], as [`ImageFolder::split`] cuts class folders, which it uses for
+    /// them).
     pub fn cut(self, fraction: f64, seed: u64) -> Result<(Self, Self), LoadError> {
         if let Self::Folder(folder) = &self {
             let (train, val) = folder.split(fraction, seed)?;
             return Ok((Self::Folder(train), Self::Folder(val)));
         }
-        let bad = |what: &str| FolderError::BadFraction {
-            fraction,
-            what: what.to_string(),
-        };
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(bad("no images on one side").into());
-        }
-        let mut by_class: Vec<Vec<usize>> = Vec::new();
-        for index in 0..self.len() {
-            // Built-in sets are in memory: reading an example costs a copy of its pixels.
-            let label = self.get(index).map_or(0, |image| image.label) as usize;
-            if by_class.len() <= label {
-                by_class.resize(label + 1, Vec::new());
-            }
-            by_class[label].push(index);
-        }
-        let (mut train, mut val) = (Vec::new(), Vec::new());
-        for (label, mut of_class) in by_class.into_iter().enumerate() {
-            let mut rng = StdRng::seed_from_u64(seed ^ (label as u64).wrapping_mul(0x9E37_79B9));
-            of_class.shuffle(&mut rng);
-            let n_val = (of_class.len() as f64 * fraction).round() as usize;
-            val.extend_from_slice(&of_class[..n_val]);
-            train.extend_from_slice(&of_class[n_val..]);
-        }
-        if train.is_empty() || val.is_empty() {
-            let side = if val.is_empty() {
-                "no validation images"
-            } else {
-                "no training images"
-            };
-            return Err(bad(side).into());
-        }
-        // Back in the split's order, so the order depends on the files alone.
-        train.sort_unstable();
-        val.sort_unstable();
+        // Built-in sets are in memory: reading an example costs a copy of its pixels.
+        let labels: Vec<u32> = (0..self.len())
+            .map(|index| self.get(index).map_or(0, |image| image.label))
+            .collect();
+        let (train, val) = stratified_cut(&labels, fraction, seed)?;
         let name = self.name();
         let of = Box::new(self);
         let part = |indices: Vec<usize>, suffix: &str| {

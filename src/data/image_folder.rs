@@ -146,41 +146,21 @@ impl ImageFolder {
     }
 
     /// Cut into a training and a validation part, `fraction` of each class's images (rounded)
-    /// to validation, chosen at random from `seed`: stratified and reproducible.
+    /// to validation, chosen at random from `seed`: stratified and reproducible
+    /// ([`stratified_cut`]).
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self), FolderError> {
-        let bad = |what: &str| FolderError::BadFraction {
-            fraction,
-            what: what.to_string(),
-        };
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(bad("no images on one side"));
-        }
-        let mut train = Vec::new();
-        let mut val = Vec::new();
-        for label in 0..self.classes.len() as u32 {
-            let mut of_class: Vec<&(PathBuf, u32)> =
-                self.files.iter().filter(|(_, l)| *l == label).collect();
-            let mut rng = StdRng::seed_from_u64(seed ^ u64::from(label).wrapping_mul(0x9E37_79B9));
-            of_class.shuffle(&mut rng);
-            let n_val = (of_class.len() as f64 * fraction).round() as usize;
-            let (v, t) = of_class.split_at(n_val);
-            val.extend(v.iter().map(|&f| f.clone()));
-            train.extend(t.iter().map(|&f| f.clone()));
-        }
-        if train.is_empty() || val.is_empty() {
-            return Err(bad(if val.is_empty() {
-                "no validation images"
-            } else {
-                "no training images"
-            }));
-        }
-        // Back in file order (class, then name), so the order depends on the files alone.
-        train.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        val.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        let part = |files: Vec<(PathBuf, u32)>, suffix: &str| Self {
-            name: format!("{} ({suffix})", self.name),
-            classes: self.classes.clone(),
-            files: Arc::new(files),
+        let labels: Vec<u32> = self.files.iter().map(|(_, label)| *label).collect();
+        let (train, val) = stratified_cut(&labels, fraction, seed)?;
+        let part = |indices: Vec<usize>, suffix: &str| {
+            let mut files: Vec<(PathBuf, u32)> =
+                indices.into_iter().map(|i| self.files[i].clone()).collect();
+            // Back in file order (class, then name), so the order depends on the files alone.
+            files.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            Self {
+                name: format!("{} ({suffix})", self.name),
+                classes: self.classes.clone(),
+                files: Arc::new(files),
+            }
         };
         Ok((part(train, "train"), part(val, "validation")))
     }
@@ -269,4 +249,48 @@ impl Dataset<RawImage> for ImageFolder {
     fn len(&self) -> usize {
         self.files.len()
     }
+}
+
+/// The examples of `labels` cut into training and validation indices (each in increasing
+/// order): `fraction` of each class's examples (rounded) to validation, chosen at random from
+/// `seed` (one generator per class, so a class's choice does not depend on the others). How
+/// [`ImageFolder::split`] and `DataSplit::cut` keep a validation split.
+pub fn stratified_cut(
+    labels: &[u32],
+    fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), FolderError> {
+    let bad = |what: &str| FolderError::BadFraction {
+        fraction,
+        what: what.to_string(),
+    };
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(bad("no images on one side"));
+    }
+    let mut by_class: Vec<Vec<usize>> = Vec::new();
+    for (index, &label) in labels.iter().enumerate() {
+        let label = label as usize;
+        if by_class.len() <= label {
+            by_class.resize(label + 1, Vec::new());
+        }
+        by_class[label].push(index);
+    }
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (label, mut of_class) in by_class.into_iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(seed ^ (label as u64).wrapping_mul(0x9E37_79B9));
+        of_class.shuffle(&mut rng);
+        let n_val = (of_class.len() as f64 * fraction).round() as usize;
+        val.extend_from_slice(&of_class[..n_val]);
+        train.extend_from_slice(&of_class[n_val..]);
+    }
+    if train.is_empty() || val.is_empty() {
+        return Err(bad(if val.is_empty() {
+            "no validation images"
+        } else {
+            "no training images"
+        }));
+    }
+    train.sort_unstable();
+    val.sort_unstable();
+    Ok((train, val))
 }

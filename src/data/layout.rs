@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use super::builtin::BuiltinSet;
 use super::data_split::{DataSplit, LoadError};
-use super::fashion::Split;
 use super::image_folder::{FolderError, ImageFolder};
 
 /// What a data folder was recognized as.
@@ -110,12 +109,7 @@ impl Layout {
                     (BuiltinSet::FashionMnist, Some(BuiltinSet::Mnist)) => BuiltinSet::Mnist,
                     _ => *found,
                 };
-                let train = DataSplit::load(set, dir, Split::Train)?;
-                Ok(match val_split {
-                    // Validation images cut from the training images; the test set stays apart.
-                    Some((fraction, seed)) => train.cut(fraction, seed)?,
-                    None => (train, DataSplit::load(set, dir, Split::Test)?),
-                })
+                Ok(DataSplit::load_with_held_out(set, dir, val_split)?)
             }
             Layout::Splits { train, test } => {
                 let train_set = ImageFolder::open(train).map_err(LoadError::from)?;

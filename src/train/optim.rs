@@ -146,6 +146,21 @@ impl OptimSettings {
         Ok(())
     }
 
+    /// The settings of a parameter group trained at `mult` times the rate: the cosine
+    /// schedule's floor scaled with it (the warm-up and step schedule are relative already).
+    pub fn scaled(&self, mult: f64) -> Self {
+        let schedule = match self.schedule {
+            Schedule::Cosine { min_lr } => Schedule::Cosine {
+                min_lr: min_lr * mult,
+            },
+            other => other,
+        };
+        Self {
+            schedule,
+            ..self.clone()
+        }
+    }
+
     /// A one-line description for the start of a run.
     pub fn describe(&self, kind: OptimizerKind) -> String {
         let mut parts = Vec::new();
@@ -229,18 +244,9 @@ pub fn grouped_scheduler(
     let mut config =
         ModuleLrSchedulerConfig::new(schedule_config(lr, settings, epochs, steps_per_epoch));
     for (group, mult) in groups {
-        let scaled = OptimSettings {
-            schedule: match settings.schedule {
-                Schedule::Cosine { min_lr } => Schedule::Cosine {
-                    min_lr: min_lr * mult,
-                },
-                other => other,
-            },
-            ..settings.clone()
-        };
         config = config.with_group(
             group.clone(),
-            schedule_config(lr * mult, &scaled, epochs, steps_per_epoch),
+            schedule_config(lr * mult, &settings.scaled(*mult), epochs, steps_per_epoch),
         );
     }
     config

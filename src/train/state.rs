@@ -185,14 +185,16 @@ impl TrainConfig {
                     group.lr_mult
                 ));
             }
-            let bounded = self.optim.warmup_epochs > 0.0
-                || matches!(self.optim.schedule, super::Schedule::Cosine { .. });
-            if bounded && self.lr * group.lr_mult > 1.0 {
-                return Err(format!(
-                    "`lr` times `lr_mult` ({} x {}) must be at most 1 with a warm-up or a cosine schedule",
-                    self.lr, group.lr_mult
-                ));
-            }
+            // The group's own schedule, checked as the run's is.
+            self.optim
+                .scaled(group.lr_mult)
+                .validate(self.optimizer, self.lr * group.lr_mult, self.epochs)
+                .map_err(|e| {
+                    format!(
+                        "with `lr_mult` {} (`lr` {} x {}): {e}",
+                        group.lr_mult, self.lr, group.lr_mult
+                    )
+                })?;
         }
         if self.early_stop == Some(0) {
             return Err("`early_stop` is a number of epochs: at least 1".into());
