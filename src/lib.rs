@@ -10,6 +10,8 @@
 //! - [`models`]: the zoo as network files (TOML) with their articles' recipes; [`models::ModelConfig`]
 //!   and [`models::Model`] for any network file.
 //! - [`train`]: the `train_ch5` loop over any network and dataset, evaluation and checkpoints.
+//! - [`distributed`]: data-parallel training across processes (sums across ranks; MPI with
+//!   the `mpi` feature).
 //! - [`history`]: what a run measures (epoch reports, step losses, evaluations), shared by
 //!   the loop and the figures.
 //! - [`interop`]: PyTorch state dicts (`.pth`, safetensors) by PyTorch's names; ImageNet labels.
@@ -35,6 +37,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod distributed;
 pub mod flex;
 pub mod fsutil;
 pub mod history;

@@ -43,6 +43,7 @@ fn loader_resizes_scales_batches_and_shuffles_reproducibly() {
         limit: Some(100),
         workers: 1,
         augmentation: Default::default(),
+        shard: Default::default(),
     };
     let loader = data_loader(&test, &options, &device);
     let batches: Vec<_> = loader.iter().map(|b| b.unwrap()).collect();

@@ -8,6 +8,7 @@ mod import;
 mod net;
 mod plot;
 mod predict;
+mod ranks;
 mod summary;
 mod train;
 mod values;
@@ -388,19 +389,26 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let message = format!("{error:#}");
-            // A network file's messages are about the file's own keys, not flags.
-            let in_a_file = error
-                .chain()
-                .any(|cause| cause.is::<crate::models::NetworkFileError>());
-            let message = if in_a_file {
-                message
-            } else {
-                in_flags(&message)
-            };
-            eprintln!("error: {message}");
-            ExitCode::from(exit_code(&error))
-        }
+        Err(error) => ExitCode::from(report_error(&error, None)),
     }
+}
+
+/// Prints `error` as one message in the command line's terms (`error: ...`, or `error on rank
+/// 1: ...` for a rank of a data-parallel job) and returns its exit code.
+fn report_error(error: &anyhow::Error, rank: Option<usize>) -> u8 {
+    let message = format!("{error:#}");
+    // A network file's messages are about the file's own keys, not flags.
+    let in_a_file = error
+        .chain()
+        .any(|cause| cause.is::<crate::models::NetworkFileError>());
+    let message = if in_a_file {
+        message
+    } else {
+        in_flags(&message)
+    };
+    match rank {
+        Some(rank) => eprintln!("error on rank {rank}: {message}"),
+        None => eprintln!("error: {message}"),
+    }
+    exit_code(error)
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::ProgressBar;
 
+use super::ranks::Ranks;
 use super::{BadInput, ComputeArgs, DataArgs, FoundData, NetworkArgs};
 use crate::data::{
     channel_statistics, check_channels, Augmentation, BuiltinSet, DataSplit, ImageDataset,
@@ -15,8 +16,9 @@ use crate::data::{
 use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
-    resume, train_model, EpochReport, LrGroup, OptimSettings, ParamSelection, Progress, RunDir,
-    Schedule, SelectMetric, Selected, TrainConfig, TrainError, TrainObserver,
+    resume_across, train_model_across, EpochReport, LrGroup, OptimSettings, ParamSelection,
+    Progress, RunDir, Schedule, SelectMetric, Selected, Silent, TrainConfig, TrainError,
+    TrainObserver,
 };
 
 /// `--lr-schedule`.
@@ -355,8 +357,21 @@ struct ConsoleObserver {
     interrupted: Arc<AtomicBool>,
     data: DataInfo,
     threads: usize,
+    /// The ranks of a data-parallel run.
+    ranks: Option<RanksInfo>,
+    /// The epoch's steps, seconds averaging gradients and seconds in steps (data-parallel).
+    averaging: Option<(usize, f64, f64)>,
     /// The run's selection metric, once it has started.
     selection: Option<SelectMetric>,
+}
+
+/// What rank 0 says of a data-parallel run.
+struct RanksInfo {
+    /// "2 ranks on Open MPI v4.1.4".
+    describe: String,
+    size: usize,
+    /// The run directory, to resume from.
+    out: PathBuf,
 }
 
 /// What the header says of the data.
@@ -370,10 +385,28 @@ struct DataInfo {
 impl ConsoleObserver {
     /// The first Ctrl-C asks the loop to finish its step, save and stop; a second one exits at
     /// once (the checkpoints on disk stay valid: each is renamed into place whole).
-    fn new(data: DataInfo, threads: usize) -> anyhow::Result<Self> {
+    ///
+    /// Rank 0 of a data-parallel run is only ever signalled by the MPI launcher ending the
+    /// job (a rank died, or the job was interrupted: `mpirun` then stops every rank), when the
+    /// other ranks are gone and nothing can be saved: it says how to go on and exits.
+    fn new(data: DataInfo, threads: usize, ranks: Option<RanksInfo>) -> anyhow::Result<Self> {
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
+        let ended_by_launcher = ranks.as_ref().map(|r| {
+            format!(
+                "error: the MPI launcher stopped rank 0: another rank ended (the launcher's \
+                 message names it) or the job was interrupted. The last checkpoint in {dir} is \
+                 whole: go on with `mpirun -np {} inception train --resume {dir}` (any number of \
+                 ranks, or none)",
+                r.size,
+                dir = r.out.display()
+            )
+        });
         ctrlc::set_handler(move || {
+            if let Some(message) = &ended_by_launcher {
+                eprintln!("\n{message}");
+                std::process::exit(1);
+            }
             if flag.swap(true, Ordering::SeqCst) {
                 eprintln!("\ninterrupted again: exiting without saving");
                 std::process::exit(130);
@@ -386,6 +419,8 @@ impl ConsoleObserver {
             interrupted,
             data,
             threads,
+            ranks,
+            averaging: None,
             selection: None,
         })
     }
@@ -394,6 +429,13 @@ impl ConsoleObserver {
 impl TrainObserver for ConsoleObserver {
     fn run_started(&mut self, config: &TrainConfig, resumed: Option<(&Path, &Progress)>) {
         print_header(config, &self.data, self.threads);
+        if let Some(ranks) = &self.ranks {
+            println!(
+                "data-parallel: {}, {} images per rank per step, gradients averaged every step",
+                ranks.describe,
+                config.batch_size / ranks.size
+            );
+        }
         self.selection = config.selection();
         if let Some((path, progress)) = resumed {
             println!(
@@ -436,6 +478,16 @@ impl TrainObserver for ConsoleObserver {
             bar.finish_and_clear();
         }
         println!("{}", report.line());
+        if let Some((steps, averaging, seconds)) = self.averaging.take() {
+            println!(
+                "  all-reduce of the gradients: {:.1} ms per step, {:.1}% of rank 0's step time ({steps} steps)",
+                1e3 * averaging / steps.max(1) as f64,
+                100.0 * averaging / seconds.max(f64::MIN_POSITIVE),
+            );
+        }
+    }
+    fn gradients_averaged(&mut self, steps: usize, averaging_seconds: f64, step_seconds: f64) {
+        self.averaging = Some((steps, averaging_seconds, step_seconds));
     }
     fn weights_loaded(&mut self, source: &Path, report: &crate::interop::MatchReport) {
         println!("{}", report.describe(source));
@@ -731,6 +783,21 @@ fn print_header(config: &TrainConfig, data: &DataInfo, threads: usize) {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let ranks = Ranks::start();
+    let result = run_as(args, &ranks);
+    ranks.finish(result)
+}
+
+/// The command on this rank (the only one, without MPI). Every rank reads the data and trains;
+/// rank 0 alone writes the run directory and speaks.
+fn run_as(mut args: TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
+    let world = ranks.world();
+    if args.compute.threads.is_none() && world.size() > 1 {
+        // The ranks on one machine share its cores (the user's --threads wins).
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = (cores / ranks.on_this_machine()).max(1);
+        args.compute.threads = Some(u16::try_from(threads).unwrap_or(u16::MAX));
+    }
     let device = args.compute.setup()?;
     let threads = args
         .compute
@@ -769,12 +836,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
     };
     let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
-    ensure_writable(&out)?;
-    if let (Some(_), None) = (val_split, &args.resume) {
-        record_split(&out, &found)?;
-    }
-    if args.skip_bad_images {
-        record_skipped(&out, &skipped)?;
+    if world.is_root() {
+        ensure_writable(&out)?;
+        if let (Some(_), None) = (val_split, &args.resume) {
+            record_split(&out, &found)?;
+        }
+        if args.skip_bad_images {
+            record_skipped(&out, &skipped)?;
+        }
     }
     let data = DataInfo {
         name: found.train.name(),
@@ -783,11 +852,27 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         test_images: burn::data::dataset::Dataset::len(&found.test),
     };
     let (train_set, test_set) = (found.train, found.test);
-    let mut observer = ConsoleObserver::new(data, threads)?;
+    // The other ranks train in silence.
+    let (mut console, mut silent) = (None, Silent);
+    let observer: &mut dyn TrainObserver = if world.is_root() {
+        let ranks = (world.size() > 1).then(|| RanksInfo {
+            describe: world.describe(),
+            size: world.size(),
+            out: out.clone(),
+        });
+        console.insert(ConsoleObserver::new(data, threads, ranks)?)
+    } else {
+        &mut silent
+    };
     let outcome = match fresh {
-        Some(config) => train_model(&config, &train_set, &test_set, &device, &mut observer),
+        Some(config) => {
+            train_model_across(&config, &train_set, &test_set, &device, observer, world)
+        }
         // `out` is the run directory being resumed.
-        None => resume(&out, &train_set, &test_set, &device, &mut observer),
+        None => resume_across(&out, &train_set, &test_set, &device, observer, world),
+    };
+    let Some(observer) = console else {
+        return outcome.map(|_| ()).map_err(Into::into);
     };
     match outcome {
         Ok(outcome) => {

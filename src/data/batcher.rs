@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use burn::data::dataloader::DataLoader;
 use burn::data::dataset::transform::{MapperDataset, PartialDataset, ShuffledDataset};
+use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 
 use super::augment::{Augmentation, AugmentedDataset};
@@ -12,6 +13,7 @@ use super::dataset::ImageDataset;
 use super::dataset::RawImage;
 use super::image_batch::{ImageBatch, ImageBatcher};
 use super::ordered_loader::OrderedLoader;
+use super::shard::{Shard, ShardedDataset};
 use super::transform::{ImageItem, ResizeMode, ResizeToTensor};
 
 /// How to load one split.
@@ -28,7 +30,8 @@ pub struct LoaderOptions {
     /// the training loop gives every epoch a seed of its own, so a resumed run sees the same
     /// batches as an uninterrupted one.
     pub shuffle: Option<u64>,
-    /// Leave out the first `skip` examples of that order (an epoch resumed part-way).
+    /// Leave out the first `skip` examples of that order (an epoch resumed part-way); with a
+    /// shard, of the shard's examples.
     pub skip: usize,
     /// Use only the first `limit` examples.
     pub limit: Option<usize>,
@@ -37,6 +40,9 @@ pub struct LoaderOptions {
     pub workers: usize,
     /// Random transforms of each example (training only), seeded from `shuffle`'s seed.
     pub augmentation: Augmentation,
+    /// Which share of the (shuffled, augmented) examples this process reads, for
+    /// data-parallel training; [`Shard::default`] reads them all.
+    pub shard: Shard,
 }
 
 impl LoaderOptions {
@@ -60,6 +66,7 @@ impl LoaderOptions {
             limit,
             workers: 1,
             augmentation: Augmentation::default(),
+            shard: Shard::default(),
         }
     }
 }
@@ -83,10 +90,10 @@ fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
     options: &LoaderOptions,
     device: &Device,
 ) -> Arc<dyn DataLoader<ImageBatch>> {
-    let len = ordered.len();
-    let skip = options.skip.min(len);
     match options.shuffle {
         Some(seed) if !options.augmentation.is_off() => {
+            // Sharded and skipped after augmenting, so an example's random choices depend on
+            // its place in the epoch, not on the rank reading it or where a resumed run starts.
             let augmented = AugmentedDataset {
                 inner: ordered,
                 augmentation: options.augmentation.clone(),
@@ -94,19 +101,31 @@ fn build<D: burn::data::dataset::Dataset<RawImage> + 'static>(
                 mode: options.resize_mode,
                 seed,
             };
-            // Skipped after augmenting, so an example's random choices depend on its place in
-            // the epoch, not on where a resumed run starts.
-            loader(PartialDataset::new(augmented, skip, len), options, device)
+            shard_and_skip(augmented, options, device)
         }
         _ => {
             let resize = ResizeToTensor {
                 side: options.resize,
                 mode: options.resize_mode,
             };
-            let plain = MapperDataset::new(PartialDataset::new(ordered, skip, len), resize);
-            loader(plain, options, device)
+            shard_and_skip(MapperDataset::new(ordered, resize), options, device)
         }
     }
+}
+
+/// This process's share of `epoch` (all of it without a shard), from `options.skip` on.
+fn shard_and_skip<D: burn::data::dataset::Dataset<ImageItem> + 'static>(
+    epoch: D,
+    options: &LoaderOptions,
+    device: &Device,
+) -> Arc<dyn DataLoader<ImageBatch>> {
+    let sharded = ShardedDataset {
+        inner: epoch,
+        shard: options.shard,
+    };
+    let len = sharded.len();
+    let skip = options.skip.min(len);
+    loader(PartialDataset::new(sharded, skip, len), options, device)
 }
 
 fn loader<D: burn::data::dataset::Dataset<ImageItem> + 'static>(

@@ -18,6 +18,7 @@ pub mod image_folder;
 pub mod layout;
 pub mod locate;
 pub mod ordered_loader;
+pub mod shard;
 pub mod statistics;
 pub mod transform;
 
@@ -33,6 +34,7 @@ pub use image_file::{decode_image, read_image, ImageFileError};
 pub use image_folder::{FolderError, ImageFolder};
 pub use layout::{Layout, LayoutError};
 pub use locate::{locate, locate_set};
+pub use shard::Shard;
 pub use statistics::channel_statistics;
 pub use transform::{
     check_channels, convert_channels, network_input, resize_to_unit, ImageItem, ResizeMode,

@@ -39,6 +39,7 @@ use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, 
 use super::unread::UnreadSteps;
 use crate::data::{check_channels, data_loader, ImageBatch, ImageDataset, LoaderOptions};
 use crate::device::is_flex;
+use crate::distributed::{average_gradients, Collective, Solo};
 use crate::models::Model;
 use crate::nn::params::initialize_now;
 use crate::nn::{all_finite, Classifier};
@@ -60,6 +61,24 @@ pub fn train<N: Classifier, D: ImageDataset>(
     device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<N>, TrainError> {
+    train_across(
+        network, config, train_set, test_set, device, observer, &Solo,
+    )
+}
+
+/// As [`train`], as one of the ranks of `world` that train the network together
+/// (data-parallel, [`crate::distributed`]): `config.batch_size` is the global batch, each rank
+/// computes on its `1 / world.size()` of it, and the gradients are averaged across ranks
+/// every step. Only rank 0 writes the run directory; every rank returns the same network.
+pub fn train_across<N: Classifier, D: ImageDataset>(
+    network: N,
+    config: &TrainConfig,
+    train_set: &D,
+    test_set: &D,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+    world: &dyn Collective,
+) -> Result<TrainOutcome<N>, TrainError> {
     config.validate().map_err(TrainError::Invalid)?;
     let train_device = device.clone().autodiff();
     train_device.seed(config.seed);
@@ -80,7 +99,15 @@ pub fn train<N: Classifier, D: ImageDataset>(
         optimizer: Vec::new(),
         progress: Progress::default(),
     };
-    run(config, start, train_set, test_set, &train_device, observer)
+    run(
+        config,
+        start,
+        train_set,
+        test_set,
+        &train_device,
+        observer,
+        world,
+    )
 }
 
 /// Builds `config.model` (a zoo model or a network file) and trains it: [`train`] for the
@@ -92,13 +119,25 @@ pub fn train_model<D: ImageDataset>(
     device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<Model>, TrainError> {
+    train_model_across(config, train_set, test_set, device, observer, &Solo)
+}
+
+/// As [`train_model`], as one of the ranks of `world` ([`train_across`]).
+pub fn train_model_across<D: ImageDataset>(
+    config: &TrainConfig,
+    train_set: &D,
+    test_set: &D,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+    world: &dyn Collective,
+) -> Result<TrainOutcome<Model>, TrainError> {
     config.validate().map_err(TrainError::Invalid)?;
     // Built lazily: `train` seeds the device and then draws the weights.
     let model = config
         .model
         .build(&device.clone().autodiff())
         .map_err(|e| TrainError::Invalid(e.to_string()))?;
-    train(model, config, train_set, test_set, device, observer)
+    train_across(model, config, train_set, test_set, device, observer, world)
 }
 
 /// Continues the run saved in the run directory `run_dir` (by [`train`] or [`train_model`] on
@@ -113,18 +152,25 @@ pub fn resume<D: ImageDataset>(
     device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<Model>, TrainError> {
+    resume_across(run_dir, train_set, test_set, device, observer, &Solo)
+}
+
+/// As [`resume`], as one of the ranks of `world` ([`train_across`]): every rank reads the
+/// checkpoint rank 0 wrote, with any number of ranks (the shards follow the global batch,
+/// which the checkpoint records).
+pub fn resume_across<D: ImageDataset>(
+    run_dir: &Path,
+    train_set: &D,
+    test_set: &D,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+    world: &dyn Collective,
+) -> Result<TrainOutcome<Model>, TrainError> {
     let train_device = device.clone().autodiff();
-    let (path, saved) = resume_point(run_dir)?;
+    let (path, saved) = resume_point(run_dir, world)?;
     let loaded = checkpoint::load_all(&path, &train_device)?;
-    continue_run(
-        run_dir,
-        path,
-        loaded.model,
-        saved,
-        train_set,
-        test_set,
-        observer,
-    )
+    let start = (path, loaded.model, saved);
+    continue_run(run_dir, start, train_set, test_set, observer, world)
 }
 
 /// As [`resume`], for a network written in Rust: `network` (built as the run built it) gets
@@ -138,17 +184,20 @@ pub fn resume_with<N: Classifier, D: ImageDataset>(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome<N>, TrainError> {
     let train_device = device.clone().autodiff();
-    let (path, saved) = resume_point(run_dir)?;
+    let (path, saved) = resume_point(run_dir, &Solo)?;
     let network = network.train().fork(&train_device);
     let (network, _) = checkpoint::load_into(&path, network)?;
-    continue_run(run_dir, path, network, saved, train_set, test_set, observer)
+    let start = (path, network, saved);
+    continue_run(run_dir, start, train_set, test_set, observer, &Solo)
 }
 
 /// The checkpoint a run resumes from, with its training state and optimizer.
-fn resume_point(run_dir: &Path) -> Result<(PathBuf, Saved), TrainError> {
+fn resume_point(run_dir: &Path, world: &dyn Collective) -> Result<(PathBuf, Saved), TrainError> {
     let dir = RunDir::new(run_dir, 0);
     let path = dir.resume_point().map_err(TrainError::Invalid)?;
-    dir.remove_stale_temporaries();
+    if world.is_root() {
+        dir.remove_stale_temporaries();
+    }
     let parts = checkpoint::read_parts(&path)?;
     let Some(state) = parts.meta.training else {
         return Err(TrainError::Invalid(format!(
@@ -173,12 +222,11 @@ struct Saved {
 
 fn continue_run<N: Classifier, D: ImageDataset>(
     run_dir: &Path,
-    path: PathBuf,
-    model: N,
-    saved: Saved,
+    (path, model, saved): (PathBuf, N, Saved),
     train_set: &D,
     test_set: &D,
     observer: &mut dyn TrainObserver,
+    world: &dyn Collective,
 ) -> Result<TrainOutcome<N>, TrainError> {
     let Saved { state, optimizer } = saved;
     let mut config = state.config;
@@ -195,7 +243,15 @@ fn continue_run<N: Classifier, D: ImageDataset>(
         optimizer,
         progress: state.progress,
     };
-    run(&config, start, train_set, test_set, &train_device, observer)
+    run(
+        &config,
+        start,
+        train_set,
+        test_set,
+        &train_device,
+        observer,
+        world,
+    )
 }
 
 /// The state a run starts from.
@@ -264,7 +320,10 @@ struct Run<'a, D> {
     train_set: &'a D,
     test_set: &'a D,
     train_device: &'a Device,
+    /// The run directory, on rank 0 of a data-parallel run (the one rank that writes).
     run_dir: Option<RunDir>,
+    /// The ranks training together (one for a single process).
+    world: &'a dyn Collective,
     loss_fn: CrossEntropyLoss,
     steps_per_epoch: usize,
     /// Read the loss and accuracy from the device every this many steps.
@@ -282,6 +341,17 @@ struct Trainer<N> {
     progress: Progress,
     /// Steps whose loss and accuracy are still on the device.
     unread: UnreadSteps,
+    /// This epoch's steps on this process, their seconds, and the seconds of those spent
+    /// averaging gradients across ranks.
+    timing: StepTiming,
+}
+
+/// How long this epoch's steps took, and how much of it went to the all-reduce.
+#[derive(Debug, Default, Clone, Copy)]
+struct StepTiming {
+    steps: usize,
+    seconds: f64,
+    averaging: f64,
 }
 
 /// The clock of an epoch; seconds spent in it before a resume count too.
@@ -310,7 +380,17 @@ fn run<N: Classifier, D: ImageDataset>(
     test_set: &D,
     train_device: &Device,
     observer: &mut dyn TrainObserver,
+    world: &dyn Collective,
 ) -> Result<TrainOutcome<N>, TrainError> {
+    if !config.batch_size.is_multiple_of(world.size()) {
+        return Err(TrainError::Invalid(format!(
+            "the batch size {} (the global batch of all ranks) does not split evenly into {} ranks: \
+             choose a multiple of {}",
+            config.batch_size,
+            world.size(),
+            world.size()
+        )));
+    }
     for set in [train_set, test_set] {
         check_channels(set.channels(), config.model.input[0])
             .map_err(|e| TrainError::Invalid(format!("{}: {e}", set.name())))?;
@@ -320,7 +400,8 @@ fn run<N: Classifier, D: ImageDataset>(
         train_set,
         test_set,
         train_device,
-        run_dir: RunDir::of(config),
+        run_dir: RunDir::of(config).filter(|_| world.is_root()),
+        world,
         loss_fn: CrossEntropyLossConfig::new().init(train_device),
         steps_per_epoch: config.steps_per_epoch(train_set.len()),
         read_every: config
@@ -427,6 +508,7 @@ impl<D: ImageDataset> Run<'_, D> {
             lr,
             progress: start.progress,
             unread: UnreadSteps::default(),
+            timing: StepTiming::default(),
         })
     }
 
@@ -440,15 +522,20 @@ impl<D: ImageDataset> Run<'_, D> {
         observer: &mut dyn TrainObserver,
     ) -> Result<Trainer<N>, TrainError> {
         let config = self.config;
+        trainer.timing = StepTiming::default();
         for batch in self.train_loader(epoch, &trainer.progress, observer).iter() {
             let batch = batch
                 .map_err(|e| TrainError::Data(format!("reading a training batch failed: {e}")))?;
             let started = Instant::now();
             let images = batch.targets.dims()[0];
             trainer = self.step(trainer, batch)?;
+            let seconds = started.elapsed().as_secs_f64();
+            trainer.timing.steps += 1;
+            trainer.timing.seconds += seconds;
             let progress = &mut trainer.progress;
-            progress.step_seconds += started.elapsed().as_secs_f64();
-            observer.batch_done(images);
+            progress.step_seconds += seconds;
+            // All ranks' images (each rank's local batches are the same size).
+            observer.batch_done(images * self.world.size());
             // The epoch's end writes its own checkpoint a moment later.
             let epoch_ends = progress.step_in_epoch == self.steps_per_epoch;
             let due = !epoch_ends
@@ -456,7 +543,8 @@ impl<D: ImageDataset> Run<'_, D> {
                     .checkpoint_every
                     .is_some_and(|every| progress.global_step.is_multiple_of(every as u64));
             let logged = progress.global_step.is_multiple_of(config.log_every as u64);
-            let stop = observer.stop_requested();
+            // A stop asked of any rank stops them all at the same step.
+            let stop = self.world.any(observer.stop_requested());
             if trainer.unread.len() >= self.read_every || epoch_ends || due || logged || stop {
                 self.read_steps(&mut trainer, epoch, observer)?;
             }
@@ -485,6 +573,14 @@ impl<D: ImageDataset> Run<'_, D> {
         if !trainer.unread.is_empty() {
             self.read_steps(&mut trainer, epoch, observer)?;
         }
+        if self.world.size() > 1 {
+            let StepTiming {
+                steps,
+                seconds,
+                averaging,
+            } = trainer.timing;
+            observer.gradients_averaged(steps, averaging, seconds);
+        }
         Ok(trainer)
     }
 
@@ -496,23 +592,26 @@ impl<D: ImageDataset> Run<'_, D> {
         observer: &mut dyn TrainObserver,
     ) -> std::sync::Arc<dyn DataLoader<ImageBatch>> {
         let config = self.config;
-        let skip = progress.step_in_epoch * config.batch_size;
+        let local_batch = config.batch_size / self.world.size();
+        let skip = progress.step_in_epoch * local_batch;
         let train_len = config
             .limit_train
             .map_or(self.train_set.len(), |l| l.min(self.train_set.len()));
-        observer.epoch_started(epoch, config.epochs, train_len, skip.min(train_len));
+        let done = progress.step_in_epoch * config.batch_size;
+        observer.epoch_started(epoch, config.epochs, train_len, done.min(train_len));
         data_loader(
             self.train_set,
             &LoaderOptions {
                 resize: config.model.input[1],
                 resize_mode: config.model.resize_mode,
                 channels: config.model.input[0],
-                batch_size: config.batch_size,
+                batch_size: local_batch,
                 shuffle: Some(epoch_seed(config.seed, epoch)),
                 skip,
                 limit: config.limit_train,
                 workers: config.workers,
                 augmentation: config.augment.clone(),
+                shard: self.world.shard(),
             },
             self.train_device,
         )
@@ -531,9 +630,13 @@ impl<D: ImageDataset> Run<'_, D> {
             mut schedule,
             mut progress,
             mut unread,
+            mut timing,
             ..
         } = trainer;
-        let seed = step_seed(self.config.seed, progress.global_step);
+        // Each rank draws its own dropout masks; rank 0 those of a single process.
+        let rank = self.world.rank() as u64;
+        let seed = step_seed(self.config.seed, progress.global_step)
+            ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.train_device.seed(seed);
         if !is_flex(self.train_device) {
             // Dropout draws its masks on the CPU (`crate::nn::dropout`): the same ones as a
@@ -550,6 +653,9 @@ impl<D: ImageDataset> Run<'_, D> {
             }
             slices => self.accumulated_grads(&model, batch, slices, &mut unread),
         };
+        let averaging = Instant::now();
+        let grads = average_gradients(&model, grads, self.world);
+        timing.averaging += averaging.elapsed().as_secs_f64();
         let rates = schedule.step();
         let lr = rates.base();
         let model = optim.step(rates, model, grads);
@@ -561,6 +667,7 @@ impl<D: ImageDataset> Run<'_, D> {
             lr,
             progress,
             unread,
+            timing,
         })
     }
 
@@ -609,7 +716,19 @@ impl<D: ImageDataset> Run<'_, D> {
         let steps = trainer.unread.len();
         let read = trainer.unread.read().map_err(TrainError::Invalid)?;
         let progress = &mut trainer.progress;
-        if let Some((k, loss)) = read.first_non_finite() {
+        let diverged = read.first_non_finite();
+        // The sums of all ranks (of this one alone in a single process), and whether any rank
+        // diverged, so that every rank stops at the same step.
+        let mut sums = [
+            read.images.iter().sum::<usize>() as f64,
+            read.correct as f64,
+            read.loss_sum(),
+            f64::from(u8::from(diverged.is_some())),
+        ];
+        self.world.sum_f64(&mut sums);
+        let [images, correct, loss_sum, diverged_ranks] = sums;
+        if diverged_ranks > 0.0 {
+            let (k, loss) = diverged.unwrap_or((steps - 1, f64::NAN));
             return Err(TrainError::Diverged {
                 loss,
                 epoch,
@@ -617,7 +736,7 @@ impl<D: ImageDataset> Run<'_, D> {
                 checkpoint: latest(self.config),
             });
         }
-        progress.add_read(read.images.iter().sum(), read.correct, read.loss_sum());
+        progress.add_read(images as usize, correct as usize, loss_sum);
         if progress.seen > 0 {
             observer.loss_read(progress.loss_sum / progress.seen as f64);
         }
@@ -632,7 +751,13 @@ impl<D: ImageDataset> Run<'_, D> {
         epoch: usize,
     ) -> Result<EvalReport, TrainError> {
         let progress = &trainer.progress;
-        let eval = evaluate(&trainer.model.valid(), loader).map_err(TrainError::Data)?;
+        let mut eval = evaluate(&trainer.model.valid(), loader).map_err(TrainError::Data)?;
+        // Every rank evaluates the same weights on the whole test set; the mean makes the
+        // figures the same bits everywhere, so that every rank takes the same decisions
+        // (best epoch, early stop) from them.
+        let mut figures = [eval.accuracy, eval.loss];
+        self.world.mean_f64(&mut figures);
+        [eval.accuracy, eval.loss] = figures;
         if !eval.loss.is_finite() {
             return Err(TrainError::Diverged {
                 loss: eval.loss,

@@ -18,7 +18,9 @@ pub mod unread;
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
 pub use error::TrainError;
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
-pub use fit::{resume, resume_with, train, train_model};
+pub use fit::{
+    resume, resume_across, resume_with, train, train_across, train_model, train_model_across,
+};
 pub use optim::{OptimSettings, Schedule};
 pub use param_groups::{LrGroup, ParamSelection, Selected};
 pub use report::{ClassRow, EvalSummary};

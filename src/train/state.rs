@@ -319,6 +319,11 @@ pub trait TrainObserver {
 
     /// Early stopping: `metric` has not improved for `patience` epochs since `best_epoch`.
     fn stopped_early(&mut self, _metric: SelectMetric, _patience: usize, _best_epoch: usize) {}
+
+    /// Data-parallel runs, at the end of each epoch's steps: `steps` steps took `step_seconds`
+    /// in all, of which `averaging_seconds` averaging the gradients across ranks (the
+    /// all-reduce, with the wait for the slowest rank).
+    fn gradients_averaged(&mut self, _steps: usize, _averaging_seconds: f64, _step_seconds: f64) {}
 }
 
 /// An observer that ignores everything.
