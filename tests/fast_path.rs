@@ -14,6 +14,19 @@ use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
 use inception::nn::Classifier;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// The fast-path switch is process-wide and the tests of this file run in parallel: the two
+/// that flip it take turns (one flipping it during the other's step made the other's two runs
+/// take different paths part-way: a LeNet gradient error of 3e-3 instead of 7e-7, in about one
+/// run of six).
+static SWITCH: Mutex<()> = Mutex::new(());
+
+fn switch() -> MutexGuard<'static, ()> {
+    SWITCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// max |a - b| / max |b|: the error relative to the reference's scale.
 fn relative_error<const D: usize>(ours: Tensor<D>, reference: Tensor<D>) -> f32 {
@@ -277,6 +290,7 @@ fn fused_batch_norm_matches_burn() {
 /// into the convolutions on the fast path, burn's `BatchNorm` otherwise) gives the same logits.
 #[test]
 fn batch_norm_networks_agree_in_training_and_inference() {
+    let _switch = switch();
     let device = Device::flex().autodiff();
     let config = ModelConfig::new(ModelKind::GooglenetBn).with_input([1, 32, 32]);
     let model = config.build(&device).unwrap();
@@ -366,7 +380,9 @@ fn gradient_errors(kind: ModelKind, seed: u64) -> (f64, BTreeMap<String, f64>) {
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut after = Vec::new();
     for fast in [true, false] {
-        // The only test of this file that uses the switch: the others call both paths by name.
+        // With `batch_norm_networks_agree_in_training_and_inference`, the only tests of this
+        // file that use the switch (they take turns, `switch()`): the others call both paths
+        // by name.
         set_fast_path(fast);
         let m = model.clone();
         let (_, loss) = m.forward_train(x.clone()).loss(&loss_fn, &t);
@@ -411,6 +427,7 @@ fn gradient_errors(kind: ModelKind, seed: u64) -> (f64, BTreeMap<String, f64>) {
 /// (measured worst: 1e-4). The operations themselves are held to 1e-4 per element above.
 #[test]
 fn whole_network_gradients_agree() {
+    let _switch = switch();
     let (whole, tensors) = gradient_errors(ModelKind::Lenet, 7);
     eprintln!("Lenet: whole-network gradient relative error {whole:e}");
     assert!(whole < 1e-4, "Lenet: gradient relative error {whole:e}");
