@@ -95,7 +95,7 @@ pub(crate) use bad_input;
 
 /// The library names settings as they are in its configurations (`` `batch_size` ``); the
 /// command line says which flag sets each.
-const FLAGS: [(&str, &str); 31] = [
+const FLAGS: [(&str, &str); 32] = [
     ("`batch_size`", "--batch-size"),
     ("`lr`", "--lr"),
     ("`epochs`", "--epochs"),
@@ -127,6 +127,7 @@ const FLAGS: [(&str, &str); 31] = [
     ("`select`", "--select"),
     ("`early_stop`", "--early-stop"),
     ("`out_dir`", "--out"),
+    ("`sync_bn`", "--sync-bn"),
 ];
 
 /// `message` with the library's setting names replaced by the flags that set them.

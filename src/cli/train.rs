@@ -188,6 +188,11 @@ pub struct TrainArgs {
     /// Stop when the --select metric (default val_loss) has not improved for N epochs.
     #[arg(long, value_name = "N")]
     pub early_stop: Option<usize>,
+    /// Under mpirun: batch norm normalizes with the statistics of the whole global batch,
+    /// summed across ranks (PyTorch's SyncBatchNorm), so K ranks train as one process does;
+    /// without it each rank uses its own batch's (PyTorch DDP's default). CPU only.
+    #[arg(long)]
+    pub sync_bn: bool,
     /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
     /// was started with (only --data, --no-download, --device and --threads may be given).
     #[arg(
@@ -197,7 +202,7 @@ pub struct TrainArgs {
             "model", "net", "epochs", "batch_size", "lr", "optimizer", "resize", "resize_mode", "channels",
             "pool_mode", "seed", "limit_train", "limit_test", "val_split", "normalize", "out",
             "workers",
-            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "accumulate", "init_from", "freeze", "head_lr_mult", "select", "early_stop", "momentum", "nesterov",
+            "checkpoint_every", "keep_checkpoints", "log_every", "read_every", "accumulate", "init_from", "freeze", "head_lr_mult", "select", "early_stop", "sync_bn", "momentum", "nesterov",
             "weight_decay", "clip_grad_norm", "lr_schedule", "lr_step_epochs", "lr_gamma",
             "min_lr", "warmup_epochs", "hflip", "random_crop", "random_resized_crop",
             "brightness", "contrast",
@@ -328,6 +333,7 @@ impl TrainArgs {
                 .collect(),
             select: self.select.map(SelectArg::metric),
             early_stop: self.early_stop,
+            sync_bn: self.sync_bn,
         };
         config.validate().map_err(BadInput)?;
         if let (Some(metric), false) = (config.selection(), data.validation) {
@@ -431,9 +437,14 @@ impl TrainObserver for ConsoleObserver {
         print_header(config, &self.data, self.threads);
         if let Some(ranks) = &self.ranks {
             println!(
-                "data-parallel: {}, {} images per rank per step, gradients averaged every step",
+                "data-parallel: {}, {} images per rank per step, gradients averaged every step, {}",
                 ranks.describe,
-                config.batch_size / ranks.size
+                config.batch_size / ranks.size,
+                if config.sync_bn {
+                    "batch norm on the global batch's statistics (--sync-bn)"
+                } else {
+                    "batch norm on each rank's own statistics"
+                }
             );
         }
         self.selection = config.selection();

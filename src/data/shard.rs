@@ -18,19 +18,39 @@ use burn::data::dataset::{Dataset, DatasetError};
 pub struct Shard {
     pub rank: usize,
     pub ranks: usize,
+    /// Pad the epoch to a multiple of `ranks` (training: every rank takes as many steps);
+    /// without, each example is read exactly once and the shards differ in length by one at
+    /// most (evaluation, whose figures are summed across ranks).
+    pub padded: bool,
 }
 
 impl Default for Shard {
     /// The whole epoch: a single process.
     fn default() -> Self {
-        Self { rank: 0, ranks: 1 }
+        Self {
+            rank: 0,
+            ranks: 1,
+            padded: true,
+        }
     }
 }
 
 impl Shard {
-    /// How many examples each rank reads of an epoch of `len` (with the padding).
+    /// The same rank's share without padding: every example once (evaluation).
+    pub fn unpadded(self) -> Self {
+        Self {
+            padded: false,
+            ..self
+        }
+    }
+
+    /// How many examples this rank reads of an epoch of `len` (with the padding, if any).
     pub fn len(&self, len: usize) -> usize {
-        len.div_ceil(self.ranks)
+        if self.padded {
+            len.div_ceil(self.ranks)
+        } else {
+            len.saturating_sub(self.rank).div_ceil(self.ranks)
+        }
     }
 
     /// The epoch position of this rank's `index`-th example (the padding wraps around to the
@@ -77,12 +97,39 @@ mod tests {
     use super::{Shard, ShardedDataset};
 
     fn shard(len: usize, rank: usize, ranks: usize) -> Vec<usize> {
+        read(
+            len,
+            Shard {
+                rank,
+                ranks,
+                padded: true,
+            },
+        )
+    }
+
+    fn read(len: usize, shard: Shard) -> Vec<usize> {
         let inner = InMemDataset::new((0..len).collect::<Vec<_>>());
-        let sharded = ShardedDataset {
-            inner,
-            shard: Shard { rank, ranks },
-        };
+        let sharded = ShardedDataset { inner, shard };
         sharded.iter().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn unpadded_shards_read_every_example_once() {
+        let unpadded = |len, rank| {
+            read(
+                len,
+                Shard {
+                    rank,
+                    ranks: 3,
+                    padded: true,
+                }
+                .unpadded(),
+            )
+        };
+        assert_eq!(unpadded(10, 0), [0, 3, 6, 9]);
+        assert_eq!(unpadded(10, 1), [1, 4, 7]);
+        assert_eq!(unpadded(10, 2), [2, 5, 8]);
+        assert_eq!(unpadded(2, 2), Vec::<usize>::new());
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub use gradients::{average_gradients, BUCKET_BYTES};
 pub use mpi_world::MpiWorld;
 
 use crate::data::Shard;
+use crate::flex::RankSum;
 
 /// The collective operations of a group of ranks that train one model together.
 ///
@@ -36,6 +37,13 @@ pub trait Collective {
     /// Says what the ranks run on, for the start of a run ("MPI (Open MPI v4.1.4), 2 ranks").
     fn describe(&self) -> String;
 
+    /// [`sum_f64`](Self::sum_f64) as a function that owns what it needs, for batch norm with
+    /// statistics synchronized across ranks (`crate::flex::sync_batch_norm`), which calls it
+    /// during autodiff's backward pass; `None` where this group cannot give one.
+    fn shared_sum_f64(&self) -> Option<RankSum> {
+        None
+    }
+
     /// Rank 0 alone writes checkpoints, logs and figures.
     fn is_root(&self) -> bool {
         self.rank() == 0
@@ -46,6 +54,7 @@ pub trait Collective {
         Shard {
             rank: self.rank(),
             ranks: self.size(),
+            padded: true,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The collective operations on MPI (cargo feature `mpi`): rsmpi over the system's MPI
 //! library (Open MPI on Debian), the engine `mpirun` and Slurm's `srun` start ranks with.
 
+use std::rc::Rc;
+
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
@@ -8,6 +10,7 @@ use mpi::traits::{Communicator, CommunicatorCollectives};
 use mpi::Threading;
 
 use super::Collective;
+use crate::flex::RankSum;
 
 /// All the ranks `mpirun` (or `srun`) started: MPI's world communicator. MPI is finalized
 /// when this is dropped.
@@ -69,6 +72,15 @@ impl Collective for MpiWorld {
         let send = values.to_vec();
         self.world
             .all_reduce_into(&send[..], values, SystemOperation::sum());
+    }
+
+    fn shared_sum_f64(&self) -> Option<RankSum> {
+        // MPI's world communicator is a predefined handle: a copy needs no ownership, and it
+        // stays valid while MPI is initialized (as long as `self`, which the run outlives).
+        Some(Rc::new(|values: &mut [f64]| {
+            let send = values.to_vec();
+            SimpleCommunicator::world().all_reduce_into(&send[..], values, SystemOperation::sum());
+        }))
     }
 
     fn describe(&self) -> String {

@@ -21,6 +21,7 @@ mod norm_kernels;
 mod ops;
 mod pool_kernels;
 mod simd;
+mod sync_batch_norm;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ pub use denormals::{flushes_denormals, set_flush_denormals};
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;
 pub use simd::instruction_set;
+pub use sync_batch_norm::{batch_norm_synced, sync_batch_norm, RankSum, SyncBatchNorm};
 pub use window::window_output;
 
 static FAST_PATH: AtomicBool = AtomicBool::new(true);
@@ -124,7 +126,8 @@ pub fn reference_conv2d(
 /// running averages; constants for autodiff). The fast path itself, whatever the switch: flex
 /// tensors in float32 only. `nn::batch_norm::normalize_maps` takes it after `takes_fast_path`
 /// and runs burn's own `BatchNorm` otherwise (so the running averages have burn's update to be
-/// checked against).
+/// checked against). While a [`sync_batch_norm`] guard lives on this thread, the statistics are
+/// those of all the ranks' batches together, in the forward and the backward pass.
 pub fn fused_batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -138,6 +141,7 @@ pub fn fused_batch_norm_train(
         beta.into_dispatch(),
         epsilon,
         relu,
+        batch_norm_synced(),
     );
     (
         Tensor::from_dispatch(out),

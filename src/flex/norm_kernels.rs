@@ -80,22 +80,56 @@ pub struct NormGrads {
     pub beta: Vec<f32>,
 }
 
-/// Channel `c`'s mean and biased variance over the batch (two passes: the mean first, then
-/// the squared distances to it, which stays accurate where one-pass formulas cancel).
+/// Channel `c`'s sum over the batch.
 #[inline(always)]
-fn channel_statistics(g: &NormGeometry, x: &Batch, c: usize, count: f64) -> (f32, f32) {
-    let planes = || (0..g.batch).map(|n| g.plane(x, n, c));
-    let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
-    let m = mean as f32;
-    let var = planes()
-        .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
-        .sum::<f64>()
-        / count;
-    (m, var as f32)
+fn channel_sum(g: &NormGeometry, x: &Batch, c: usize) -> f64 {
+    (0..g.batch)
+        .map(|n| g.plane(x, n, c))
+        .map(|p| lane_sum(p, p, |v, _| v))
+        .sum()
+}
+
+/// Channel `c`'s sum of squared distances to `mean`.
+#[inline(always)]
+fn channel_centred_squares(g: &NormGeometry, x: &Batch, c: usize, mean: f32) -> f64 {
+    (0..g.batch)
+        .map(|n| g.plane(x, n, c))
+        .map(|p| lane_sum(p, p, |v, _| (v - mean) * (v - mean)))
+        .sum()
+}
+
+/// Adds per-channel sums of the other ranks of a data-parallel run to this rank's, in place
+/// (batch norm with synchronized statistics); [`this_rank_only`] for a single process.
+pub type AcrossRanks<'a> = &'a dyn Fn(&mut [f64]);
+
+/// The statistics of this process's batch alone.
+pub fn this_rank_only(_: &mut [f64]) {}
+
+/// Per-channel sums of `per_channel(c)` over channels in parallel, then added across ranks;
+/// the last slot of the result is `extra` (a count) added across ranks too.
+fn summed_across(
+    channels: usize,
+    per_channel: impl Fn(usize) -> f64 + Sync,
+    extra: f64,
+    across: AcrossRanks,
+) -> Vec<f64> {
+    let mut sums: Vec<f64> = (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            vectorized(
+                #[inline(always)]
+                || per_channel(c),
+            )
+        })
+        .collect();
+    sums.push(extra);
+    across(&mut sums);
+    sums
 }
 
 /// `gamma * (x - mean) / sqrt(variance + eps) + beta` per channel, with the batch's mean and
-/// variance, then `max(0, .)` when `relu`.
+/// variance, then `max(0, .)` when `relu`. With `across` summing over the ranks of a
+/// data-parallel run, the statistics are those of all the ranks' batches together.
 pub fn forward(
     g: &NormGeometry,
     x: Batch,
@@ -103,20 +137,36 @@ pub fn forward(
     beta: &[f32],
     eps: f64,
     relu: bool,
+    across: AcrossRanks,
 ) -> NormOutput {
     assert_eq!(x.dims(), (g.batch, g.channels * g.plane), "input size");
     assert_eq!(gamma.len(), g.channels, "gamma length");
     assert_eq!(beta.len(), g.channels, "beta length");
-    let count = g.per_channel();
-    let (mean, variance): (Vec<f32>, Vec<f32>) = (0..g.channels)
-        .into_par_iter()
-        .map(|c| {
-            vectorized(
-                #[inline(always)]
-                || channel_statistics(g, &x, c, count),
-            )
-        })
-        .unzip();
+    // Two passes, the mean first and then the squared distances to it (accurate where
+    // one-pass formulas cancel), each sum added across ranks with the ranks' image count.
+    let sums = summed_across(
+        g.channels,
+        #[inline(always)]
+        |c| channel_sum(g, &x, c),
+        g.per_channel(),
+        across,
+    );
+    let count = sums[g.channels];
+    let mean: Vec<f32> = sums[..g.channels]
+        .iter()
+        .map(|&s| (s / count) as f32)
+        .collect();
+    let squares = summed_across(
+        g.channels,
+        #[inline(always)]
+        |c| channel_centred_squares(g, &x, c, mean[c]),
+        0.0,
+        across,
+    );
+    let variance: Vec<f32> = squares[..g.channels]
+        .iter()
+        .map(|&s| (s / count) as f32)
+        .collect();
     // y = x * scale + shift, the usual fused form (PyTorch's CPU kernel computes the same).
     let (scale, shift): (Vec<f32>, Vec<f32>) = (0..g.channels)
         .map(|c| {
@@ -148,7 +198,11 @@ pub fn forward(
 }
 
 /// Gradients of `forward`, given its input, the statistics it returned, its output (whose
-/// zeros are the ReLU's mask; unused without the ReLU) and the output's gradient.
+/// zeros are the ReLU's mask; unused without the ReLU) and the output's gradient. With
+/// statistics synchronized across ranks (`across` as in the forward pass), the input's
+/// gradient takes the two per-channel sums of all ranks (each rank's loss depends on every
+/// rank's images through the statistics), while `gamma`'s and `beta`'s are this rank's own:
+/// the gradient averaging across ranks adds them up.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     g: &NormGeometry,
@@ -160,11 +214,11 @@ pub fn backward(
     output: &[f32],
     grad_output: Batch,
     relu: bool,
+    across: AcrossRanks,
 ) -> NormGrads {
     assert!(!relu || output.len() == g.len(), "output length");
     assert_eq!(x.dims(), (g.batch, g.channels * g.plane), "input size");
     assert_eq!(grad_output.dims(), x.dims(), "output gradient size");
-    let count = g.per_channel();
     let out_plane = |n: usize, c: usize| &output[(n * g.channels + c) * g.plane..][..g.plane];
     // The gradient reaching the normalization: the output's, where the ReLU let it through.
     let masked = |dy: f32, y: f32| if relu && y <= 0.0 { 0.0 } else { dy };
@@ -202,19 +256,30 @@ pub fn backward(
             )
         })
         .unzip();
+    // This rank's own gradients of gamma and beta.
     let gamma_grad: Vec<f32> = centred
         .iter()
         .zip(&inv_std)
         .map(|(&s, &is)| (s * is as f64) as f32)
         .collect();
-    // dx = gamma * inv_std * (g - sum(g) / M - (x - mean) * inv_std * gamma_grad / M)
+    let beta_grad_own: Vec<f32> = beta_grad.iter().map(|&s| s as f32).collect();
+    // The same two sums of all ranks, and their count, for the input's gradient.
+    let mut totals = [beta_grad, centred].concat();
+    totals.push(g.per_channel());
+    across(&mut totals);
+    let (sum_g, sum_gx, count) = (
+        &totals[..g.channels],
+        &totals[g.channels..2 * g.channels],
+        totals[2 * g.channels],
+    );
+    // dx = gamma * inv_std * (g - sum(g) / M - (x - mean) * inv_std * sum(g * xhat) / M)
     let coefficients: Vec<(f32, f32, f32)> = (0..g.channels)
         .map(|c| {
             let is = inv_std[c] as f64;
             (
                 (gamma[c] as f64 * is) as f32,
-                (beta_grad[c] / count) as f32,
-                (gamma_grad[c] as f64 * is / count) as f32,
+                (sum_g[c] / count) as f32,
+                ((sum_gx[c] * is) as f32 as f64 * is / count) as f32,
             )
         })
         .collect();
@@ -239,7 +304,7 @@ pub fn backward(
     NormGrads {
         x: grad_x,
         gamma: gamma_grad,
-        beta: beta_grad.iter().map(|&s| s as f32).collect(),
+        beta: beta_grad_own,
     }
 }
 
@@ -287,6 +352,42 @@ mod tests {
             }
         }
         (y, dx, dgamma, dbeta)
+    }
+
+    /// `forward`, then `backward` of its results with the output gradient `dy` (epsilon 1e-5).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_and_backward(
+        g: &NormGeometry,
+        x: &[f32],
+        dy: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        relu: bool,
+        across: AcrossRanks,
+    ) -> (NormOutput, NormGrads) {
+        let item = g.channels * g.plane;
+        let out = forward(
+            g,
+            Batch::contiguous(x, item),
+            gamma,
+            beta,
+            1e-5,
+            relu,
+            across,
+        );
+        let grads = backward(
+            g,
+            Batch::contiguous(x, item),
+            gamma,
+            &out.mean,
+            &out.variance,
+            1e-5,
+            &out.output,
+            Batch::contiguous(dy, item),
+            relu,
+            across,
+        );
+        (out, grads)
     }
 
     fn close(ours: &[f32], reference: &[f64], what: &str) {
@@ -339,24 +440,97 @@ mod tests {
                 .collect();
             let gamma: Vec<f32> = (0..g.channels).map(|c| 0.5 + c as f32 * 0.3).collect();
             let beta: Vec<f32> = (0..g.channels).map(|c| c as f32 * 0.2 - 0.3).collect();
-            let item = g.channels * g.plane;
-            let out = forward(&g, Batch::contiguous(&x, item), &gamma, &beta, 1e-5, relu);
-            let grads = backward(
-                &g,
-                Batch::contiguous(&x, item),
-                &gamma,
-                &out.mean,
-                &out.variance,
-                1e-5,
-                &out.output,
-                Batch::contiguous(&dy, item),
-                relu,
-            );
+            let (out, grads) =
+                forward_and_backward(&g, &x, &dy, &gamma, &beta, relu, &this_rank_only);
             let (y, dx, dgamma, dbeta) = naive(&g, &x, &gamma, &beta, &dy, relu);
             close(&out.output, &y, "y");
             close(&grads.x, &dx, "dx");
             close(&grads.gamma, &dgamma, "dgamma");
             close(&grads.beta, &dbeta, "dbeta");
         }
+    }
+
+    /// Two ranks exchanging sums through shared memory: what an all-reduce does.
+    struct TwoRanks {
+        slots: std::sync::Mutex<[Vec<f64>; 2]>,
+        barrier: std::sync::Barrier,
+    }
+
+    impl TwoRanks {
+        fn sum(&self, rank: usize, values: &mut [f64]) {
+            self.slots.lock().unwrap()[rank] = values.to_vec();
+            self.barrier.wait();
+            {
+                let slots = self.slots.lock().unwrap();
+                for (i, v) in values.iter_mut().enumerate() {
+                    *v = slots[0][i] + slots[1][i];
+                }
+            }
+            self.barrier.wait();
+        }
+    }
+
+    /// A batch cut in two halves on two ranks whose statistics are summed across them gives
+    /// the whole batch's output and input gradient on each half, and gamma's and beta's
+    /// gradients that add up to the whole batch's.
+    #[test]
+    fn two_halves_synchronized_are_the_whole_batch() {
+        let g = NormGeometry {
+            batch: 6,
+            channels: 4,
+            plane: 9,
+        };
+        let x: Vec<f32> = (0..g.len())
+            .map(|i| ((i * 29 % 83) as f32 / 11.0).sin() * 2.0 + 0.7)
+            .collect();
+        let dy: Vec<f32> = (0..g.len())
+            .map(|i| ((i * 41 % 97) as f32 / 5.0).cos())
+            .collect();
+        let gamma = [0.8, 1.3, 0.5, 1.0];
+        let beta = [0.1, -0.2, 0.3, 0.0];
+        let (reference, reference_grads) =
+            forward_and_backward(&g, &x, &dy, &gamma, &beta, true, &this_rank_only);
+        let ranks = TwoRanks {
+            slots: Default::default(),
+            barrier: std::sync::Barrier::new(2),
+        };
+        let half = NormGeometry { batch: 3, ..g };
+        let halves: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|rank| {
+                    let (ranks, x, dy) = (&ranks, &x, &dy);
+                    scope.spawn(move || {
+                        let part = rank * half.len()..(rank + 1) * half.len();
+                        let across = |v: &mut [f64]| ranks.sum(rank, v);
+                        let (xs, dys) = (&x[part.clone()], &dy[part]);
+                        forward_and_backward(&half, xs, dys, &gamma, &beta, true, &across)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let as_f64 = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
+        for (rank, (out, grads)) in halves.iter().enumerate() {
+            let part = rank * half.len()..(rank + 1) * half.len();
+            close(&out.mean, &as_f64(&reference.mean), "mean");
+            close(&out.variance, &as_f64(&reference.variance), "variance");
+            close(&out.output, &as_f64(&reference.output[part.clone()]), "y");
+            close(&grads.x, &as_f64(&reference_grads.x[part]), "dx");
+        }
+        let added = |f: fn(&NormGrads) -> &Vec<f32>| -> Vec<f32> {
+            (0..g.channels)
+                .map(|c| f(&halves[0].1)[c] + f(&halves[1].1)[c])
+                .collect()
+        };
+        close(
+            &added(|gr| &gr.gamma),
+            &as_f64(&reference_grads.gamma),
+            "dgamma",
+        );
+        close(
+            &added(|gr| &gr.beta),
+            &as_f64(&reference_grads.beta),
+            "dbeta",
+        );
     }
 }

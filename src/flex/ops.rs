@@ -23,6 +23,7 @@ use super::conv_kernels::{self, ConvGeometry};
 use super::image_batch::Batch;
 use super::norm_kernels::{self, NormGeometry};
 use super::pool_kernels::{self, PoolGeometry};
+use super::sync_batch_norm;
 
 /// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, and max pooling
 /// (square window, no dilation).
@@ -53,17 +54,21 @@ pub trait FastOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Batch normalization with the batch's own statistics (training), then ReLU when `relu`:
-    /// the output, and the batch's mean and biased variance per channel.
+    /// the output, and the batch's mean and biased variance per channel. With `across_ranks`,
+    /// the statistics of all the ranks' batches together, summed with the function
+    /// [`super::sync_batch_norm`] installed (PyTorch's `SyncBatchNorm`).
     fn fused_batch_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Gradients of `fused_batch_norm` with respect to `x`, `gamma` and `beta`, given the
-    /// statistics and output it returned and the gradient of that output.
+    /// statistics and output it returned and the gradient of that output (`across_ranks` as
+    /// in the forward pass).
     #[allow(clippy::too_many_arguments)]
     fn fused_batch_norm_backward(
         x: FloatTensor<Self>,
@@ -74,6 +79,7 @@ pub trait FastOps: Backend {
         grad_output: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Maps `[n, a + b + c, h, w]` cut into their first `a`, next `b` and last `c` channels,
@@ -259,12 +265,15 @@ impl FastOps for Flex {
         beta: FlexTensor,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let g = norm_geometry(&x);
         let (gamma, beta) = (contiguous(gamma), contiguous(beta));
         let x = ImageRows::new(x);
-        let out =
-            norm_kernels::forward(&g, x.batch(), values(&gamma), values(&beta), epsilon, relu);
+        let out = sync_batch_norm::with_ranks(across_ranks, |across| {
+            let (gamma, beta) = (values(&gamma), values(&beta));
+            norm_kernels::forward(&g, x.batch(), gamma, beta, epsilon, relu, across)
+        });
         (
             flex(out.output, dims4(&x.tensor).to_vec()),
             flex(out.mean, vec![g.channels]),
@@ -281,6 +290,7 @@ impl FastOps for Flex {
         grad_output: FlexTensor,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let g = norm_geometry(&x);
         let shape = dims4(&x).to_vec();
@@ -291,17 +301,20 @@ impl FastOps for Flex {
             contiguous(output),
         );
         let (x, grad_output) = (ImageRows::new(x), ImageRows::new(grad_output));
-        let grads = norm_kernels::backward(
-            &g,
-            x.batch(),
-            values(&gamma),
-            values(&mean),
-            values(&variance),
-            epsilon,
-            values(&output),
-            grad_output.batch(),
-            relu,
-        );
+        let grads = sync_batch_norm::with_ranks(across_ranks, |across| {
+            norm_kernels::backward(
+                &g,
+                x.batch(),
+                values(&gamma),
+                values(&mean),
+                values(&variance),
+                epsilon,
+                values(&output),
+                grad_output.batch(),
+                relu,
+                across,
+            )
+        });
         (
             flex(grads.x, shape),
             flex(grads.gamma, vec![g.channels]),
@@ -519,12 +532,13 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         beta: AdTensor<B, C>,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
         #[derive(Debug)]
         struct FusedBatchNorm;
 
         /// The input, gamma, the batch statistics, the output (its zeros are the ReLU mask),
-        /// epsilon and whether the ReLU is on.
+        /// epsilon, whether the ReLU is on and whether the statistics are all ranks'.
         type State<B> = (
             FloatTensor<B>,
             FloatTensor<B>,
@@ -532,6 +546,7 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             FloatTensor<B>,
             FloatTensor<B>,
             f64,
+            bool,
             bool,
         );
 
@@ -546,9 +561,9 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             ) {
                 let [node_x, node_gamma, node_beta] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
-                let (x, gamma, mean, variance, output, epsilon, relu) = ops.state;
+                let (x, gamma, mean, variance, output, epsilon, relu, across) = ops.state;
                 let (grad_x, grad_gamma, grad_beta) = B::fused_batch_norm_backward(
-                    x, gamma, mean, variance, output, grad, epsilon, relu,
+                    x, gamma, mean, variance, output, grad, epsilon, relu, across,
                 );
                 register::<B, 3>(
                     grads,
@@ -571,8 +586,14 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (out, mean, variance) =
-                    B::fused_batch_norm(x.clone(), gamma.clone(), beta, epsilon, relu);
+                let (out, mean, variance) = B::fused_batch_norm(
+                    x.clone(),
+                    gamma.clone(),
+                    beta,
+                    epsilon,
+                    relu,
+                    across_ranks,
+                );
                 let state = (
                     x,
                     gamma,
@@ -581,6 +602,7 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
                     out.clone(),
                     epsilon,
                     relu,
+                    across_ranks,
                 );
                 (
                     prep.finish(state, out),
@@ -589,7 +611,8 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
                 )
             }
             OpsKind::UnTracked(prep) => {
-                let (out, mean, variance) = B::fused_batch_norm(x, gamma, beta, epsilon, relu);
+                let (out, mean, variance) =
+                    B::fused_batch_norm(x, gamma, beta, epsilon, relu, across_ranks);
                 (
                     prep.finish(out),
                     Self::from_inner(mean),
@@ -609,6 +632,7 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         grad_output: AdTensor<B, C>,
         epsilon: f64,
         relu: bool,
+        across_ranks: bool,
     ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
         let (gx, gg, gb) = B::fused_batch_norm_backward(
             x.into_primitive(),
@@ -619,6 +643,7 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             grad_output.into_primitive(),
             epsilon,
             relu,
+            across_ranks,
         );
         (
             Self::from_inner(gx),

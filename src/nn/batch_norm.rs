@@ -3,8 +3,10 @@
 //! eps 1e-5, as PyTorch). Parameters `gamma [C]`, `beta [C]`; buffers `running_mean`,
 //! `running_var`. The output has the input's shape.
 //!
-//! On burn's flex CPU backend, training on maps runs `crate::flex::fused_batch_norm_train` (the
-//! statistics, the normalization and a following ReLU fused, with one backward), and a conv
+//! On burn's flex CPU backend, training runs `crate::flex::fused_batch_norm_train` (the
+//! statistics, the normalization and a following ReLU fused, with one backward; vectors as
+//! maps of one pixel), which also synchronizes the statistics across the ranks of a
+//! data-parallel run under `crate::flex::sync_batch_norm` (`--sync-bn`), and a conv
 //! block in inference folds the running statistics into the convolution's weights
 //! (`fold_into_conv`); elsewhere burn's own `BatchNorm`.
 
@@ -84,7 +86,10 @@ fn describe(eps: f64) -> String {
 /// Batch normalization is burn's own `BatchNorm` module.
 impl Layer for BatchNorm {
     fn forward(&self, x: Features, _ctx: &mut Forward) -> Features {
-        x.map(|t| normalize_maps(self, t, false), |t| BatchNorm::forward(self, t))
+        x.map(
+            |t| normalize_maps(self, t, false),
+            |t| normalize_vectors(self, t),
+        )
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
@@ -140,6 +145,17 @@ pub fn normalize_maps(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     } else {
         y
     }
+}
+
+/// `bn` on vectors `[N, F]`: in training on the flex fast path, as maps `[N, F, 1, 1]` (the
+/// same statistics, and batch norm synchronized across ranks reaches it too); elsewhere burn's
+/// own `BatchNorm`.
+pub fn normalize_vectors(bn: &BatchNorm, x: Tensor<2>) -> Tensor<2> {
+    if uses_batch_statistics(bn, &x) && flex::takes_fast_path(&x) {
+        let [n, features] = x.dims();
+        return normalize_maps(bn, x.reshape([n, features, 1, 1]), false).reshape([n, features]);
+    }
+    bn.forward(x)
 }
 
 /// Three batch norms of the same epsilon and momentum, each on its own channels of `x`

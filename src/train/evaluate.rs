@@ -4,7 +4,8 @@ use burn::data::dataloader::DataLoader;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Int, Tensor};
 
-use crate::data::ImageBatch;
+use crate::data::{ImageBatch, Shard};
+use crate::distributed::Collective;
 pub use crate::history::{short, Confusion, EvalReport};
 use crate::nn::Classifier;
 
@@ -108,6 +109,56 @@ pub fn evaluate_with<N: Classifier>(
             .filter(|&c| c > TOP_K)
             .map(|_| in_top_k as f64 / denom),
     })
+}
+
+/// The report on a whole test set from each rank's `report` on its unpadded `shard` of it
+/// (data-parallel training evaluates each test image once, on one rank), for a model of
+/// `classes` classes: counts and sums added across `world`, predictions put back in the test
+/// set's order. The same bits on every rank, so every rank takes the same decisions (best
+/// epoch, early stop) from them.
+pub fn gather_across(
+    report: EvalReport,
+    shard: Shard,
+    classes: usize,
+    world: &dyn Collective,
+) -> EvalReport {
+    let images = report.images as f64;
+    let mut totals = [
+        report.loss * images,
+        (report.accuracy * images).round(),
+        report.top5.map_or(0.0, |top5| (top5 * images).round()),
+        images,
+    ];
+    world.sum_f64(&mut totals);
+    let [loss_sum, correct, in_top_k, seen] = totals;
+    // This rank's j-th example is the test set's example `rank + ranks * j`; the other ranks
+    // leave zeros there.
+    let mut predictions = vec![0f64; seen as usize];
+    for (j, &predicted) in report.predictions.iter().enumerate() {
+        predictions[shard.position(j, seen as usize)] = f64::from(predicted);
+    }
+    world.sum_f64(&mut predictions);
+    // Every rank sends a matrix of the same size, also one whose shard was empty.
+    let mut confusion = Confusion::new(classes);
+    let mut counts = vec![0f64; confusion.counts.len()];
+    if report.confusion.counts.len() == counts.len() {
+        for (sum, &count) in counts.iter_mut().zip(&report.confusion.counts) {
+            *sum = count as f64;
+        }
+    }
+    world.sum_f64(&mut counts);
+    for (count, sum) in confusion.counts.iter_mut().zip(counts) {
+        *count = sum as u64;
+    }
+    let denom = seen.max(1.0);
+    EvalReport {
+        loss: loss_sum / denom,
+        accuracy: correct / denom,
+        images: seen as usize,
+        predictions: predictions.into_iter().map(|p| p as u32).collect(),
+        confusion,
+        top5: (classes > TOP_K).then(|| in_top_k / denom),
+    }
 }
 
 /// The k of the top-k accuracy reported besides the top-1 one.

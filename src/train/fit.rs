@@ -31,7 +31,7 @@ use burn::tensor::{Bytes, Device, Tensor};
 
 use super::checkpoint::{self, CheckpointError, TrainingState};
 use super::error::TrainError;
-use super::evaluate::{evaluate, EvalReport};
+use super::evaluate::{evaluate, gather_across, EvalReport};
 use super::optim;
 use super::param_groups;
 use super::run_dir::RunDir;
@@ -40,6 +40,7 @@ use super::unread::UnreadSteps;
 use crate::data::{check_channels, data_loader, ImageBatch, ImageDataset, LoaderOptions};
 use crate::device::is_flex;
 use crate::distributed::{average_gradients, Collective, Solo};
+use crate::flex;
 use crate::models::Model;
 use crate::nn::params::initialize_now;
 use crate::nn::{all_finite, Classifier};
@@ -314,6 +315,33 @@ fn step_seed(seed: u64, step: u64) -> u64 {
     mix(seed, 0x4452_4f50_4f55_5421, step)
 }
 
+/// With `sync_bn` on several ranks, batch norm's statistics summed across them for the whole
+/// run (the guard ends it); nothing otherwise.
+fn sync_batch_norm(
+    config: &TrainConfig,
+    device: &Device,
+    world: &dyn Collective,
+) -> Result<Option<flex::SyncBatchNorm>, TrainError> {
+    if !config.sync_bn || world.size() == 1 {
+        return Ok(None);
+    }
+    if !is_flex(device) || !flex::fast_path() {
+        return Err(TrainError::Invalid(
+            "`sync_bn` synchronizes batch norm inside the CPU backend's fused batch-norm \
+             kernel: train on the CPU device with the fast path on, or leave `sync_bn` off \
+             (each rank's own statistics)"
+                .to_string(),
+        ));
+    }
+    let sum = world.shared_sum_f64().ok_or_else(|| {
+        TrainError::Invalid(format!(
+            "`sync_bn` needs sums across ranks during the backward pass, which {} cannot give",
+            world.describe()
+        ))
+    })?;
+    Ok(Some(flex::sync_batch_norm(sum)))
+}
+
 /// One run from its start to its last epoch: what stays the same from step to step.
 struct Run<'a, D> {
     config: &'a TrainConfig,
@@ -395,6 +423,7 @@ fn run<N: Classifier, D: ImageDataset>(
         check_channels(set.channels(), config.model.input[0])
             .map_err(|e| TrainError::Invalid(format!("{}: {e}", set.name())))?;
     }
+    let _synced = sync_batch_norm(config, train_device, world)?;
     let run = Run {
         config,
         train_set,
@@ -409,15 +438,19 @@ fn run<N: Classifier, D: ImageDataset>(
             .unwrap_or(if is_flex(train_device) { 1 } else { 10 }),
     };
     let mut trainer = run.trainer(start, observer)?;
-    // In file order (one worker), so that predictions line up with the test images.
+    // In file order (one worker), so that predictions line up with the test images; each
+    // rank of a data-parallel run evaluates its own share, every image once.
     let test_loader = data_loader(
         test_set,
-        &LoaderOptions::evaluation(
-            config.model.input,
-            config.model.resize_mode,
-            config.batch_size,
-            config.limit_test,
-        ),
+        &LoaderOptions {
+            shard: world.shard().unpadded(),
+            ..LoaderOptions::evaluation(
+                config.model.input,
+                config.model.resize_mode,
+                config.batch_size,
+                config.limit_test,
+            )
+        },
         &train_device.clone().inner(),
     );
     let selection = config.selection();
@@ -752,12 +785,10 @@ impl<D: ImageDataset> Run<'_, D> {
     ) -> Result<EvalReport, TrainError> {
         let progress = &trainer.progress;
         let mut eval = evaluate(&trainer.model.valid(), loader).map_err(TrainError::Data)?;
-        // Every rank evaluates the same weights on the whole test set; the mean makes the
-        // figures the same bits everywhere, so that every rank takes the same decisions
-        // (best epoch, early stop) from them.
-        let mut figures = [eval.accuracy, eval.loss];
-        self.world.mean_f64(&mut figures);
-        [eval.accuracy, eval.loss] = figures;
+        if self.world.size() > 1 {
+            let (shard, classes) = (self.world.shard().unpadded(), self.config.model.num_classes);
+            eval = gather_across(eval, shard, classes, self.world);
+        }
         if !eval.loss.is_finite() {
             return Err(TrainError::Diverged {
                 loss: eval.loss,

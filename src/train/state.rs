@@ -89,6 +89,12 @@ pub struct TrainConfig {
     /// for this many epochs.
     #[serde(default)]
     pub early_stop: Option<usize>,
+    /// Data-parallel runs: batch norm normalizes with the statistics of the global batch (all
+    /// ranks' images, summed across ranks in the forward and backward pass: PyTorch's
+    /// `SyncBatchNorm`), instead of each rank's own (PyTorch DDP's default). Nothing changes
+    /// in a single process. CPU (flex) only.
+    #[serde(default)]
+    pub sync_bn: bool,
 }
 
 fn one() -> usize {
@@ -131,6 +137,7 @@ impl TrainConfig {
             lr_groups: Vec::new(),
             select: None,
             early_stop: None,
+            sync_bn: false,
             model,
         }
     }
