@@ -67,15 +67,6 @@ pub trait Collective {
         self.sum_f64(&mut value);
         value[0] > 0.0
     }
-
-    /// The mean over all ranks of each of `values` (the same bits on every rank).
-    fn mean_f64(&self, values: &mut [f64]) {
-        if self.size() > 1 {
-            self.sum_f64(values);
-            let n = self.size() as f64;
-            values.iter_mut().for_each(|v| *v /= n);
-        }
-    }
 }
 
 /// A single process: every operation is the identity.

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, CommunicatorCollectives};
+use mpi::traits::{Communicator, CommunicatorCollectives, Equivalence};
 use mpi::Threading;
 
 use super::Collective;
@@ -52,6 +52,13 @@ impl MpiWorld {
     }
 }
 
+/// Replaces `values` on every rank of `world` with their elementwise sum over the ranks.
+fn sum_in_place<T: Equivalence + Clone>(world: &SimpleCommunicator, values: &mut [T]) {
+    // rsmpi's all-reduce takes separate send and receive buffers.
+    let send = values.to_vec();
+    world.all_reduce_into(&send[..], values, SystemOperation::sum());
+}
+
 impl Collective for MpiWorld {
     fn rank(&self) -> usize {
         self.world.rank() as usize
@@ -62,24 +69,18 @@ impl Collective for MpiWorld {
     }
 
     fn sum_f32(&self, values: &mut [f32]) {
-        // rsmpi's all-reduce takes separate send and receive buffers.
-        let send = values.to_vec();
-        self.world
-            .all_reduce_into(&send[..], values, SystemOperation::sum());
+        sum_in_place(&self.world, values);
     }
 
     fn sum_f64(&self, values: &mut [f64]) {
-        let send = values.to_vec();
-        self.world
-            .all_reduce_into(&send[..], values, SystemOperation::sum());
+        sum_in_place(&self.world, values);
     }
 
     fn shared_sum_f64(&self) -> Option<RankSum> {
         // MPI's world communicator is a predefined handle: a copy needs no ownership, and it
         // stays valid while MPI is initialized (as long as `self`, which the run outlives).
         Some(Rc::new(|values: &mut [f64]| {
-            let send = values.to_vec();
-            SimpleCommunicator::world().all_reduce_into(&send[..], values, SystemOperation::sum());
+            sum_in_place(&SimpleCommunicator::world(), values)
         }))
     }
 
