@@ -272,7 +272,9 @@ pub fn backward(
         &totals[g.channels..2 * g.channels],
         totals[2 * g.channels],
     );
-    // dx = gamma * inv_std * (g - sum(g) / M - (x - mean) * inv_std * sum(g * xhat) / M)
+    // dx = gamma * inv_std * (g - sum(g) / M - (x - mean) * inv_std * sum(g * xhat) / M), with
+    // sum(g * xhat) rounded to float32 as gamma's gradient is: one process computes the bits it
+    // did before the sums across ranks.
     let coefficients: Vec<(f32, f32, f32)> = (0..g.channels)
         .map(|c| {
             let is = inv_std[c] as f64;
