@@ -42,6 +42,8 @@ pub enum DeviceError {
         backend: &'static str,
         rebuild: &'static str,
     },
+    #[error("`{list}` names {spec} twice; name each GPU once (`cuda:0,cuda:1`)")]
+    Repeated { spec: DeviceSpec, list: String },
     #[error("no wgpu device `{spec}` on this machine ({detail}); {adapters}")]
     NotPresent {
         spec: DeviceSpec,
@@ -87,6 +89,58 @@ impl fmt::Display for DeviceSpec {
             Self::Wgpu(WgpuAdapter::Integrated(n)) => write!(f, "wgpu:integrated:{n}"),
             Self::Wgpu(WgpuAdapter::Cpu) => write!(f, "wgpu:cpu"),
         }
+    }
+}
+
+/// One device or several, as a user lists them: `cpu`, `cuda:0,cuda:1`. Several devices train
+/// one network together in one process (`train::train_model_on_devices`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceList(Vec<DeviceSpec>);
+
+impl DeviceList {
+    /// The devices, in the order given (the first one's thread reports and writes).
+    pub fn specs(&self) -> &[DeviceSpec] {
+        &self.0
+    }
+
+    /// Every device, ready ([`DeviceSpec::open`]).
+    pub fn open(&self) -> Result<Vec<Device>, DeviceError> {
+        self.0.iter().map(|spec| spec.open()).collect()
+    }
+}
+
+impl Default for DeviceList {
+    fn default() -> Self {
+        Self(vec![DeviceSpec::Cpu])
+    }
+}
+
+impl FromStr for DeviceList {
+    type Err = DeviceError;
+
+    /// Devices separated by commas. A GPU may be named once; `cpu` any number of times (the
+    /// CPU's one device, shared: a check of the several-device path, no faster than one).
+    fn from_str(text: &str) -> Result<Self, DeviceError> {
+        let specs = text
+            .split(',')
+            .map(|part| part.trim().parse())
+            .collect::<Result<Vec<DeviceSpec>, _>>()?;
+        for (i, spec) in specs.iter().enumerate() {
+            if *spec != DeviceSpec::Cpu && specs[..i].contains(spec) {
+                return Err(DeviceError::Repeated {
+                    spec: *spec,
+                    list: text.to_string(),
+                });
+            }
+        }
+        Ok(Self(specs))
+    }
+}
+
+impl fmt::Display for DeviceList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", names.join(","))
     }
 }
 
@@ -207,6 +261,13 @@ pub fn is_flex(device: &Device) -> bool {
     )
 }
 
+/// Whether burn's collective operations (an all-reduce between the devices of one process)
+/// run on `device`: CUDA's do, through NCCL; flex's and wgpu's do not (burn 0.22). Read from
+/// the device's debug name, which compiles the same with every set of backends built in.
+pub fn has_collectives(device: &Device) -> bool {
+    format!("{:?}", device.clone().inner().as_dispatch()).contains("Cuda")
+}
+
 /// Sets up the CPU backend's threads (call once, before any tensor work): `threads` threads
 /// (`None`: one per core) in rayon's global pool, which burn's flex backend, `gemm` and this
 /// crate's kernels all run on; with `flush_denormals`, subnormal floats are computed as zero on
@@ -255,6 +316,25 @@ mod tests {
             let error = bad.parse::<DeviceSpec>().unwrap_err().to_string();
             assert!(error.contains("is not a device; give cpu, cuda"), "{error}");
         }
+    }
+
+    #[test]
+    fn device_lists_are_read_as_users_write_them() {
+        let read = |text: &str| text.parse::<DeviceList>();
+        assert_eq!(read("cpu").unwrap(), DeviceList::default());
+        let two = read("cuda:0, cuda:1").unwrap();
+        assert_eq!(two.specs(), [DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)]);
+        assert_eq!(two.to_string(), "cuda:0,cuda:1");
+        assert_eq!(read("cpu,cpu").unwrap().specs().len(), 2);
+        let error = read("cuda:0,cuda").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "`cuda:0,cuda` names cuda:0 twice; name each GPU once (`cuda:0,cuda:1`)"
+        );
+        let error = read("cuda:0,,cuda:1").unwrap_err().to_string();
+        assert!(error.starts_with("`` is not a device"), "{error}");
+        // Only CUDA devices average gradients with burn's collectives.
+        assert!(!has_collectives(&Device::flex()));
     }
 
     #[test]

@@ -9,8 +9,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{per_step, step_losses, succeeded};
 
 const BIN: &str = env!("CARGO_BIN_EXE_inception");
 
@@ -61,26 +63,6 @@ fn mpirun(ranks: usize) -> Command {
     command
 }
 
-fn succeeded(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(
-        output.status.success(),
-        "failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// The running losses of steps.csv, in step order.
-fn step_losses(out: &Path) -> Vec<f64> {
-    let mut reader = csv::Reader::from_path(out.join("steps.csv")).unwrap();
-    reader
-        .records()
-        .map(|r| r.unwrap()[2].parse::<f64>().unwrap())
-        .collect()
-}
-
 /// (train loss, train acc, test acc) of each epoch, from metrics.csv.
 fn epochs(out: &Path) -> Vec<[f64; 3]> {
     let mut reader = csv::Reader::from_path(out.join("metrics.csv")).unwrap();
@@ -92,22 +74,6 @@ fn epochs(out: &Path) -> Vec<[f64; 3]> {
         .map(|r| {
             let r = r.unwrap();
             [loss, train, test].map(|c| r[c].parse::<f64>().unwrap())
-        })
-        .collect()
-}
-
-/// The per-step losses behind running means `running` (step k's mean over the epoch so far).
-fn per_step(running: &[f64]) -> Vec<f64> {
-    running
-        .iter()
-        .enumerate()
-        .map(|(k, mean)| {
-            let before = if k == 0 {
-                0.0
-            } else {
-                running[k - 1] * k as f64
-            };
-            mean * (k + 1) as f64 - before
         })
         .collect()
 }

@@ -20,7 +20,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, BuiltinSet, DataSplit, ImageDataset, Layout};
-use crate::device::{setup_cpu, DeviceSpec};
+use crate::device::{setup_cpu, DeviceList};
 use crate::models::{ModelConfig, ModelKind};
 
 /// Classic CNNs (GoogLeNet / Inception v1 first) on Fashion-MNIST, built on burn.
@@ -185,8 +185,10 @@ pub struct ComputeArgs {
     /// (a build with --features cuda), wgpu (wgpu's choice of adapter), wgpu:discrete,
     /// wgpu:integrated, wgpu:cpu (a software Vulkan driver) or wgpu:N (the N-th discrete GPU;
     /// a build with --features wgpu).
+    /// `train` also takes several, separated by commas (cuda:0,cuda:1: one process trains on
+    /// all of them, each computing on its share of every batch).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
-    pub device: DeviceSpec,
+    pub device: DeviceList,
     /// CPU threads for the flex backend (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -201,7 +203,23 @@ pub struct ComputeArgs {
 }
 
 impl ComputeArgs {
+    /// The one device of a command that runs on one.
     fn setup(&self) -> anyhow::Result<burn::tensor::Device> {
+        let mut devices = self.setup_all()?;
+        if devices.len() > 1 {
+            return Err(BadInput(format!(
+                "--device {} names {} devices; this command runs on one (only `inception \
+                 train` runs on several)",
+                self.device,
+                devices.len()
+            ))
+            .into());
+        }
+        Ok(devices.remove(0))
+    }
+
+    /// Every device `--device` names.
+    fn setup_all(&self) -> anyhow::Result<Vec<burn::tensor::Device>> {
         crate::flex::set_fast_path(!self.no_fast_path);
         setup_cpu(self.threads.map(usize::from), !self.keep_denormals)
             .map_err(|e| BadInput(format!("--threads: {e}")))?;

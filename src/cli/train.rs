@@ -16,9 +16,9 @@ use crate::data::{
 use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
-    resume_across, train_model_across, EpochReport, LrGroup, OptimSettings, ParamSelection,
-    Progress, RunDir, Schedule, SelectMetric, Selected, Silent, TrainConfig, TrainError,
-    TrainObserver,
+    resume_across, resume_on_devices, train_model_across, train_model_on_devices, EpochReport,
+    LrGroup, OptimSettings, ParamSelection, Progress, RunDir, Schedule, SelectMetric, Selected,
+    Silent, TrainConfig, TrainError, TrainObserver,
 };
 
 /// `--lr-schedule`.
@@ -188,9 +188,10 @@ pub struct TrainArgs {
     /// Stop when the --select metric (default val_loss) has not improved for N epochs.
     #[arg(long, value_name = "N")]
     pub early_stop: Option<usize>,
-    /// Under mpirun: batch norm normalizes with the statistics of the whole global batch,
-    /// summed across ranks (PyTorch's SyncBatchNorm), so K ranks train as one process does;
-    /// without it each rank uses its own batch's (PyTorch DDP's default). CPU only.
+    /// Under mpirun or on several devices: batch norm normalizes with the statistics of the
+    /// whole global batch, summed across ranks (PyTorch's SyncBatchNorm), so K ranks train as
+    /// one process does; without it each rank uses its own batch's (PyTorch DDP's default).
+    /// CPU only.
     #[arg(long)]
     pub sync_bn: bool,
     /// Continue the run saved in DIR from its last complete checkpoint, with the settings it
@@ -378,6 +379,8 @@ struct RanksInfo {
     size: usize,
     /// The run directory, to resume from.
     out: PathBuf,
+    /// Whether an MPI launcher started the ranks (else they are threads of this process).
+    launcher: bool,
 }
 
 /// What the header says of the data.
@@ -398,7 +401,7 @@ impl ConsoleObserver {
     fn new(data: DataInfo, threads: usize, ranks: Option<RanksInfo>) -> anyhow::Result<Self> {
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
-        let ended_by_launcher = ranks.as_ref().map(|r| {
+        let ended_by_launcher = ranks.as_ref().filter(|r| r.launcher).map(|r| {
             format!(
                 "error: the MPI launcher stopped rank 0: another rank ended (the launcher's \
                  message names it) or the job was interrupted. The last checkpoint in {dir} is \
@@ -809,7 +812,16 @@ fn run_as(mut args: TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
         let threads = (cores / ranks.on_this_machine()).max(1);
         args.compute.threads = Some(u16::try_from(threads).unwrap_or(u16::MAX));
     }
-    let device = args.compute.setup()?;
+    let devices = args.compute.setup_all()?;
+    if devices.len() > 1 && world.size() > 1 {
+        return Err(BadInput(format!(
+            "--device {} names several devices, but under an MPI launcher each rank trains \
+             on one: give each rank its own (`--device cuda:$OMPI_COMM_WORLD_LOCAL_RANK` \
+             through `sh -c`), or run one process on all of them without mpirun",
+            args.compute.device
+        ))
+        .into());
+    }
     let threads = args
         .compute
         .threads
@@ -866,21 +878,44 @@ fn run_as(mut args: TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
     // The other ranks train in silence.
     let (mut console, mut silent) = (None, Silent);
     let observer: &mut dyn TrainObserver = if world.is_root() {
-        let ranks = (world.size() > 1).then(|| RanksInfo {
-            describe: world.describe(),
-            size: world.size(),
-            out: out.clone(),
-        });
+        let ranks = if devices.len() > 1 {
+            Some(RanksInfo {
+                describe: format!(
+                    "one process on {} devices ({}; gradients averaged {})",
+                    devices.len(),
+                    args.compute.device,
+                    if devices.iter().all(crate::device::has_collectives) {
+                        "by burn's collectives during the backward pass"
+                    } else {
+                        "on the host"
+                    }
+                ),
+                size: devices.len(),
+                out: out.clone(),
+                launcher: false,
+            })
+        } else {
+            (world.size() > 1).then(|| RanksInfo {
+                describe: world.describe(),
+                size: world.size(),
+                out: out.clone(),
+                launcher: true,
+            })
+        };
         console.insert(ConsoleObserver::new(data, threads, ranks)?)
     } else {
         &mut silent
     };
-    let outcome = match fresh {
-        Some(config) => {
-            train_model_across(&config, &train_set, &test_set, &device, observer, world)
+    let outcome = match (fresh, &devices[..]) {
+        (Some(config), [device]) => {
+            train_model_across(&config, &train_set, &test_set, device, observer, world)
+        }
+        (Some(config), _) => {
+            train_model_on_devices(&config, &train_set, &test_set, &devices, observer)
         }
         // `out` is the run directory being resumed.
-        None => resume_across(&out, &train_set, &test_set, &device, observer, world),
+        (None, [device]) => resume_across(&out, &train_set, &test_set, device, observer, world),
+        (None, _) => resume_on_devices(&out, &train_set, &test_set, &devices, observer),
     };
     let Some(observer) = console else {
         return outcome.map(|_| ()).map_err(Into::into);

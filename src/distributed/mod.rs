@@ -1,7 +1,8 @@
-//! Data-parallel training across processes: the [`Collective`] operations the training loop
+//! Data-parallel training across processes and devices: the [`Collective`] operations the training loop
 //! needs (sums across ranks), one process's [`Solo`] version of them, the averaging of a
 //! step's gradients in large buckets ([`average_gradients`]), and with the cargo feature `mpi`
-//! the same operations on MPI (`mpi_world`, through rsmpi and the system's Open MPI).
+//! the same operations on MPI (`mpi_world`, through rsmpi and the system's Open MPI), and
+//! between the threads of one process that drive several devices ([`DeviceGroup`]).
 //!
 //! Every rank builds the same network from the same seed (or checkpoint), reads its own shard
 //! of each epoch ([`crate::data::Shard`]), computes the gradients of its local batch's mean
@@ -9,10 +10,12 @@
 //! gradient of the global batch's mean loss, so every rank takes the same optimizer step and
 //! the weights stay identical without ever being sent.
 
+pub mod device_group;
 pub mod gradients;
 #[cfg(feature = "mpi")]
 pub mod mpi_world;
 
+pub use device_group::{with_gradients_averaged_on_device, DeviceGroup, GroupMember, PeerStopped};
 pub use gradients::{average_gradients, BUCKET_BYTES};
 #[cfg(feature = "mpi")]
 pub use mpi_world::MpiWorld;
@@ -42,6 +45,19 @@ pub trait Collective {
     /// during autodiff's backward pass; `None` where this group cannot give one.
     fn shared_sum_f64(&self) -> Option<RankSum> {
         None
+    }
+
+    /// Whether the backward pass already gives the gradients averaged over the ranks (burn's
+    /// collectives on CUDA devices, [`DeviceGroup`]); else the loop averages them on the host
+    /// ([`average_gradients`]).
+    fn averages_on_device(&self) -> bool {
+        false
+    }
+
+    /// Whether the ranks are threads of this process (one per device), which share the CPU
+    /// device's random generator: each then draws its dropout masks from its own.
+    fn shares_this_process(&self) -> bool {
+        false
     }
 
     /// Rank 0 alone writes checkpoints, logs and figures.

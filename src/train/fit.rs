@@ -39,11 +39,14 @@ use super::state::{EpochReport, Progress, StepLoss, TrainConfig, TrainObserver, 
 use super::unread::UnreadSteps;
 use crate::data::{check_channels, data_loader, ImageBatch, ImageDataset, LoaderOptions};
 use crate::device::is_flex;
-use crate::distributed::{average_gradients, Collective, Solo};
+use crate::distributed::{average_gradients, with_gradients_averaged_on_device, Collective, Solo};
 use crate::flex;
 use crate::models::Model;
 use crate::nn::params::initialize_now;
 use crate::nn::{all_finite, Classifier};
+
+/// Held while a thread seeds its device and draws a network's first weights.
+static FIRST_WEIGHTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Trains `network` as `config` says, on the autodiff version of `device`, and returns it
 /// trained. `config.model` says what the checkpoints record of the network: a network file
@@ -82,10 +85,18 @@ pub fn train_across<N: Classifier, D: ImageDataset>(
 ) -> Result<TrainOutcome<N>, TrainError> {
     config.validate().map_err(TrainError::Invalid)?;
     let train_device = device.clone().autodiff();
-    train_device.seed(config.seed);
-    let model = network.train().fork(&train_device);
-    // Drawn now, so that the random numbers of later steps depend on the step alone.
-    initialize_now(&model);
+    let model = {
+        // One thread at a time: the threads of one process training on several devices may
+        // share a device and its generator (`cpu,cpu`), and each must draw the same weights.
+        let _turn = FIRST_WEIGHTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        train_device.seed(config.seed);
+        let model = network.train().fork(&train_device);
+        // Drawn now, so that the random numbers of later steps depend on the step alone.
+        initialize_now(&model);
+        model
+    };
     observer.run_started(config, None);
     let model = match &config.init_from {
         Some(source) => {
@@ -438,6 +449,9 @@ fn run<N: Classifier, D: ImageDataset>(
             .unwrap_or(if is_flex(train_device) { 1 } else { 10 }),
     };
     let mut trainer = run.trainer(start, observer)?;
+    if world.averages_on_device() {
+        trainer.model = with_gradients_averaged_on_device(trainer.model);
+    }
     // In file order (one worker), so that predictions line up with the test images; each
     // rank of a data-parallel run evaluates its own share, every image once.
     let test_loader = data_loader(
@@ -670,11 +684,18 @@ impl<D: ImageDataset> Run<'_, D> {
         let rank = self.world.rank() as u64;
         let seed = step_seed(self.config.seed, progress.global_step)
             ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.train_device.seed(seed);
-        if !is_flex(self.train_device) {
-            // Dropout draws its masks on the CPU (`crate::nn::dropout`): the same ones as a
-            // run on the CPU.
-            Device::flex().seed(seed);
+        if self.world.shares_this_process() {
+            // Threads of one process on several devices: each draws from a generator of its
+            // own; seeding a device's, which they may share, would reach into another
+            // thread's draws (its first weights, on `cpu,cpu`).
+            crate::nn::seed_thread_masks(Some(seed));
+        } else {
+            self.train_device.seed(seed);
+            if !is_flex(self.train_device) {
+                // Dropout draws its masks on the CPU (`crate::nn::dropout`): the same ones as
+                // a run on the CPU.
+                Device::flex().seed(seed);
+            }
         }
         let grads = match self.config.accumulate {
             1 => {
@@ -687,7 +708,12 @@ impl<D: ImageDataset> Run<'_, D> {
             slices => self.accumulated_grads(&model, batch, slices, &mut unread),
         };
         let averaging = Instant::now();
-        let grads = average_gradients(&model, grads, self.world);
+        // (With burn's collectives the backward pass has averaged them already.)
+        let grads = if self.world.averages_on_device() {
+            grads
+        } else {
+            average_gradients(&model, grads, self.world)
+        };
         timing.averaging += averaging.elapsed().as_secs_f64();
         let rates = schedule.step();
         let lr = rates.base();

@@ -2,6 +2,7 @@
 //! test accuracy, checkpoints and resume, optimizers and schedules, the run's history.
 
 pub mod checkpoint;
+pub mod devices;
 pub mod error;
 pub mod evaluate;
 pub mod fit;
@@ -16,6 +17,7 @@ pub mod state;
 pub mod unread;
 
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainingState};
+pub use devices::{resume_on_devices, train_model_on_devices};
 pub use error::TrainError;
 pub use evaluate::{evaluate, evaluate_with, view_logits, Confusion, EvalReport, TestViews};
 pub use fit::{

@@ -3,7 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// The directory of the real Fashion-MNIST files (installed by `.ci/run` from Debian's
 /// `dataset-fashion-mnist`). Tests that need it fail loudly rather than skip.
@@ -58,4 +59,41 @@ pub fn relative_error(reference: &[f32], other: &[f32]) -> f32 {
         .zip(other)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     diff / scale
+}
+
+/// The standard output of a command that must have succeeded (else its output and error).
+pub fn succeeded(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The running losses of a run directory's steps.csv, in step order.
+pub fn step_losses(out: &Path) -> Vec<f64> {
+    let mut reader = csv::Reader::from_path(out.join("steps.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap()[2].parse::<f64>().unwrap())
+        .collect()
+}
+
+/// The per-step losses behind running means `running` (step k's mean over the epoch so far).
+pub fn per_step(running: &[f64]) -> Vec<f64> {
+    running
+        .iter()
+        .enumerate()
+        .map(|(k, mean)| {
+            let before = if k == 0 {
+                0.0
+            } else {
+                running[k - 1] * k as f64
+            };
+            mean * (k + 1) as f64 - before
+        })
+        .collect()
 }
