@@ -13,6 +13,7 @@ use crate::data::{
     channel_statistics, check_channels, Augmentation, BuiltinSet, DataSplit, ImageDataset,
     ResizeMode,
 };
+use crate::distributed::DeviceGroup;
 use crate::models::{Labels, Normalize, OptimizerKind, PoolMode, Recipe};
 use crate::progress::{epoch_bar, eval_bar};
 use crate::train::{
@@ -880,16 +881,7 @@ fn run_as(mut args: TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
     let observer: &mut dyn TrainObserver = if world.is_root() {
         let ranks = if devices.len() > 1 {
             Some(RanksInfo {
-                describe: format!(
-                    "one process on {} devices ({}; gradients averaged {})",
-                    devices.len(),
-                    args.compute.device,
-                    if devices.iter().all(crate::device::has_collectives) {
-                        "by burn's collectives during the backward pass"
-                    } else {
-                        "on the host"
-                    }
-                ),
+                describe: DeviceGroup::describe(&args.compute.device.to_string(), &devices),
                 size: devices.len(),
                 out: out.clone(),
                 launcher: false,

@@ -16,7 +16,9 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::Tensor;
 
 use super::Collective;
+use crate::device::has_collectives;
 use crate::flex::RankSum;
+use burn::tensor::Device;
 
 /// The unwinding payload of a rank whose group another rank abandoned: that rank's own error
 /// is the one to report.
@@ -29,6 +31,23 @@ pub struct PeerStopped;
 pub struct DeviceGroup;
 
 impl DeviceGroup {
+    /// Whether burn's collectives average the gradients of a group of `devices` during the
+    /// backward pass: several devices that all have them (CUDA). Otherwise the ranks average
+    /// them on the host.
+    pub fn averages_on_device(devices: &[Device]) -> bool {
+        devices.len() > 1 && devices.iter().all(has_collectives)
+    }
+
+    /// How a group of `devices` trains, for a run's header; `names` are the devices as the
+    /// user named them (`cpu,cpu`).
+    pub fn describe(names: &str, devices: &[Device]) -> String {
+        let how = how_averaged(Self::averages_on_device(devices));
+        format!(
+            "one process on {} devices ({names}; gradients averaged {how})",
+            devices.len()
+        )
+    }
+
     /// The group's ranks, rank 0 first: hand each to the thread of its device.
     pub fn ranks(size: usize, averages_on_device: bool) -> Vec<GroupMember> {
         assert!(size > 0, "a group has at least one rank");
@@ -163,12 +182,11 @@ impl Collective for GroupMember {
     }
 
     fn describe(&self) -> String {
-        let how = if self.shared.averages_on_device {
-            "gradients averaged by burn's collectives"
-        } else {
-            "gradients averaged on the host"
-        };
-        format!("one process, {} devices ({how})", self.shared.size)
+        let how = how_averaged(self.shared.averages_on_device);
+        format!(
+            "one process on {} devices (gradients averaged {how})",
+            self.shared.size
+        )
     }
 
     fn shared_sum_f64(&self) -> Option<RankSum> {
@@ -182,6 +200,14 @@ impl Collective for GroupMember {
 
     fn shares_this_process(&self) -> bool {
         true
+    }
+}
+
+fn how_averaged(on_device: bool) -> &'static str {
+    if on_device {
+        "by burn's collectives during the backward pass"
+    } else {
+        "on the host"
     }
 }
 

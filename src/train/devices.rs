@@ -18,7 +18,6 @@ use super::error::TrainError;
 use super::fit::{resume_across, train_model_across};
 use super::state::{Silent, TrainConfig, TrainObserver, TrainOutcome};
 use crate::data::ImageDataset;
-use crate::device::has_collectives;
 use crate::distributed::{DeviceGroup, GroupMember, PeerStopped};
 use crate::models::Model;
 
@@ -71,7 +70,7 @@ fn on_devices<T>(
             "no device to train on: name at least one".to_string(),
         ));
     }
-    let collectives = devices.len() > 1 && devices.iter().all(has_collectives);
+    let collectives = DeviceGroup::averages_on_device(devices);
     // Kept alive for the whole run: its drop closes the collectives' server.
     let _collectives = collectives.then(|| {
         DistributedContext::init(
