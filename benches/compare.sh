@@ -7,6 +7,10 @@
 # memory (GNU time).
 #
 #   benches/compare.sh [--runs 3] [--models "lenet googlenet ..."] [--batches "1 32 128"] [--threads 2]
+#                      [--warmup 2] [--steps 10]
+#
+# `--warmup` and `--steps` (untimed and timed steps, both sides) shorten the runs of the large
+# models at large batches, where one training step takes tens of seconds.
 #
 # Needs a Python with PyTorch, torchvision and numpy: set TORCH_PYTHON (default
 # .venv-torch/bin/python, made with `python3 -m venv .venv-torch &&
@@ -18,13 +22,17 @@ runs=3
 models="lenet alexnet vgg11 vgg11-small nin googlenet googlenet-bn googlenet-paper googlenet-torchvision"
 batches="1 32 128"
 threads=2
+warmup=2
+steps=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --batches) batches="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
-    *) echo "unknown option $1 (try --runs N, --models \"lenet nin\", --batches \"1 32\", --threads N)" >&2; exit 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    *) echo "unknown option $1 (try --runs N, --models \"lenet nin\", --batches \"1 32\", --threads N, --warmup N, --steps N)" >&2; exit 2 ;;
   esac
 done
 python="${TORCH_PYTHON:-.venv-torch/bin/python}"
@@ -39,7 +47,7 @@ results=$(mktemp)
 trap 'rm -f "$results" "$results.time" "$results.out"' EXIT
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 avx512=$(grep -q avx512f /proc/cpuinfo && echo yes || echo no)
-echo "CPU: $cpu; AVX-512: $avx512; $threads threads; $("$python" -c 'import torch; print("PyTorch", torch.__version__)')"
+echo "CPU: $cpu; AVX-512: $avx512; $threads threads; $warmup warm-up and $steps timed steps; $("$python" -c 'import torch; print("PyTorch", torch.__version__)')"
 
 # Peak memory of a whole process (the figure each side reports for itself would not count the
 # same things), in KiB, from GNU time.
@@ -50,9 +58,11 @@ for model in $models; do
     for run in $(seq "$runs"); do
       for side in ours torch; do
         if [ "$side" = ours ]; then
-          out=$(peak "$ours" bench --model "$model" --batch "$batch" --threads "$threads" --json)
+          out=$(peak "$ours" bench --model "$model" --batch "$batch" --threads "$threads" \
+            --warmup "$warmup" --steps "$steps" --json)
         else
-          out=$(peak "$python" benches/torch_zoo_bench.py --model "$model" --batch "$batch" --threads "$threads")
+          out=$(peak "$python" benches/torch_zoo_bench.py --model "$model" --batch "$batch" --threads "$threads" \
+            --warmup "$warmup" --steps "$steps")
         fi
         json=$(echo "$out" | grep '^{')
         rss=$(echo "$out" | awk '/^rss_kib/ {print $2}')
