@@ -7,8 +7,9 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use inception::flex::{
-    fast_max_pool2d, fused_batch_norm_train, fused_conv2d, reference_batch_norm_train,
-    reference_conv2d, reference_max_pool2d, set_fast_path, split_channels, takes_fast_path,
+    fast_max_pool2d, fused_batch_norm_train, fused_conv2d, fused_dense, reference_batch_norm_train,
+    reference_conv2d, reference_dense, reference_max_pool2d, set_fast_path, split_channels,
+    takes_fast_path,
 };
 use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
@@ -127,6 +128,66 @@ fn fused_convolution_matches_burn_on_googlenet_shapes() {
     // GoogLeNet's last block at 32x32 input: 1x1 planes under 3x3 and 5x5 kernels.
     check([6, 8, 1, 1], 4, 5, 1, 2, true, true);
     check([6, 8, 1, 1], 4, 3, 1, 1, true, true);
+}
+
+#[test]
+fn fused_convolution_matches_burn_on_one_large_image() {
+    // One image on large planes (VGG's and AlexNet's at batch 1, scaled down): the channels
+    // and the weight gradient's plane split across threads instead of images.
+    check([1, 3, 48, 48], 8, 3, 1, 1, true, true);
+    check([1, 2, 70, 70], 4, 5, 2, 2, true, false);
+    check([1, 5, 40, 40], 6, 1, 1, 0, true, true);
+}
+
+/// One fully connected layer, both ways: the output and the three gradients agree.
+fn check_dense([m, k, n]: [usize; 3], relu: bool) {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), &device);
+    let weight = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 0.3), &device);
+    let b = Tensor::<1>::random([n], Distribution::Normal(0.0, 0.3), &device);
+    let r = Tensor::<2>::random([m, n], Distribution::Normal(0.0, 1.0), &device);
+    let run = |fused: bool| {
+        let (x, weight, b) = (
+            x.clone().require_grad(),
+            weight.clone().require_grad(),
+            b.clone().require_grad(),
+        );
+        let y = if fused {
+            fused_dense(x.clone(), weight.clone(), b.clone(), relu)
+        } else {
+            reference_dense(x.clone(), weight.clone(), b.clone(), relu)
+        };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            weight.grad(&grads).unwrap(),
+            b.grad(&grads).unwrap(),
+        )
+    };
+    let (y1, gx1, gw1, gb1) = run(true);
+    let (y2, gx2, gw2, gb2) = run(false);
+    for (what, err) in [
+        ("output", relative_error(y1, y2)),
+        ("input gradient", relative_error(gx1, gx2)),
+        ("weight gradient", relative_error(gw1, gw2)),
+        ("bias gradient", relative_error(gb1, gb2)),
+    ] {
+        assert!(
+            err < 1e-4,
+            "dense {m}x{k}x{n}, relu {relu}: {what} relative error {err:e}"
+        );
+    }
+}
+
+#[test]
+fn fused_dense_matches_burn_for_one_image_and_for_batches() {
+    // One and two rows (a block per thread), and batches (gemm's own parallelism).
+    check_dense([1, 300, 70], true);
+    check_dense([1, 64, 10], false);
+    check_dense([2, 129, 33], true);
+    check_dense([16, 200, 48], true);
+    check_dense([5, 31, 10], false);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::buffers::zeroed;
 use super::image_batch::Batch;
+use super::matmul::{matmul, matmul_inner_split, Mat};
 use super::simd::{lane_sum, vectorized};
 use super::window::window_output;
 
@@ -131,7 +132,7 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
             let first = run * sched.per_run + k * sched.group;
             let images = out_group.len() / out_item;
             let width = images * plane;
-            let rhs = group_patches(g, x, first..first + images, &mut col);
+            let rhs = group_patches(g, x, first..first + images, &mut col, !sched.split);
             // y[c_out x width] = weight[c_out x patch] · rhs[patch x width], straight into the
             // output when the group is one image.
             let dst: &mut [f32] = if images == 1 {
@@ -217,30 +218,46 @@ pub fn backward(
             // zero where the ReLU was off; the bias gradient summed on the way.
             dy.resize(g.c_out * width, 0.0);
             let group = group_start..group_start + images;
-            vectorized(
-                #[inline(always)]
-                || {
-                    output_gradient(
-                        g,
-                        grad_output,
-                        output,
-                        group.clone(),
-                        relu,
-                        &mut dy,
-                        &mut grad_b,
-                    )
-                },
-            );
-            let cols = group_patches(g, x, group_start..group_start + images, &mut col);
+            // Channels in tasks of about `MIN_TASK` values when the images are not split.
+            let per_task = if sched.split {
+                g.c_out
+            } else {
+                channels_per_task(g.c_out, width)
+            };
+            let one_task = |(t, (dy_rows, gb)): (usize, (&mut [f32], &mut [f32]))| {
+                let rows = dy_rows.chunks_exact_mut(width).zip(gb.iter_mut());
+                for (c, (dy_row, gb)) in rows.enumerate() {
+                    let co = t * per_task + c;
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            output_gradient(
+                                g,
+                                grad_output,
+                                output,
+                                group.clone(),
+                                relu,
+                                co,
+                                dy_row,
+                                gb,
+                            )
+                        },
+                    );
+                }
+            };
+            let tasks = dy[..g.c_out * width]
+                .par_chunks_mut(per_task * width)
+                .zip(grad_b.par_chunks_mut(per_task));
+            tasks.enumerate().for_each(one_task);
+            let cols = group_patches(g, x, group.clone(), &mut col, !sched.split);
             // grad_w[c_out x patch] += dy[c_out x width] · colsᵀ[width x patch]
-            matmul(
-                &mut grad_w,
-                (g.c_out, patch, width),
-                Mat::row_major(&dy, width),
-                Mat::col_major(cols, width),
-                true,
-                sched.gemm,
-            );
+            let shape = (g.c_out, patch, width);
+            let (dy_mat, cols_t) = (Mat::row_major(&dy, width), Mat::col_major(cols, width));
+            if sched.split {
+                matmul(&mut grad_w, shape, dy_mat, cols_t, true, sched.gemm);
+            } else {
+                matmul_inner_split(&mut grad_w, shape, dy_mat, cols_t, true);
+            }
             if let Some(gx_run) = grad_x_run.as_deref_mut() {
                 let gx_group = &mut gx_run[(group_start - first) * in_item..][..images * in_item];
                 // d_cols[patch x width] = weightᵀ[patch x c_out] · dy[c_out x width]
@@ -253,11 +270,7 @@ pub fn backward(
                     col.resize(patch * width, 0.0);
                     matmul(&mut col, shape, weight_t, dy_mat, false, sched.gemm);
                     for (j, gx_item) in gx_group.chunks_exact_mut(in_item).enumerate() {
-                        let col = &mut col[j * plane..];
-                        vectorized(
-                            #[inline(always)]
-                            || col2im_add(g, col, width, gx_item),
-                        );
+                        col2im_image(g, &mut col, j * plane, width, gx_item, !sched.split);
                     }
                 }
             }
@@ -286,8 +299,10 @@ pub fn backward(
     }
 }
 
-/// The output gradient of a group of images laid side by side in `dy` (`[c_out x width]`),
-/// masked by the ReLU, with its sum per channel added to `grad_b`.
+/// Output channel `co`'s gradient for a group of images laid side by side in `dy_row` (its row
+/// of `dy`, `[c_out x width]`), masked by the ReLU, with its sum added to `grad_b` (image by
+/// image, in order, whichever thread runs the channel).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn output_gradient(
     g: &ConvGeometry,
@@ -295,37 +310,36 @@ fn output_gradient(
     output: &[f32],
     images: std::ops::Range<usize>,
     relu: bool,
-    dy: &mut [f32],
-    grad_b: &mut [f32],
+    co: usize,
+    dy_row: &mut [f32],
+    grad_b: &mut f32,
 ) {
     let (out_item, plane) = (g.out_item(), g.out_plane());
-    let width = images.len() * plane;
     for (j, i) in images.enumerate() {
-        let dy_item = grad_output.item(i);
-        let y_item = &output[i * out_item..][..out_item];
-        for (co, gb) in grad_b.iter_mut().enumerate() {
-            let dst = &mut dy[co * width + j * plane..][..plane];
-            let src = &dy_item[co * plane..][..plane];
-            if relu {
-                let y = &y_item[co * plane..][..plane];
-                for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
-                    *d = if y > 0.0 { s } else { 0.0 };
-                }
-            } else {
-                dst.copy_from_slice(src);
+        let dst = &mut dy_row[j * plane..][..plane];
+        let src = &grad_output.item(i)[co * plane..][..plane];
+        if relu {
+            let y = &output[i * out_item + co * plane..][..plane];
+            for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
+                *d = if y > 0.0 { s } else { 0.0 };
             }
-            *gb += lane_sum(dst, dst, |d, _| d) as f32;
+        } else {
+            dst.copy_from_slice(src);
         }
+        *grad_b += lane_sum(dst, dst, |d, _| d) as f32;
     }
 }
 
 /// The im2col matrix `[patch x (images * plane)]` of a group of images side by side: the input
-/// itself for one image under a 1x1 stride-1 kernel, else built in `col`.
+/// itself for one image under a 1x1 stride-1 kernel, else built in `col`; with `parallel`, the
+/// input channels split across rayon's threads (a batch smaller than the thread count, where
+/// the images are not).
 fn group_patches<'a>(
     g: &ConvGeometry,
     x: Batch<'a>,
     images: std::ops::Range<usize>,
     col: &'a mut Vec<f32>,
+    parallel: bool,
 ) -> &'a [f32] {
     let plane = g.out_plane();
     if g.is_pointwise() && images.len() == 1 {
@@ -334,9 +348,57 @@ fn group_patches<'a>(
     let width = images.len() * plane;
     col.resize(g.patch_len() * width, 0.0);
     for (j, i) in images.enumerate() {
-        im2col(g, x.item(i), &mut col[j * plane..], width);
+        let taps = g.kernel * g.kernel;
+        let per_task = if parallel {
+            channels_per_task(g.c_in, taps * plane)
+        } else {
+            g.c_in
+        };
+        // Channel c's rows of `col` are one contiguous block of k² rows.
+        col.par_chunks_mut(per_task * taps * width)
+            .zip(x.item(i).par_chunks(per_task * g.h * g.w))
+            .for_each(|(rows, channels)| im2col(g, channels, &mut rows[j * plane..], width));
     }
     col
+}
+
+/// Adds image `j`'s columns of `col` (starting at column `offset`, rows `width` apart) back
+/// onto its input gradient `gx_item`; with `parallel`, the input channels split across rayon's
+/// threads.
+fn col2im_image(
+    g: &ConvGeometry,
+    col: &mut [f32],
+    offset: usize,
+    width: usize,
+    gx_item: &mut [f32],
+    parallel: bool,
+) {
+    let taps = g.kernel * g.kernel;
+    let per_task = if parallel {
+        channels_per_task(g.c_in, taps * g.out_plane())
+    } else {
+        g.c_in
+    };
+    col.par_chunks_mut(per_task * taps * width)
+        .zip(gx_item.par_chunks_mut(per_task * g.h * g.w))
+        .for_each(|(rows, channels)| {
+            vectorized(
+                #[inline(always)]
+                || col2im_add(g, &mut rows[offset..], width, channels),
+            )
+        });
+}
+
+/// Values a rayon task handles, at least, when a batch smaller than the thread count is split
+/// by channels: about 128 KiB. One task per channel made GoogLeNet's small maps slower than
+/// one thread (its 6x6 and 3x3 planes are a few hundred values).
+const MIN_TASK: usize = 1 << 15;
+
+/// Channels per task when each of `channels` channels is `per_channel` values of work.
+fn channels_per_task(channels: usize, per_channel: usize) -> usize {
+    MIN_TASK
+        .div_ceil(per_channel.max(1))
+        .clamp(1, channels.max(1))
 }
 
 fn add_bias(row: &mut [f32], bias: f32, relu: bool) {
@@ -351,84 +413,6 @@ fn check_lengths(g: &ConvGeometry, x: &Batch, weight: &[f32]) {
     assert!(g.batch > 0, "a convolution over an empty batch");
     assert_eq!(x.dims(), (g.batch, g.in_item()), "input size");
     assert_eq!(weight.len(), g.c_out * g.patch_len(), "weight length");
-}
-
-/// A read-only matrix view: data with its row and column strides.
-#[derive(Clone, Copy)]
-struct Mat<'a> {
-    data: &'a [f32],
-    row_stride: isize,
-    col_stride: isize,
-}
-
-impl<'a> Mat<'a> {
-    /// Rows of `row_len` contiguous values.
-    fn row_major(data: &'a [f32], row_len: usize) -> Self {
-        Self {
-            data,
-            row_stride: row_len as isize,
-            col_stride: 1,
-        }
-    }
-
-    /// The transpose of a row-major matrix whose rows hold `row_len` values.
-    fn col_major(data: &'a [f32], row_len: usize) -> Self {
-        Self {
-            data,
-            row_stride: 1,
-            col_stride: row_len as isize,
-        }
-    }
-
-    /// The largest offset reached by an `rows x cols` view, to bound-check before the GEMM.
-    fn span(&self, rows: usize, cols: usize) -> usize {
-        (rows - 1) * self.row_stride as usize + (cols - 1) * self.col_stride as usize + 1
-    }
-}
-
-/// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, `dst` row-major; accumulates when `accumulate`.
-fn matmul(
-    dst: &mut [f32],
-    (m, n, k): (usize, usize, usize),
-    lhs: Mat,
-    rhs: Mat,
-    accumulate: bool,
-    parallelism: gemm::Parallelism,
-) {
-    assert!(dst.len() >= m * n, "GEMM destination too small");
-    assert!(
-        lhs.data.len() >= lhs.span(m, k),
-        "GEMM left operand too small"
-    );
-    assert!(
-        rhs.data.len() >= rhs.span(k, n),
-        "GEMM right operand too small"
-    );
-    // SAFETY: the three asserts above keep every access of an m x n, m x k and k x n view with
-    // these strides inside its slice; `dst` is borrowed mutably, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.data.as_ptr(),
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
 }
 
 /// Output positions `o` in `0..out_len` whose input index `o * stride + offset - padding`
@@ -618,6 +602,7 @@ fn add_shifted_plane(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flex::test_values::{assert_close, in_pool, values};
 
     /// The definition, one multiply-add at a time.
     fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
@@ -651,18 +636,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
     }
 
     #[test]
@@ -792,6 +765,50 @@ mod tests {
             let lhs: f64 = col.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
             assert!((lhs - rhs).abs() < 1e-3, "{g:?}: {lhs} vs {rhs}");
+        }
+    }
+
+    #[test]
+    fn one_image_on_several_threads_gives_the_gradients_of_one_thread() {
+        // A batch smaller than the thread count splits channels and the weight gradient's
+        // inner dimension across threads instead of images: the same numbers as one thread.
+        // Sizes that make several tasks of channels (above `MIN_TASK` values per channel),
+        // and one too small to split.
+        for (c_in, h, c_out, kernel, stride, padding) in [
+            (8, 64, 20, 3, 1, 1),
+            (6, 90, 12, 5, 2, 2),
+            (40, 48, 40, 1, 1, 0),
+            (2, 33, 3, 7, 2, 3),
+        ] {
+            let g = ConvGeometry {
+                batch: 1,
+                c_in,
+                h,
+                w: h,
+                c_out,
+                kernel,
+                stride,
+                padding,
+            };
+            let x = values(g.in_item(), 10);
+            let wt = values(c_out * g.patch_len(), 11);
+            let b = values(c_out, 12);
+            let run = |threads| {
+                in_pool(threads, || {
+                    let x = Batch::contiguous(&x, g.in_item());
+                    let y = forward(&g, x, &wt, &b, true);
+                    let dy = values(y.len(), 13);
+                    let dy_batch = Batch::contiguous(&dy, g.out_item());
+                    let grads = backward(&g, x, &wt, &y, dy_batch, true, true);
+                    (y, grads)
+                })
+            };
+            let ((y1, g1), (y3, g3)) = (run(1), run(3));
+            assert_close(&format!("{g:?} output"), &y1, &y3);
+            assert_close(&format!("{g:?} weight"), &g1.weight, &g3.weight);
+            assert_close(&format!("{g:?} bias"), &g1.bias, &g3.bias);
+            let (x1, x3) = (g1.x.unwrap(), g3.x.unwrap());
+            assert_close(&format!("{g:?} input"), &x1, &x3);
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
 //!
-//! `conv2d`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers call. On
+//! `conv2d`, `dense`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers call. On
 //! a flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
 //! a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
-//! one-pass backward (`conv_kernels`), batch normalization in training with its statistics,
+//! one-pass backward (`conv_kernels`), a fully connected layer whose products with one or two
+//! rows run on every thread (`dense_kernels`), batch normalization in training with its statistics,
 //! the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
 //! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
@@ -16,12 +17,16 @@
 mod buffers;
 mod conv_kernels;
 mod denormals;
+mod dense_kernels;
 mod image_batch;
+mod matmul;
 mod norm_kernels;
 mod ops;
 mod pool_kernels;
 mod simd;
 mod sync_batch_norm;
+#[cfg(test)]
+mod test_values;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,6 +119,37 @@ pub fn reference_conv2d(
 ) -> Tensor<4> {
     let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
     let y = burn_conv2d(x, weight, bias, options);
+    if relu {
+        burn_relu(y)
+    } else {
+        y
+    }
+}
+
+/// A fully connected layer, `relu(x · weight + bias)` (ReLU only when `relu`): `x [m, k]`,
+/// `weight [k, n]`, `bias [n]`.
+pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    if takes_fast_path(&x) {
+        fused_dense(x, weight, bias, relu)
+    } else {
+        reference_dense(x, weight, bias, relu)
+    }
+}
+
+/// The fast path itself, whatever the switch: flex tensors in float32 only.
+pub fn fused_dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    let out = <Dispatch as FastOps>::fused_dense(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        relu,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// The same layer with burn's own `matmul`, addition and ReLU, on any backend.
+pub fn reference_dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    let y = x.matmul(weight) + bias.unsqueeze::<2>();
     if relu {
         burn_relu(y)
     } else {

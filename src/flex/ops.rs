@@ -20,12 +20,14 @@ use burn_backend::{Slice, TensorMetadata};
 use burn_flex::FlexTensor;
 
 use super::conv_kernels::{self, ConvGeometry};
+use super::dense_kernels;
 use super::image_batch::Batch;
 use super::norm_kernels::{self, NormGeometry};
 use super::pool_kernels::{self, PoolGeometry};
 use super::sync_batch_norm;
 
-/// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, and max pooling
+/// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, a fully
+/// connected layer + bias + optional ReLU, batch norm, a channel split, and max pooling
 /// (square window, no dilation).
 #[backend_extension(Flex, Autodiff)]
 pub trait FastOps: Backend {
@@ -49,6 +51,26 @@ pub trait FastOps: Backend {
         grad_output: FloatTensor<Self>,
         stride: usize,
         padding: usize,
+        relu: bool,
+        need_x: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `relu(x · weight + bias)` (or without the ReLU): a fully connected layer, `x [m, k]`,
+    /// `weight [k, n]`, `bias [n]`.
+    fn fused_dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of `fused_dense` with respect to `x` (when `need_x`, else an empty tensor),
+    /// `weight` and `bias`, given its `output` and the gradient of that output.
+    fn fused_dense_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        grad_output: FloatTensor<Self>,
         relu: bool,
         need_x: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -208,6 +230,19 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
     dims.try_into().expect("a 4-d tensor")
 }
 
+/// `(m, k, n)` of a fully connected layer: input `[m, k]`, weight `[k, n]`.
+fn dense_sizes(x: &FlexTensor, weight: &FlexTensor) -> (usize, usize, usize) {
+    let [m, k]: [usize; 2] = x.layout().shape().to_vec().try_into().expect("a 2-d input");
+    let [k2, n]: [usize; 2] = weight
+        .layout()
+        .shape()
+        .to_vec()
+        .try_into()
+        .expect("a 2-d weight");
+    assert_eq!(k, k2, "the input's width is the weight's height");
+    (m, k, n)
+}
+
 impl FastOps for Flex {
     fn fused_conv2d(
         x: FlexTensor,
@@ -256,6 +291,43 @@ impl FastOps for Flex {
             grad_x,
             flex(grads.weight, vec![g.c_out, g.c_in, k, k]),
             flex(grads.bias, vec![g.c_out]),
+        )
+    }
+
+    fn fused_dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+        let sizes = dense_sizes(&x, &weight);
+        let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
+        let y = dense_kernels::forward(values(&x), values(&weight), values(&bias), sizes, relu);
+        flex(y, vec![sizes.0, sizes.2])
+    }
+
+    fn fused_dense_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output: FlexTensor,
+        grad_output: FlexTensor,
+        relu: bool,
+        need_x: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (m, k, n) = dense_sizes(&x, &weight);
+        let [x, weight, output, grad_output] = [x, weight, output, grad_output].map(contiguous);
+        let grads = dense_kernels::backward(
+            values(&x),
+            values(&weight),
+            values(&output),
+            values(&grad_output),
+            (m, k, n),
+            relu,
+            need_x,
+        );
+        let grad_x = match grads.x {
+            Some(gx) => flex(gx, vec![m, k]),
+            None => flex(Vec::new(), vec![0]),
+        };
+        (
+            grad_x,
+            flex(grads.weight, vec![k, n]),
+            flex(grads.bias, vec![n]),
         )
     }
 
@@ -516,6 +588,81 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             grad_output.into_primitive(),
             stride,
             padding,
+            relu,
+            need_x,
+        );
+        (
+            Self::from_inner(gx),
+            Self::from_inner(gw),
+            Self::from_inner(gb),
+        )
+    }
+
+    fn fused_dense(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        relu: bool,
+    ) -> AdTensor<B, C> {
+        #[derive(Debug)]
+        struct FusedDense;
+
+        /// The input and weight (for the weight and input gradients), the output (its zeros
+        /// are the ReLU mask) and whether there is a ReLU.
+        type State<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, bool);
+
+        impl<B: Backend + FastOps> Backward<B, 3> for FusedDense {
+            type State = State<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight, node_bias] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight, output, relu) = ops.state;
+                let need_x = node_x.is_some();
+                let (grad_x, grad_w, grad_b) =
+                    B::fused_dense_backward(x, weight, output, grad, relu, need_x);
+                register::<B, 3>(
+                    grads,
+                    [node_x, node_weight, node_bias].map(|n| n.map(|n| n.id)),
+                    [grad_x, grad_w, grad_b],
+                );
+            }
+        }
+
+        let parents = [x.node(), weight.node(), bias.node()];
+        let (x, weight, bias) = (
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+        );
+        match FusedDense.prepare::<C>(parents).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::fused_dense(x.clone(), weight.clone(), bias, relu);
+                prep.finish((x, weight, out.clone(), relu), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_dense(x, weight, bias, relu)),
+        }
+    }
+
+    /// Not differentiated again, as `fused_conv2d_backward`.
+    fn fused_dense_backward(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        output: AdTensor<B, C>,
+        grad_output: AdTensor<B, C>,
+        relu: bool,
+        need_x: bool,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>, AdTensor<B, C>) {
+        let (gx, gw, gb) = B::fused_dense_backward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            output.into_primitive(),
+            grad_output.into_primitive(),
             relu,
             need_x,
         );

@@ -4,7 +4,6 @@
 //! `bias [units]`.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,7 @@ use super::conv::Activation;
 use super::features::{Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
+use crate::flex;
 use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 /// `Dense(units, activation)`; in a network file `{ type = "dense", units = 128,
@@ -89,13 +89,10 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// `[N, in]` to `[N, units]` (`crate::flex::dense`: the flex fast path, or burn's ops
+    /// elsewhere).
     pub fn forward_flat(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = x.matmul(self.weight.val()) + self.bias.val().unsqueeze::<2>();
-        if self.relu {
-            relu(y)
-        } else {
-            y
-        }
+        flex::dense(x, self.weight.val(), self.bias.val(), self.relu)
     }
 
     /// `[in, units]`.

@@ -1,0 +1,254 @@
+//! A fully connected layer, `relu(x · weight + bias)` (or without the ReLU), forward and
+//! backward on `f32` slices: `x [m, k]`, `weight [k, n]` (burn's layout), `bias [n]`.
+//!
+//! Why hand-written: burn 0.22's flex backend multiplies through `gemm`, which hands a product
+//! with one row (a batch of one image) to its matrix-vector kernel and the weight gradient of
+//! one or two images to its outer-product kernel, and both run on one thread whatever
+//! parallelism they are given. A 4096-wide layer at batch 1 is a pass over 64 to 400 MB of
+//! weights that one core then reads alone. Here a product with few rows is cut into one block
+//! of columns (or of weight rows) per thread; larger batches go to `gemm`'s own parallelism.
+//! The bias, the ReLU and its mask are fused into the passes around the product.
+
+use rayon::prelude::*;
+
+use super::matmul::{matmul, Mat};
+
+/// Batches of fewer rows than this are cut into blocks, one per thread (`gemm` runs its
+/// one- and two-row kernels on one thread).
+const FEW_ROWS: usize = 4;
+
+/// Gradients of the layer's three inputs.
+pub struct DenseGrads {
+    /// `[m, k]`, when asked for.
+    pub x: Option<Vec<f32>>,
+    /// `[k, n]`.
+    pub weight: Vec<f32>,
+    /// `[n]`.
+    pub bias: Vec<f32>,
+}
+
+/// Whether a product with `rows` rows is cut into blocks, one per thread.
+fn blocks_per_thread(rows: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    (rows < FEW_ROWS && threads > 1).then_some(threads)
+}
+
+/// `0..len` cut into `parts` nearly equal ranges.
+fn ranges(len: usize, parts: usize) -> Vec<(usize, usize)> {
+    let step = len.div_ceil(parts).max(1);
+    (0..len)
+        .step_by(step)
+        .map(|start| (start, (start + step).min(len)))
+        .collect()
+}
+
+/// `dst[m x n] = lhs[m x k] · rhs[k x n]` computed as one block of columns per thread, each
+/// block's product single-threaded. `rhs_columns(c0)` is the view of `rhs` from column `c0` on.
+fn by_column_blocks<'a>(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs_columns: impl Fn(usize) -> Mat<'a> + Sync,
+    threads: usize,
+) {
+    let blocks = ranges(n, threads);
+    let parts: Vec<Vec<f32>> = blocks
+        .par_iter()
+        .map(|&(c0, c1)| {
+            let mut part = vec![0.0; m * (c1 - c0)];
+            let shape = (m, c1 - c0, k);
+            matmul(
+                &mut part,
+                shape,
+                lhs,
+                rhs_columns(c0),
+                false,
+                gemm::Parallelism::None,
+            );
+            part
+        })
+        .collect();
+    for (&(c0, c1), part) in blocks.iter().zip(&parts) {
+        for (row, block_row) in dst.chunks_exact_mut(n).zip(part.chunks_exact(c1 - c0)) {
+            row[c0..c1].copy_from_slice(block_row);
+        }
+    }
+}
+
+/// `relu(x · weight + bias)` (or without the ReLU), `[m, n]`.
+pub fn forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    (m, k, n): (usize, usize, usize),
+    relu: bool,
+) -> Vec<f32> {
+    assert_eq!(x.len(), m * k, "input size");
+    assert_eq!(weight.len(), k * n, "weight size");
+    assert_eq!(bias.len(), n, "bias size");
+    let mut y = vec![0.0; m * n];
+    let lhs = Mat::row_major(x, k);
+    match blocks_per_thread(m) {
+        Some(threads) => {
+            let columns = |c0: usize| Mat::row_major(&weight[c0..], n);
+            by_column_blocks(&mut y, (m, n, k), lhs, columns, threads);
+        }
+        None => {
+            let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
+            matmul(
+                &mut y,
+                (m, n, k),
+                lhs,
+                Mat::row_major(weight, n),
+                false,
+                parallelism,
+            );
+        }
+    }
+    for row in y.chunks_exact_mut(n) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v = if relu { (*v + b).max(0.0) } else { *v + b };
+        }
+    }
+    y
+}
+
+/// Gradients of `forward` given the gradient of its `output` (what `forward` returned; with
+/// `relu` its zeros mask the incoming gradient). The input gradient only when `need_x`.
+pub fn backward(
+    x: &[f32],
+    weight: &[f32],
+    output: &[f32],
+    grad_output: &[f32],
+    (m, k, n): (usize, usize, usize),
+    relu: bool,
+    need_x: bool,
+) -> DenseGrads {
+    assert_eq!(x.len(), m * k, "input size");
+    assert_eq!(weight.len(), k * n, "weight size");
+    assert_eq!(output.len(), m * n, "output size");
+    assert_eq!(grad_output.len(), m * n, "output gradient size");
+    let dy: Vec<f32> = if relu {
+        let pairs = grad_output.iter().zip(output);
+        pairs
+            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
+            .collect()
+    } else {
+        grad_output.to_vec()
+    };
+    let mut bias = vec![0.0f32; n];
+    for row in dy.chunks_exact(n) {
+        bias.iter_mut().zip(row).for_each(|(b, &d)| *b += d);
+    }
+    let dy_mat = Mat::row_major(&dy, n);
+
+    // weight[k x n] = xᵀ[k x m] · dy[m x n]: with few rows, one block of weight rows per thread.
+    let mut grad_w = vec![0.0; k * n];
+    match blocks_per_thread(m) {
+        Some(threads) => {
+            let rows_per_block = k.div_ceil(threads).max(1);
+            grad_w
+                .par_chunks_mut(rows_per_block * n)
+                .enumerate()
+                .for_each(|(i, block)| {
+                    let x_t = Mat::col_major(&x[i * rows_per_block..], k);
+                    let shape = (block.len() / n, n, m);
+                    matmul(block, shape, x_t, dy_mat, false, gemm::Parallelism::None);
+                });
+        }
+        None => {
+            let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
+            let x_t = Mat::col_major(x, k);
+            matmul(&mut grad_w, (k, n, m), x_t, dy_mat, false, parallelism);
+        }
+    }
+
+    // x[m x k] = dy[m x n] · weightᵀ[n x k].
+    let grad_x = need_x.then(|| {
+        let mut gx = vec![0.0; m * k];
+        match blocks_per_thread(m) {
+            Some(threads) => {
+                let columns = |c0: usize| Mat::col_major(&weight[c0 * n..], n);
+                by_column_blocks(&mut gx, (m, k, n), dy_mat, columns, threads);
+            }
+            None => {
+                let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
+                let weight_t = Mat::col_major(weight, n);
+                matmul(&mut gx, (m, k, n), dy_mat, weight_t, false, parallelism);
+            }
+        }
+        gx
+    });
+    DenseGrads {
+        x: grad_x,
+        weight: grad_w,
+        bias,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flex::test_values::{assert_close, in_pool, values};
+
+    /// The definitions, one multiply-add at a time: output, and the three gradients.
+    fn naive(
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        dy: &[f32],
+        (m, k, n): (usize, usize, usize),
+        relu: bool,
+    ) -> [Vec<f32>; 4] {
+        let mut y = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f32 = (0..k).map(|r| x[i * k + r] * w[r * n + j]).sum();
+                let v = dot + b[j];
+                y[i * n + j] = if relu { v.max(0.0) } else { v };
+            }
+        }
+        let g: Vec<f32> = (0..m * n)
+            .map(|i| if relu && y[i] <= 0.0 { 0.0 } else { dy[i] })
+            .collect();
+        let gx = (0..m * k)
+            .map(|p| {
+                (0..n)
+                    .map(|j| g[(p / k) * n + j] * w[(p % k) * n + j])
+                    .sum()
+            })
+            .collect();
+        let gw = (0..k * n)
+            .map(|p| (0..m).map(|i| x[i * k + p / n] * g[i * n + p % n]).sum())
+            .collect();
+        let gb = (0..n).map(|j| (0..m).map(|i| g[i * n + j]).sum()).collect();
+        [y, gx, gw, gb]
+    }
+
+    #[test]
+    fn forward_and_gradients_match_their_definitions_for_few_and_many_rows() {
+        // One and two rows (one block per thread), and more (gemm's own parallelism); widths
+        // that do not divide by the thread count.
+        for (m, k, n) in [(1, 37, 23), (2, 19, 41), (3, 8, 5), (9, 33, 17)] {
+            for relu in [false, true] {
+                for threads in [1, 3] {
+                    let x = values(m * k, 1);
+                    let w = values(k * n, 2);
+                    let b = values(n, 3);
+                    let dy = values(m * n, 4);
+                    let [y, gx, gw, gb] = naive(&x, &w, &b, &dy, (m, k, n), relu);
+                    let (y2, grads) = in_pool(threads, || {
+                        let y2 = forward(&x, &w, &b, (m, k, n), relu);
+                        let grads = backward(&x, &w, &y2, &dy, (m, k, n), relu, true);
+                        (y2, grads)
+                    });
+                    let what = format!("{m}x{k}x{n}, relu {relu}, {threads} threads");
+                    assert_close(&format!("{what}: output"), &y, &y2);
+                    assert_close(&format!("{what}: input"), &gx, &grads.x.unwrap());
+                    assert_close(&format!("{what}: weight"), &gw, &grads.weight);
+                    assert_close(&format!("{what}: bias"), &gb, &grads.bias);
+                }
+            }
+        }
+    }
+}

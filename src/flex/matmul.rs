@@ -1,0 +1,184 @@
+//! Matrix products on `f32` slices through the `gemm` crate (what burn's flex backend uses),
+//! with strided views, so that transposes and channel slices are read in place.
+
+use rayon::prelude::*;
+
+/// A read-only matrix view: data with its row and column strides.
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    data: &'a [f32],
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a> Mat<'a> {
+    /// Rows of `row_len` contiguous values.
+    pub fn row_major(data: &'a [f32], row_len: usize) -> Self {
+        Self {
+            data,
+            row_stride: row_len as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix whose rows hold `row_len` values.
+    pub fn col_major(data: &'a [f32], row_len: usize) -> Self {
+        Self {
+            data,
+            row_stride: 1,
+            col_stride: row_len as isize,
+        }
+    }
+
+    /// The view starting `inner` steps along the inner dimension of a product: `inner` columns
+    /// on for a left operand (`left`), `inner` rows down for a right one.
+    pub fn skip_inner(&self, inner: usize, left: bool) -> Mat<'a> {
+        let stride = if left {
+            self.col_stride
+        } else {
+            self.row_stride
+        };
+        Mat {
+            data: &self.data[inner * stride as usize..],
+            ..*self
+        }
+    }
+
+    /// The largest offset reached by an `rows x cols` view, to bound-check before the GEMM.
+    fn span(&self, rows: usize, cols: usize) -> usize {
+        (rows - 1) * self.row_stride as usize + (cols - 1) * self.col_stride as usize + 1
+    }
+}
+
+/// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, `dst` row-major; accumulates when `accumulate`.
+pub fn matmul(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(dst.len() >= m * n, "GEMM destination too small");
+    assert!(
+        lhs.data.len() >= lhs.span(m, k),
+        "GEMM left operand too small"
+    );
+    assert!(
+        rhs.data.len() >= rhs.span(k, n),
+        "GEMM right operand too small"
+    );
+    // SAFETY: the three asserts above keep every access of an m x n, m x k and k x n view with
+    // these strides inside its slice; `dst` is borrowed mutably, so it aliases neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.data.as_ptr(),
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// `matmul` with the inner dimension `k` cut into one slice per rayon thread: each slice's
+/// product single-threaded, then the partial products added in order (the same bits on every
+/// run with the same thread count). For the weight gradient of a batch smaller than the thread
+/// count, where `k` is the plane (50,176 for a 224x224 map) and `m x n` can be as small as VGG's
+/// first layer's 8 x 9: `gemm` parallelizes over `m` and `n` only, so there it ran on one
+/// thread. Short `k` goes to `gemm`'s own parallelism.
+pub fn matmul_inner_split(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+) {
+    const MIN_SLICE: usize = 512;
+    let threads = rayon::current_num_threads();
+    let slices = threads.min(k / MIN_SLICE);
+    if slices < 2 {
+        let parallelism = gemm::Parallelism::Rayon(threads);
+        matmul(dst, (m, n, k), lhs, rhs, accumulate, parallelism);
+        return;
+    }
+    let len = k.div_ceil(slices);
+    let partials: Vec<Vec<f32>> = (0..slices)
+        .into_par_iter()
+        .map(|i| {
+            let (start, end) = (i * len, ((i + 1) * len).min(k));
+            let mut part = vec![0.0; m * n];
+            let (a, b) = (lhs.skip_inner(start, true), rhs.skip_inner(start, false));
+            matmul(
+                &mut part,
+                (m, n, end - start),
+                a,
+                b,
+                false,
+                gemm::Parallelism::None,
+            );
+            part
+        })
+        .collect();
+    let dst = &mut dst[..m * n];
+    if !accumulate {
+        dst.fill(0.0);
+    }
+    for part in &partials {
+        dst.iter_mut().zip(part).for_each(|(d, p)| *d += p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flex::test_values::{assert_close, in_pool, values};
+
+    #[test]
+    fn a_product_split_along_its_inner_dimension_is_the_product() {
+        let (m, n, k) = (5, 7, 3001);
+        let (a, b) = (values(m * k, 7), values(k * n, 8));
+        let mut whole = values(m * n, 9);
+        let mut split = whole.clone();
+        let (lhs, rhs) = (Mat::row_major(&a, k), Mat::row_major(&b, n));
+        matmul(
+            &mut whole,
+            (m, n, k),
+            lhs,
+            rhs,
+            true,
+            gemm::Parallelism::None,
+        );
+        // Three threads: three slices of about 1,000.
+        in_pool(3, || {
+            matmul_inner_split(&mut split, (m, n, k), lhs, rhs, true)
+        });
+        assert_close("accumulated", &whole, &split);
+        in_pool(3, || {
+            matmul_inner_split(&mut split, (m, n, k), lhs, rhs, false)
+        });
+        matmul(
+            &mut whole,
+            (m, n, k),
+            lhs,
+            rhs,
+            false,
+            gemm::Parallelism::None,
+        );
+        assert_close("overwritten", &whole, &split);
+    }
+}
