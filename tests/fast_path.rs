@@ -182,7 +182,9 @@ fn check_dense([m, k, n]: [usize; 3], relu: bool) {
 
 #[test]
 fn fused_dense_matches_burn_for_one_image_and_for_batches() {
-    // One and two rows (a block per thread), and batches (gemm's own parallelism).
+    // One and two rows (a block per thread when there is enough work), and batches (gemm).
+    check_dense([1, 2000, 3600], true);
+    check_dense([2, 1800, 2000], false);
     check_dense([1, 300, 70], true);
     check_dense([1, 64, 10], false);
     check_dense([2, 129, 33], true);

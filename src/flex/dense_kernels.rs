@@ -27,10 +27,25 @@ pub struct DenseGrads {
     pub bias: Vec<f32>,
 }
 
-/// Whether a product with `rows` rows is cut into blocks, one per thread.
-fn blocks_per_thread(rows: usize) -> Option<usize> {
+/// Products of fewer multiply-adds than this run on one thread, the threshold burn's flex
+/// backend uses (192³): below it, rayon's cost per call is not repaid (LeNet's layers, and
+/// GoogLeNet's 1024 x 10 classifier at batch 1).
+const PARALLEL_WORK: usize = 192 * 192 * 192;
+
+/// Whether a product `[m x k] · [k x n]` is cut into blocks, one per thread: few rows, enough
+/// work.
+fn blocks_per_thread((m, k, n): (usize, usize, usize)) -> Option<usize> {
     let threads = rayon::current_num_threads();
-    (rows < FEW_ROWS && threads > 1).then_some(threads)
+    (m < FEW_ROWS && threads > 1 && m * k * n >= PARALLEL_WORK).then_some(threads)
+}
+
+/// `gemm`'s own parallelism for a product of `m * k * n` multiply-adds.
+fn parallelism((m, k, n): (usize, usize, usize)) -> gemm::Parallelism {
+    if m * k * n >= PARALLEL_WORK {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    }
 }
 
 /// `0..len` cut into `parts` nearly equal ranges.
@@ -88,21 +103,14 @@ pub fn forward(
     assert_eq!(bias.len(), n, "bias size");
     let mut y = vec![0.0; m * n];
     let lhs = Mat::row_major(x, k);
-    match blocks_per_thread(m) {
+    match blocks_per_thread((m, k, n)) {
         Some(threads) => {
             let columns = |c0: usize| Mat::row_major(&weight[c0..], n);
             by_column_blocks(&mut y, (m, n, k), lhs, columns, threads);
         }
         None => {
-            let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
-            matmul(
-                &mut y,
-                (m, n, k),
-                lhs,
-                Mat::row_major(weight, n),
-                false,
-                parallelism,
-            );
+            let (rhs, parallelism) = (Mat::row_major(weight, n), parallelism((m, k, n)));
+            matmul(&mut y, (m, n, k), lhs, rhs, false, parallelism);
         }
     }
     for row in y.chunks_exact_mut(n) {
@@ -144,7 +152,7 @@ pub fn backward(
 
     // weight[k x n] = xᵀ[k x m] · dy[m x n]: with few rows, one block of weight rows per thread.
     let mut grad_w = vec![0.0; k * n];
-    match blocks_per_thread(m) {
+    match blocks_per_thread((m, k, n)) {
         Some(threads) => {
             let rows_per_block = k.div_ceil(threads).max(1);
             grad_w
@@ -157,24 +165,36 @@ pub fn backward(
                 });
         }
         None => {
-            let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
             let x_t = Mat::col_major(x, k);
-            matmul(&mut grad_w, (k, n, m), x_t, dy_mat, false, parallelism);
+            matmul(
+                &mut grad_w,
+                (k, n, m),
+                x_t,
+                dy_mat,
+                false,
+                parallelism((m, k, n)),
+            );
         }
     }
 
     // x[m x k] = dy[m x n] · weightᵀ[n x k].
     let grad_x = need_x.then(|| {
         let mut gx = vec![0.0; m * k];
-        match blocks_per_thread(m) {
+        match blocks_per_thread((m, k, n)) {
             Some(threads) => {
                 let columns = |c0: usize| Mat::col_major(&weight[c0 * n..], n);
                 by_column_blocks(&mut gx, (m, k, n), dy_mat, columns, threads);
             }
             None => {
-                let parallelism = gemm::Parallelism::Rayon(rayon::current_num_threads());
                 let weight_t = Mat::col_major(weight, n);
-                matmul(&mut gx, (m, k, n), dy_mat, weight_t, false, parallelism);
+                matmul(
+                    &mut gx,
+                    (m, k, n),
+                    dy_mat,
+                    weight_t,
+                    false,
+                    parallelism((m, k, n)),
+                );
             }
         }
         gx
@@ -227,9 +247,10 @@ mod tests {
 
     #[test]
     fn forward_and_gradients_match_their_definitions_for_few_and_many_rows() {
-        // One and two rows (one block per thread), and more (gemm's own parallelism); widths
+        // One and two rows (one block per thread, given the work), and more (gemm); widths
         // that do not divide by the thread count.
-        for (m, k, n) in [(1, 37, 23), (2, 19, 41), (3, 8, 5), (9, 33, 17)] {
+        // The first two have enough work (`PARALLEL_WORK`) to be cut into blocks.
+        for (m, k, n) in [(1, 2000, 3600), (2, 1800, 2000), (1, 37, 23), (9, 33, 17)] {
             for relu in [false, true] {
                 for threads in [1, 3] {
                     let x = values(m * k, 1);

@@ -1,18 +1,18 @@
 //! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
 //!
-//! `conv2d`, `dense`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers call. On
-//! a flex device (with or without autodiff) in float32 they run this module's operations (`ops`,
-//! a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
-//! one-pass backward (`conv_kernels`), a fully connected layer whose products with one or two
-//! rows run on every thread (`dense_kernels`), batch normalization in training with its statistics,
-//! the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
-//! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
-//! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
-//! apart, `nn::Conv::forward_side_by_side`). On CUDA or WGPU, or when the fast path is switched off
-//! (`set_fast_path(false)`, `--no-fast-path` on the command line), `conv2d` and `max_pool2d` run
-//! burn's own `conv2d` + ReLU and `max_pool2d`, and the batch-norm layer burn's own `BatchNorm`.
-//! Both compute the same function; `tests/fast_path.rs` checks outputs and gradients against
-//! each other.
+//! `conv2d`, `dense`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers
+//! call. On a flex device (with or without autodiff) in float32 they run this module's
+//! operations (`ops`, a burn backend extension): a convolution by im2col + GEMM with bias and
+//! ReLU fused and a one-pass backward (`conv_kernels`), a fully connected layer whose products
+//! with one or two rows run on every thread (`dense_kernels`), batch normalization in training
+//! with its statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a
+//! direct max pool (`pool_kernels`), and a channel split whose backward joins the pieces'
+//! gradients once (`split_channels`: an Inception block's three 1x1 convolutions run as one
+//! GEMM and are cut apart, `nn::Conv::forward_side_by_side`). On CUDA or WGPU, or when the fast
+//! path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line),
+//! `conv2d`, `dense` and `max_pool2d` run burn's own `conv2d` + ReLU, `matmul` + ReLU and
+//! `max_pool2d`, and the batch-norm layer burn's own `BatchNorm`. Both compute the same
+//! function; `tests/fast_path.rs` checks outputs and gradients against each other.
 
 mod buffers;
 mod conv_kernels;
