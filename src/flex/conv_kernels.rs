@@ -218,12 +218,7 @@ pub fn backward(
             // zero where the ReLU was off; the bias gradient summed on the way.
             dy.resize(g.c_out * width, 0.0);
             let group = group_start..group_start + images;
-            // Channels in tasks of about `MIN_TASK` values when the images are not split.
-            let per_task = if sched.split {
-                g.c_out
-            } else {
-                channels_per_task(g.c_out, width)
-            };
+            let per_task = channels_per_task(!sched.split, g.c_out, width);
             let one_task = |(t, (dy_rows, gb)): (usize, (&mut [f32], &mut [f32]))| {
                 let rows = dy_rows.chunks_exact_mut(width).zip(gb.iter_mut());
                 for (c, (dy_row, gb)) in rows.enumerate() {
@@ -347,13 +342,9 @@ fn group_patches<'a>(
     }
     let width = images.len() * plane;
     col.resize(g.patch_len() * width, 0.0);
+    let taps = g.kernel * g.kernel;
+    let per_task = channels_per_task(parallel, g.c_in, taps * plane);
     for (j, i) in images.enumerate() {
-        let taps = g.kernel * g.kernel;
-        let per_task = if parallel {
-            channels_per_task(g.c_in, taps * plane)
-        } else {
-            g.c_in
-        };
         // Channel c's rows of `col` are one contiguous block of k² rows.
         col.par_chunks_mut(per_task * taps * width)
             .zip(x.item(i).par_chunks(per_task * g.h * g.w))
@@ -374,11 +365,7 @@ fn col2im_image(
     parallel: bool,
 ) {
     let taps = g.kernel * g.kernel;
-    let per_task = if parallel {
-        channels_per_task(g.c_in, taps * g.out_plane())
-    } else {
-        g.c_in
-    };
+    let per_task = channels_per_task(parallel, g.c_in, taps * g.out_plane());
     col.par_chunks_mut(per_task * taps * width)
         .zip(gx_item.par_chunks_mut(per_task * g.h * g.w))
         .for_each(|(rows, channels)| {
@@ -394,8 +381,13 @@ fn col2im_image(
 /// one thread (its 6x6 and 3x3 planes are a few hundred values).
 const MIN_TASK: usize = 1 << 15;
 
-/// Channels per task when each of `channels` channels is `per_channel` values of work.
-fn channels_per_task(channels: usize, per_channel: usize) -> usize {
+/// Channels per rayon task when each of `channels` channels is `per_channel` values of work:
+/// tasks of about `MIN_TASK` values with `parallel` (the images are not split across threads),
+/// else every channel in one task.
+fn channels_per_task(parallel: bool, channels: usize, per_channel: usize) -> usize {
+    if !parallel {
+        return channels;
+    }
     MIN_TASK
         .div_ceil(per_channel.max(1))
         .clamp(1, channels.max(1))
