@@ -272,11 +272,31 @@ pub fn has_collectives(device: &Device) -> bool {
 /// (`None`: one per core) in rayon's global pool, which burn's flex backend, `gemm` and this
 /// crate's kernels all run on; with `flush_denormals`, subnormal floats are computed as zero on
 /// those threads and on the calling one (see [`crate::flex::set_flush_denormals`]).
+///
+/// With two threads or more, the calling thread is the pool's first one (rayon's
+/// `use_current_thread`) and `threads - 1` more are started, as OpenMP does in PyTorch. An
+/// operation then runs its first part on the calling thread and wakes one worker for the rest.
+/// Otherwise the calling thread, outside the pool, would hand every operation to a sleeping
+/// worker and sleep until it is done: two futex wake-ups per operation, and the calling thread
+/// idle. At batch 1, where a training step is hundreds of operations of a few microseconds,
+/// that was a fifth of the cycles (`perf`, GoogLeNet-BN on a 2-core Xeon); see the README's
+/// performance section for the effect. With one thread, the calling thread stays outside: a
+/// pool of the calling thread alone would never run work that other threads (a data loader's)
+/// hand to it while it waits on them.
 pub fn setup_cpu(threads: Option<usize>, flush_denormals: bool) -> Result<(), String> {
     crate::flex::set_flush_denormals(flush_denormals);
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .start_handler(move |_| crate::flex::set_flush_denormals(flush_denormals))
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let builder = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(move |_| crate::flex::set_flush_denormals(flush_denormals));
+    let builder = if threads >= 2 {
+        builder.use_current_thread()
+    } else {
+        builder
+    };
+    builder
         .build_global()
         .map_err(|e| format!("cannot set up the CPU threads: {e}"))
 }

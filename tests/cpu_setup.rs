@@ -1,9 +1,12 @@
-//! Flush-to-zero on every thread that computes: `device::setup_cpu` turns it on for the caller
-//! and for rayon's workers (where burn's flex backend, gemm and our kernels run). The default,
-//! IEEE 754 arithmetic, is checked by the unit test in `src/flex/denormals.rs`. One test in
-//! this binary, since rayon's global pool is set up once per process.
+//! What `device::setup_cpu` sets up: rayon's global pool (where burn's flex backend, gemm and
+//! our kernels run) with the calling thread as its first thread, and flush-to-zero on every
+//! thread that computes, the caller's and the workers'. The default, IEEE 754 arithmetic, is
+//! checked by the unit test in `src/flex/denormals.rs`. One test in this binary, since rayon's
+//! global pool is set up once per process.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Tensor};
 use inception::device::setup_cpu;
@@ -15,9 +18,33 @@ fn tiny_product() -> f32 {
 }
 
 #[test]
-fn every_computing_thread_flushes_subnormals() {
+fn the_caller_computes_in_the_pool_and_every_computing_thread_flushes_subnormals() {
     assert!(tiny_product().is_subnormal(), "IEEE 754 before the setup");
+    assert_eq!(rayon::current_thread_index(), None, "outside any pool");
     setup_cpu(Some(2), true).unwrap();
+
+    // Two threads in all: the caller, as the pool's first, and one worker.
+    assert_eq!(rayon::current_num_threads(), 2);
+    assert_eq!(rayon::current_thread_index(), Some(0));
+    // A join's first half runs on the caller; its second half, on the worker at the same
+    // time (the first half waits for it, and would run it itself after 5 s).
+    let started = AtomicBool::new(false);
+    let (here, (there, there_flushes)) = rayon::join(
+        || {
+            let waiting = Instant::now();
+            while !started.load(Ordering::Acquire) && waiting.elapsed() < Duration::from_secs(5) {
+                std::hint::spin_loop();
+            }
+            rayon::current_thread_index()
+        },
+        || {
+            started.store(true, Ordering::Release);
+            (rayon::current_thread_index(), tiny_product() == 0.0)
+        },
+    );
+    assert_eq!(here, Some(0));
+    assert_eq!(there, Some(1), "the worker took the second half");
+    assert!(there_flushes, "the worker flushes subnormals");
 
     // The calling thread.
     assert!(flushes_denormals());
