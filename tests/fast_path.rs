@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 /// The fast-path switch is process-wide and the tests of this file run in parallel: the two
-/// that flip it take turns (one flipping it during the other's step made the other's two runs
+/// that flip it, and the one that reads it, take turns (one flipping it during the other's step made the other's two runs
 /// take different paths part-way: a LeNet gradient error of 3e-3 instead of 7e-7, in about one
 /// run of six).
 static SWITCH: Mutex<()> = Mutex::new(());
@@ -415,6 +415,8 @@ fn batch_norm_networks_agree_in_training_and_inference() {
 
 #[test]
 fn inference_without_autodiff_matches_too() {
+    // It reads the switch (`takes_fast_path`), which the two tests that flip it may have off.
+    let _switch = switch();
     let device = Device::flex();
     let x = Tensor::<4>::random([3, 4, 10, 10], Distribution::Normal(0.0, 1.0), &device);
     let w = Tensor::<4>::random([5, 4, 3, 3], Distribution::Normal(0.0, 0.3), &device);
@@ -444,8 +446,8 @@ fn gradient_errors(kind: ModelKind, seed: u64) -> (f64, BTreeMap<String, f64>) {
     let mut after = Vec::new();
     for fast in [true, false] {
         // With `batch_norm_networks_agree_in_training_and_inference`, the only tests of this
-        // file that use the switch (they take turns, `switch()`): the others call both paths
-        // by name.
+        // file that flip the switch (they take turns, `switch()`, with the one that reads it):
+        // the others call both paths by name.
         set_fast_path(fast);
         let m = model.clone();
         let (_, loss) = m.forward_train(x.clone()).loss(&loss_fn, &t);
