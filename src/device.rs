@@ -268,6 +268,11 @@ pub fn has_collectives(device: &Device) -> bool {
     format!("{:?}", device.clone().inner().as_dispatch()).contains("Cuda")
 }
 
+/// The cores this process may run on (1 where the system does not say).
+pub fn cpu_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Sets up the CPU backend's threads (call once, before any tensor work): `threads` threads
 /// (`None`: one per core) in rayon's global pool, which burn's flex backend, `gemm` and this
 /// crate's kernels all run on; with `flush_denormals`, subnormal floats are computed as zero on
@@ -285,9 +290,7 @@ pub fn has_collectives(device: &Device) -> bool {
 /// hand to it while it waits on them.
 pub fn setup_cpu(threads: Option<usize>, flush_denormals: bool) -> Result<(), String> {
     crate::flex::set_flush_denormals(flush_denormals);
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let threads = threads.unwrap_or_else(cpu_cores);
     let builder = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .start_handler(move |_| crate::flex::set_flush_denormals(flush_denormals));

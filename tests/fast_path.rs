@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 /// The fast-path switch is process-wide and the tests of this file run in parallel: the two
-/// that flip it, and the one that reads it, take turns (one flipping it during the other's step made the other's two runs
-/// take different paths part-way: a LeNet gradient error of 3e-3 instead of 7e-7, in about one
-/// run of six).
+/// that flip it, and the one that reads it, take turns (one flipping it during the other's
+/// step made the other's two runs take different paths part-way: a LeNet gradient error of
+/// 3e-3 instead of 7e-7, in about one run of six).
 static SWITCH: Mutex<()> = Mutex::new(());
 
 fn switch() -> MutexGuard<'static, ()> {

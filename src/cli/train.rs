@@ -809,8 +809,7 @@ fn run_as(mut args: TrainArgs, ranks: &Ranks) -> anyhow::Result<()> {
     let world = ranks.world();
     if args.compute.threads.is_none() && world.size() > 1 {
         // The ranks on one machine share its cores (the user's --threads wins).
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let threads = (cores / ranks.on_this_machine()).max(1);
+        let threads = (crate::device::cpu_cores() / ranks.on_this_machine()).max(1);
         args.compute.threads = Some(u16::try_from(threads).unwrap_or(u16::MAX));
     }
     let devices = args.compute.setup_all()?;
