@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
@@ -22,6 +22,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::transform::Mapper;
 
 use crate::data::{check_channels, ImageBatcher, ImageDataset, ResizeMode, ResizeToTensor};
+use crate::flex::FusedSgd;
 use crate::models::{Model, ModelConfig};
 use crate::nn::params::initialize_now;
 use crate::nn::Classifier;
@@ -276,7 +277,8 @@ pub fn bench_network_on<N: Classifier>(
 
     let mut model = network.train().fork(&train_device);
     initialize_now(&model);
-    let mut optim = SgdConfig::new().init();
+    // The training loop's SGD (`train::optimizer` with its defaults: plain SGD).
+    let mut optim = FusedSgd::default().init(None);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let (x, y) = (
         images.clone().to_device(&train_device),

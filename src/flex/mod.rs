@@ -8,11 +8,13 @@
 //! with its statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a
 //! direct max pool (`pool_kernels`), and a channel split whose backward joins the pieces'
 //! gradients once (`split_channels`: an Inception block's three 1x1 convolutions run as one
-//! GEMM and are cut apart, `nn::Conv::forward_side_by_side`). On CUDA or WGPU, or when the fast
-//! path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line),
+//! GEMM and are cut apart, `nn::Conv::forward_side_by_side`). The training loop's SGD step is
+//! one in-place pass per parameter (`FusedSgd`, `sgd_kernels`). On CUDA or WGPU, or when the
+//! fast path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line),
 //! `conv2d`, `dense` and `max_pool2d` run burn's own `conv2d` + ReLU, `matmul` + ReLU and
-//! `max_pool2d`, and the batch-norm layer burn's own `BatchNorm`. Both compute the same
-//! function; `tests/fast_path.rs` checks outputs and gradients against each other.
+//! `max_pool2d`, the batch-norm layer burn's own `BatchNorm`, and `FusedSgd` burn's `Sgd`
+//! formulas. Both compute the same function; `tests/fast_path.rs` checks outputs and
+//! gradients against each other, `tests/sgd.rs` the optimizer bit for bit.
 
 mod buffers;
 mod conv_kernels;
@@ -23,6 +25,8 @@ mod matmul;
 mod norm_kernels;
 mod ops;
 mod pool_kernels;
+mod sgd;
+mod sgd_kernels;
 mod simd;
 mod sync_batch_norm;
 #[cfg(test)]
@@ -43,6 +47,7 @@ pub use conv_kernels::ConvGeometry;
 pub use denormals::{flushes_denormals, set_flush_denormals};
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;
+pub use sgd::{FusedSgd, SgdMomentum, SgdVelocity};
 pub use simd::instruction_set;
 pub use sync_batch_norm::{batch_norm_synced, sync_batch_norm, RankSum, SyncBatchNorm};
 pub use window::window_output;

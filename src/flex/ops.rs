@@ -24,6 +24,7 @@ use super::dense_kernels;
 use super::image_batch::Batch;
 use super::norm_kernels::{self, NormGeometry};
 use super::pool_kernels::{self, PoolGeometry};
+use super::sgd_kernels::{self, SgdStep, Velocity};
 use super::sync_batch_norm;
 
 /// Convolution (square kernel, no dilation, one group) + bias + optional ReLU, a fully
@@ -145,6 +146,17 @@ pub trait FastOps: Backend {
         padding: usize,
         ceil_mode: bool,
     ) -> FloatTensor<Self>;
+
+    /// One SGD step of a parameter (`sgd_kernels`, burn's `Sgd` in one pass): the updated
+    /// `weight` and, with momentum, the velocity (`velocity` is its last value, an empty tensor
+    /// at the first step: burn's extension macro passes no optional tensors); without momentum
+    /// the second tensor is empty.
+    fn sgd_step(
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        velocity: FloatTensor<Self>,
+        rule: SgdStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// A flex tensor in logical (row-major) order: itself when its layout already is, else a copy.
@@ -160,6 +172,17 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
 /// The values of a contiguous float32 tensor.
 fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous float32 tensor")
+}
+
+/// The values of a float32 tensor to update in place: its own storage when it is contiguous
+/// from the start and not shared, else a copy (flex's copy on write).
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    assert_eq!(t.dtype(), DType::F32, "the fast path runs in float32");
+    if !matches!(t.layout().contiguous_offsets(), Some((0, _))) {
+        *t = t.to_contiguous();
+    }
+    let len = t.layout().num_elements();
+    &mut t.storage_mut::<f32>()[..len]
 }
 
 /// A 4-d float32 tensor whose images are each contiguous, read in place: where its first image
@@ -453,6 +476,36 @@ impl FastOps for Flex {
         let (taps, grad_output) = (contiguous(taps), contiguous(grad_output));
         let grad = pool_kernels::max_pool_backward(&g, values(&taps), values(&grad_output));
         flex(grad, vec![n, c, h, w])
+    }
+
+    fn sgd_step(
+        mut weight: FlexTensor,
+        grad: FlexTensor,
+        mut velocity: FlexTensor,
+        rule: SgdStep,
+    ) -> (FlexTensor, FlexTensor) {
+        let grad = contiguous(grad);
+        if rule.momentum.is_none() {
+            sgd_kernels::step(
+                &rule,
+                values_mut(&mut weight),
+                values(&grad),
+                Velocity::None,
+            );
+            return (weight, flex(Vec::new(), vec![0]));
+        }
+        let start = velocity.layout().num_elements() == 0;
+        if start {
+            velocity = FlexTensor::zeros(weight.layout().shape().clone(), DType::F32);
+        }
+        let v = values_mut(&mut velocity);
+        let v = if start {
+            Velocity::Start(v)
+        } else {
+            Velocity::Continue(v)
+        };
+        sgd_kernels::step(&rule, values_mut(&mut weight), values(&grad), v);
+        (weight, velocity)
     }
 }
 
@@ -933,5 +986,21 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             padding,
             ceil_mode,
         ))
+    }
+
+    /// Not differentiated: an optimizer's update of a parameter's values.
+    fn sgd_step(
+        weight: AdTensor<B, C>,
+        grad: AdTensor<B, C>,
+        velocity: AdTensor<B, C>,
+        rule: SgdStep,
+    ) -> (AdTensor<B, C>, AdTensor<B, C>) {
+        let (weight, velocity) = B::sgd_step(
+            weight.into_primitive(),
+            grad.into_primitive(),
+            velocity.into_primitive(),
+            rule,
+        );
+        (Self::from_inner(weight), Self::from_inner(velocity))
     }
 }

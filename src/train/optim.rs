@@ -1,5 +1,6 @@
 //! Optimizers and learning-rate schedules, built from burn's own (`burn::optim`,
-//! `burn::lr_scheduler`): SGD with momentum / Nesterov / weight decay (PyTorch's `torch.optim.SGD`),
+//! `burn::lr_scheduler`): SGD with momentum / Nesterov / weight decay (PyTorch's `torch.optim.SGD`;
+//! burn's computed in one pass on the CPU, `flex::FusedSgd`),
 //! Adam with L2 weight decay (`torch.optim.Adam`), AdamW with decoupled weight decay, gradient
 //! clipping, and a linear warm-up followed by a constant, step or cosine schedule.
 //!
@@ -15,10 +16,10 @@ use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::lr_scheduler::LrSchedulerConfig;
 use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
+use crate::flex::{FusedSgd, SgdMomentum};
 use crate::models::OptimizerKind;
 
 /// How the learning rate changes after the warm-up.
@@ -194,18 +195,16 @@ pub fn optimizer(kind: OptimizerKind, settings: &OptimSettings) -> ModuleOptimiz
         .clip_grad_norm
         .map(|norm| GradientClippingConfig::Norm(norm as f32));
     match kind {
-        OptimizerKind::Sgd => {
-            let momentum = (settings.momentum > 0.0).then_some(MomentumConfig {
+        // burn's SGD computed in one pass on the CPU (`flex::FusedSgd`).
+        OptimizerKind::Sgd => FusedSgd {
+            weight_decay: (settings.weight_decay > 0.0).then_some(settings.weight_decay as f32),
+            momentum: (settings.momentum > 0.0).then_some(SgdMomentum {
                 momentum: settings.momentum,
                 dampening: 0.0,
                 nesterov: settings.nesterov,
-            });
-            SgdConfig::new()
-                .with_momentum(momentum)
-                .with_weight_decay(decay)
-                .with_gradient_clipping(clipping)
-                .init()
+            }),
         }
+        .init(clipping),
         // PyTorch's eps (burn's default is 1e-5).
         OptimizerKind::Adam => AdamConfig::new()
             .with_epsilon(1e-8)
