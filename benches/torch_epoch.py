@@ -5,7 +5,10 @@ ToTensor, batch 128, shuffled, SGD lr 0.1, one loader worker) followed by the te
 (training and test pass) and the time inside the training steps.
 
     .venv-torch/bin/python benches/torch_epoch.py --data /usr/share/datasets/fashion-mnist \
-        [--limit-train N] [--limit-test N] [--threads 2]
+        [--limit-train N] [--limit-test N] [--threads 2] [--device cuda] [--workers 1]
+
+With `--device cuda` the model and each batch go to the GPU (`scripts/gpu-check.sh` runs it so,
+with more loader workers: one worker cannot resize images as fast as a GPU trains on them).
 
 torchvision's FashionMNIST reads the four IDX files from ROOT/FashionMNIST/raw/; they are
 decompressed there (a temporary directory) from --data, which holds them plain or gzipped.
@@ -43,7 +46,10 @@ def main():
     ap.add_argument("--limit-train", type=int)
     ap.add_argument("--limit-test", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     args = ap.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,13 +62,16 @@ def main():
             train = Subset(train, range(args.limit_train))
         if args.limit_test:
             test = Subset(test, range(args.limit_test))
-        train_loader = DataLoader(train, batch_size=128, shuffle=True, num_workers=1)
-        test_loader = DataLoader(test, batch_size=128, num_workers=1)
-        model = torch_zoo.googlenet_d2l(10)
+        pin = device.type == "cuda"
+        train_loader = DataLoader(train, batch_size=128, shuffle=True, num_workers=args.workers,
+                                  pin_memory=pin)
+        test_loader = DataLoader(test, batch_size=128, num_workers=args.workers, pin_memory=pin)
+        model = torch_zoo.googlenet_d2l(10).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         model.train()
         step_seconds, seen, loss_sum = 0.0, 0, 0.0
         for x, y in train_loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             t = time.perf_counter()
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
@@ -75,9 +84,11 @@ def main():
         correct = 0
         with torch.no_grad():
             for x, y in test_loader:
+                x, y = x.to(device), y.to(device)
                 correct += (model(x).argmax(1) == y).sum().item()
         wall = time.perf_counter() - start
-    print(json.dumps({"framework": f"pytorch {torch.__version__}", "train_images": seen,
+    print(json.dumps({"framework": f"pytorch {torch.__version__}", "device": str(device),
+                      "workers": args.workers, "train_images": seen,
                       "test_images": len(test), "loss": loss_sum / seen,
                       "test_acc": correct / len(test), "wall_s": round(wall, 1),
                       "step_s": round(step_seconds, 1)}))

@@ -12,7 +12,8 @@
 #   4. one epoch of the seed recipe (GoogLeNet d2l at 96x96, batch 128, SGD lr 0.1, all 60,000
 #      Fashion-MNIST training images, the 10,000 test images);
 #   5. with --python (a Python with PyTorch and CUDA): benches/torch_zoo_bench.py on the GPU,
-#      for the ratio;
+#      and the same epoch in PyTorch (benches/torch_epoch.py --device cuda, 8 loader workers),
+#      for the ratios;
 #
 # and prints a Markdown table to paste into the README. Build here, with the feature:
 #
@@ -85,20 +86,38 @@ read1=$(ips "$work/read-1") read10=$(ips "$work/read-10")
 echo "== 4. one epoch of the seed recipe on $device"
 limit=()
 [ $quick = 1 ] && limit=(--limit-train 6400 --limit-test 1000)
+# The GPU's utilization every half second while the epoch runs (NVIDIA only).
+sampler=""
+if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 500 \
+        >"$work/util.log" 2>/dev/null &
+    sampler=$!
+fi
 start=$(date +%s.%N)
 "$bin" train --model googlenet --device "$device" --epochs 1 --batch-size 128 --lr 0.1 \
     "${limit[@]}" --out "$work/epoch" | tee "$work/epoch.log"
 epoch_s=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$start" "$(date +%s.%N)")
 epoch_line=$(grep '^epoch 1' "$work/epoch.log" | tail -1)
+utilization="not measured (no nvidia-smi)"
+if [ -n "$sampler" ]; then
+    kill "$sampler" 2>/dev/null || true
+    utilization=$(awk '$1 ~ /^[0-9]+$/ { s += $1; n++ } END { if (n) printf "%.0f%% mean over %d samples", s / n, n; else print "no samples" }' "$work/util.log")
+fi
 
-torch_row=""
+torch_row="" torch_epoch=""
 if [ -n "$python" ]; then
     echo "== 5. PyTorch on the GPU"
+    torch_row=yes
     for model in googlenet googlenet-bn; do
         "$python" "$here/benches/torch_zoo_bench.py" --model "$model" --batch 128 --device cuda \
-            | tee "$work/torch-$model.json"
+            | tee "$work/torch-$model.json" || torch_row=""
     done
-    torch_row=yes
+    torch_limit=()
+    [ $quick = 1 ] && torch_limit=(--limit-train 6400 --limit-test 1000)
+    if "$python" "$here/benches/torch_epoch.py" --data "$data" --device cuda --workers 8 \
+        --threads 8 "${torch_limit[@]}" | tee "$work/torch-epoch.json"; then
+        torch_epoch="$(json "$work/torch-epoch.json" wall_s) s (training steps $(json "$work/torch-epoch.json" step_s) s, test accuracy $(json "$work/torch-epoch.json" test_acc))"
+    fi
 fi
 
 echo
@@ -117,3 +136,6 @@ for model in googlenet googlenet-bn; do
 done
 echo "| train img/s, loss read every step / every 10 | $read1 / $read10 |"
 echo "| seed recipe$([ $quick = 1 ] && echo ' (6,400 images)'), 1 epoch | ${epoch_s} s: $epoch_line |"
+echo "| GPU utilization during that epoch | $utilization |"
+[ -n "$torch_epoch" ] && echo "| the same epoch in PyTorch CUDA, 8 loader workers | $torch_epoch |"
+exit 0
