@@ -2,6 +2,8 @@
 //! of input, weight and bias on random inputs of many shapes, strides and paddings, and every
 //! parameter's gradient of whole networks. `fast_path_training.rs` compares training runs.
 
+mod common;
+
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
@@ -15,19 +17,6 @@ use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
 use inception::nn::Classifier;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
-
-/// The fast-path switch is process-wide and the tests of this file run in parallel: the two
-/// that flip it, and the one that reads it, take turns (one flipping it during the other's
-/// step made the other's two runs take different paths part-way: a LeNet gradient error of
-/// 3e-3 instead of 7e-7, in about one run of six).
-static SWITCH: Mutex<()> = Mutex::new(());
-
-fn switch() -> MutexGuard<'static, ()> {
-    SWITCH
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// max |a - b| / max |b|: the error relative to the reference's scale.
 fn relative_error<const D: usize>(ours: Tensor<D>, reference: Tensor<D>) -> f32 {
@@ -353,7 +342,7 @@ fn fused_batch_norm_matches_burn() {
 /// into the convolutions on the fast path, burn's `BatchNorm` otherwise) gives the same logits.
 #[test]
 fn batch_norm_networks_agree_in_training_and_inference() {
-    let _switch = switch();
+    let _switch = common::fast_path_switch();
     let device = Device::flex().autodiff();
     let config = ModelConfig::new(ModelKind::GooglenetBn).with_input([1, 32, 32]);
     let model = config.build(&device).unwrap();
@@ -416,7 +405,7 @@ fn batch_norm_networks_agree_in_training_and_inference() {
 #[test]
 fn inference_without_autodiff_matches_too() {
     // It reads the switch (`takes_fast_path`), which the two tests that flip it may have off.
-    let _switch = switch();
+    let _switch = common::fast_path_switch();
     let device = Device::flex();
     let x = Tensor::<4>::random([3, 4, 10, 10], Distribution::Normal(0.0, 1.0), &device);
     let w = Tensor::<4>::random([5, 4, 3, 3], Distribution::Normal(0.0, 0.3), &device);
@@ -446,8 +435,8 @@ fn gradient_errors(kind: ModelKind, seed: u64) -> (f64, BTreeMap<String, f64>) {
     let mut after = Vec::new();
     for fast in [true, false] {
         // With `batch_norm_networks_agree_in_training_and_inference`, the only tests of this
-        // file that flip the switch (they take turns, `switch()`, with the one that reads it):
-        // the others call both paths by name.
+        // file that flip the switch (they take turns with the one that reads it, through
+        // `common::fast_path_switch()`): the others call both paths by name.
         set_fast_path(fast);
         let m = model.clone();
         let (_, loss) = m.forward_train(x.clone()).loss(&loss_fn, &t);
@@ -492,7 +481,7 @@ fn gradient_errors(kind: ModelKind, seed: u64) -> (f64, BTreeMap<String, f64>) {
 /// (measured worst: 1e-4). The operations themselves are held to 1e-4 per element above.
 #[test]
 fn whole_network_gradients_agree() {
-    let _switch = switch();
+    let _switch = common::fast_path_switch();
     let (whole, tensors) = gradient_errors(ModelKind::Lenet, 7);
     eprintln!("Lenet: whole-network gradient relative error {whole:e}");
     assert!(whole < 1e-4, "Lenet: gradient relative error {whole:e}");

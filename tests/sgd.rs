@@ -2,6 +2,8 @@
 //! `Sgd` bit for bit, in every form (plain, weight decay, momentum, Nesterov), on the fast path
 //! and off it; and the optimizer state of either resumes with the other.
 
+mod common;
+
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -10,16 +12,6 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use inception::flex::{set_fast_path, FusedSgd, SgdMomentum};
 use inception::interop::state_dict;
 use inception::models::{Model, ModelConfig, ModelKind};
-use std::sync::{Mutex, MutexGuard};
-
-/// The fast-path switch is process-wide: the tests of this file take turns with it.
-static SWITCH: Mutex<()> = Mutex::new(());
-
-fn switch() -> MutexGuard<'static, ()> {
-    SWITCH
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// One setting of both optimizers.
 struct Form {
@@ -127,7 +119,7 @@ fn assert_identical(what: &str, a: &Model, b: &Model) {
 
 #[test]
 fn fused_sgd_is_bit_identical_to_burns_sgd_on_and_off_the_fast_path() {
-    let _switch = switch();
+    let _switch = common::fast_path_switch();
     let s = setup();
     for (i, form) in FORMS.iter().enumerate() {
         for fast in [true, false] {
@@ -153,7 +145,7 @@ fn fused_sgd_is_bit_identical_to_burns_sgd_on_and_off_the_fast_path() {
 
 #[test]
 fn optimizer_state_of_either_resumes_with_the_other() {
-    let _switch = switch();
+    let _switch = common::fast_path_switch();
     let s = setup();
     for (i, form) in FORMS.iter().enumerate() {
         for (first, second) in [("burn", "fused"), ("fused", "burn")] {

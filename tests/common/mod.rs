@@ -5,6 +5,19 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::{Mutex, MutexGuard};
+
+/// The fast-path switch (`inception::flex::set_fast_path`) is process-wide and a file's tests
+/// run in parallel: a test that flips it, or compares the two paths, holds this lock while it
+/// does, so that no other test of its binary flips it part-way through (that once made one of
+/// two runs meant to be identical take the other path half-way: a LeNet gradient error of
+/// 3e-3 instead of 7e-7, in about one run of six).
+pub fn fast_path_switch() -> MutexGuard<'static, ()> {
+    static SWITCH: Mutex<()> = Mutex::new(());
+    SWITCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The directory of the real Fashion-MNIST files (installed by `.ci/run` from Debian's
 /// `dataset-fashion-mnist`). Tests that need it fail loudly rather than skip.
