@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::buffers::zeroed;
 use super::image_batch::Batch;
-use super::matmul::{matmul, matmul_inner_split, Mat};
+use super::matmul::{matmul, matmul_inner_split, matmul_row_split, Mat};
 use super::simd::{lane_sum, vectorized};
 use super::window::window_output;
 
@@ -91,9 +91,19 @@ struct Split {
     group: usize,
     gemm: gemm::Parallelism,
     split: bool,
+    /// With fewer images than threads, the forward GEMM's output channels cut into one block
+    /// per thread (`matmul_row_split`) instead of `gemm`'s own parallelism.
+    row_split: bool,
 }
 
 const GEMM_MIN_WIDTH: usize = 512;
+
+/// Output channels per thread, at least, for `Split::row_split`. Measured at batch 1 on a
+/// 2-core Intel Xeon with AVX-512 (`bench --profile`, alternating): AlexNet's 5x5 convolution
+/// (256 output channels) took 4.2-4.5 ms cut by rows against 5.1-5.7 ms in `gemm`'s parallel
+/// mode, its 3x3 ones (384) 1.2-1.8 against 1.4-2.2 ms; but VGG-11-small's layers of 8 to 32
+/// output channels over 224x224 maps were slower cut by rows (its inference 0.89x).
+const ROW_SPLIT_MIN_ROWS: usize = 48;
 
 impl Split {
     fn new(g: &ConvGeometry) -> Self {
@@ -115,6 +125,7 @@ impl Split {
             group,
             gemm,
             split,
+            row_split: !split && g.c_out >= ROW_SPLIT_MIN_ROWS * threads,
         }
     }
 }
@@ -142,7 +153,11 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
                 &mut y
             };
             let (lhs, rhs) = (Mat::row_major(weight, patch), Mat::row_major(rhs, width));
-            matmul(dst, (g.c_out, width, patch), lhs, rhs, false, sched.gemm);
+            if sched.row_split {
+                matmul_row_split(dst, (g.c_out, width, patch), lhs, rhs, false);
+            } else {
+                matmul(dst, (g.c_out, width, patch), lhs, rhs, false, sched.gemm);
+            }
             if images == 1 {
                 for (row, &b) in out_group.chunks_exact_mut(plane).zip(bias) {
                     add_bias(row, b, relu);
@@ -765,9 +780,11 @@ mod tests {
         // A batch smaller than the thread count splits channels and the weight gradient's
         // inner dimension across threads instead of images: the same numbers as one thread.
         // Sizes that make several tasks of channels (above `MIN_TASK` values per channel),
-        // and one too small to split.
+        // one too small to split, and one with enough output channels for the forward GEMM to
+        // be cut by rows (`ROW_SPLIT_MIN_ROWS` on each of 3 threads).
         for (c_in, h, c_out, kernel, stride, padding) in [
             (8, 64, 20, 3, 1, 1),
+            (4, 12, 3 * ROW_SPLIT_MIN_ROWS + 5, 3, 1, 1),
             (6, 90, 12, 5, 2, 2),
             (40, 48, 40, 1, 1, 0),
             (2, 33, 3, 7, 2, 3),

@@ -44,6 +44,14 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// The view starting `rows` rows down.
+    pub fn skip_rows(&self, rows: usize) -> Mat<'a> {
+        Mat {
+            data: &self.data[rows * self.row_stride as usize..],
+            ..*self
+        }
+    }
+
     /// The largest offset reached by an `rows x cols` view, to bound-check before the GEMM.
     fn span(&self, rows: usize, cols: usize) -> usize {
         (rows - 1) * self.row_stride as usize + (cols - 1) * self.col_stride as usize + 1
@@ -143,10 +151,62 @@ pub fn matmul_inner_split(
     }
 }
 
+/// `matmul` with the rows of `dst` (and `lhs`) cut into one block per rayon thread, each block's
+/// product single-threaded.
+pub fn matmul_row_split(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+) {
+    let threads = rayon::current_num_threads();
+    let rows = m.div_ceil(threads).max(1);
+    dst[..m * n]
+        .par_chunks_mut(rows * n)
+        .enumerate()
+        .for_each(|(i, block)| {
+            let block_rows = block.len() / n;
+            let a = lhs.skip_rows(i * rows);
+            matmul(
+                block,
+                (block_rows, n, k),
+                a,
+                rhs,
+                accumulate,
+                gemm::Parallelism::None,
+            );
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flex::test_values::{assert_close, in_pool, values};
+
+    #[test]
+    fn a_product_split_by_rows_is_the_product_bit_for_bit() {
+        // 3 threads over 100 rows: blocks of 34, 34 and 32; a strided (transposed) left operand.
+        let (m, n, k) = (100, 37, 65);
+        let (a, b) = (values(m * k, 1), values(k * n, 2));
+        let (lhs, rhs) = (Mat::col_major(&a, m), Mat::row_major(&b, n));
+        for accumulate in [false, true] {
+            let mut whole = values(m * n, 3);
+            let mut split = whole.clone();
+            matmul(
+                &mut whole,
+                (m, n, k),
+                lhs,
+                rhs,
+                accumulate,
+                gemm::Parallelism::None,
+            );
+            in_pool(3, || {
+                matmul_row_split(&mut split, (m, n, k), lhs, rhs, accumulate)
+            });
+            assert_eq!(whole, split, "accumulate: {accumulate}");
+        }
+    }
 
     #[test]
     fn a_product_split_along_its_inner_dimension_is_the_product() {
