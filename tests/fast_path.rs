@@ -15,7 +15,7 @@ use inception::flex::{
 };
 use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
-use inception::nn::Classifier;
+use inception::nn::{Classifier, Features, Forward, InceptionConfig, Init, Layer, SequentialSpec};
 use std::collections::BTreeMap;
 
 /// max |a - b| / max |b|: the error relative to the reference's scale.
@@ -513,6 +513,37 @@ fn whole_network_gradients_agree() {
         assert!(
             best < 1e-2,
             "Googlenet {name}: gradient relative error {best:e} on every draw"
+        );
+    }
+}
+
+/// An Inception block in inference (no autodiff), with the fast path and with burn's own
+/// operations: on small maps its three 1x1 convolutions run one by one, on larger ones side by
+/// side in one GEMM (`Conv::forward_side_by_side`); both give burn's result.
+#[test]
+fn inception_block_inference_matches_burn_on_small_and_large_maps() {
+    let _switch = common::fast_path_switch();
+    let device = Device::flex();
+    let block = SequentialSpec::new().add(InceptionConfig::new(24, (16, 32), (8, 16), 16));
+    // 1 x 6 x 6 = 36 output pixels (one by one); 16 x 12 x 12 = 2,304 (side by side).
+    for [n, side] in [[1, 6], [16, 12]] {
+        let (net, _) = block
+            .clone()
+            .build_network(&vec![40, side, side], Init::XavierUniform, &device, 10)
+            .unwrap();
+        let x = Tensor::<4>::random([n, 40, side, side], Distribution::Normal(0.0, 1.0), &device);
+        let run = |fast: bool| {
+            set_fast_path(fast);
+            let mut ctx = Forward::for_device(&device);
+            net.forward(Features::Maps(x.clone()), &mut ctx).into_maps()
+        };
+        let (ours, reference) = (run(true), run(false));
+        set_fast_path(true);
+        assert_eq!(ours.dims(), [n, 88, side, side]);
+        let err = relative_error(ours, reference);
+        assert!(
+            err < 1e-4,
+            "batch {n}, {side}x{side}: relative error {err:e}"
         );
     }
 }

@@ -17,7 +17,7 @@ use super::batch_norm::{self, BN_EPS};
 use super::features::{expect_maps, window_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
-use crate::flex;
+use crate::flex::{self, window_output};
 use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 fn one() -> usize {
@@ -227,6 +227,26 @@ pub struct Conv {
     pub relu: bool,
 }
 
+/// Output pixels of the whole batch (the GEMM's width) below which `forward_side_by_side`
+/// runs the convolutions one by one in inference: at batch 1, GoogLeNet d2l's blocks (12x12,
+/// 6x6 and 3x3 maps) copied up to 2 MB of weights per block for GEMMs of 9 to 144 columns.
+/// Measured on a 2-core Intel Xeon with AVX-512 (`bench --model googlenet`, alternating runs):
+/// inference at batch 1 1.08-1.14x one by one (three A/B runs of 5-6); in training at batch 1
+/// (0.96-0.99x, 5 runs) and at batch 32 (0.97-0.99x, 3 runs) no better, so those stay joined.
+/// With batch norm, inference folds it into each weight (a copy anyway): torchvision's
+/// GoogLeNet at batch 1 was 0.95x one by one (5 runs out of 5), so those stay joined too.
+const SIDE_BY_SIDE_MIN_COLUMNS: usize = 512;
+
+/// The output pixels `conv` gives on `x`, over the whole batch (0 if its window does not fit).
+fn output_columns(conv: &Conv, x: &Tensor<4>) -> usize {
+    let [batch, _, h, w] = x.dims();
+    let side = |len| window_output(len, conv.kernel(), conv.stride, conv.padding, false);
+    match (side(h), side(w)) {
+        (Some(oh), Some(ow)) => batch * oh * ow,
+        _ => 0,
+    }
+}
+
 impl Conv {
     /// Convolution, then batch norm and ReLU. Without batch norm the ReLU is fused into the
     /// convolution (`crate::flex::conv2d`: the flex fast path, or burn's ops elsewhere). With
@@ -253,7 +273,10 @@ impl Conv {
     /// go side by side into one GEMM (the input is read and packed once instead of three
     /// times, and the GEMM is wider) and the result is cut back into the three outputs
     /// (`flex::split_channels`). What each `forward_maps` gives, in any case. The three 1x1
-    /// convolutions that read an Inception block's input run this way.
+    /// convolutions that read an Inception block's input run this way, except in inference
+    /// without batch norm on small maps (fewer than `SIDE_BY_SIDE_MIN_COLUMNS` output pixels in
+    /// the whole batch), where copying the weights side by side costs more than the shared GEMM
+    /// saves.
     pub fn forward_side_by_side(convs: [&Conv; 3], x: Tensor<4>) -> [Tensor<4>; 3] {
         let [first, ..] = convs;
         let alike = |c: &&Conv| {
@@ -269,7 +292,12 @@ impl Conv {
                     _ => false,
                 }
         };
-        if !flex::takes_fast_path(&x) || !convs.iter().all(alike) {
+        if !flex::takes_fast_path(&x)
+            || !convs.iter().all(alike)
+            || (first.bn.is_none()
+                && !x.device().is_autodiff()
+                && output_columns(first, &x) < SIDE_BY_SIDE_MIN_COLUMNS)
+        {
             return convs.map(|c| c.forward_maps(x.clone()));
         }
         let sizes = convs.map(Conv::channels);
