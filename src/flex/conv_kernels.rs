@@ -606,44 +606,46 @@ fn add_shifted_plane(
     }
 }
 
+/// The definition, one output value at a time, with bias and without ReLU: what the kernels'
+/// unit tests (here and in `direct_conv`) compare with.
+#[cfg(test)]
+pub fn naive_forward(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let (oh, ow) = g.output_size().unwrap();
+    let mut out = vec![0.0; g.batch * g.c_out * oh * ow];
+    for n in 0..g.batch {
+        for co in 0..g.c_out {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = b[co];
+                    for ci in 0..g.c_in {
+                        for ki in 0..g.kernel {
+                            for kj in 0..g.kernel {
+                                let iy = (oy * g.stride + ki) as isize - g.padding as isize;
+                                let ix = (ox * g.stride + kj) as isize - g.padding as isize;
+                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                    continue;
+                                }
+                                let xv =
+                                    x[((n * g.c_in + ci) * g.h + iy as usize) * g.w + ix as usize];
+                                let wv = w[((co * g.c_in + ci) * g.kernel + ki) * g.kernel + kj];
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    out[((n * g.c_out + co) * oh + oy) * ow + ox] = acc;
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flex::test_values::{assert_close, in_pool, values};
 
     /// The definition, one multiply-add at a time.
-    fn naive(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
-        let (oh, ow) = g.output_size().unwrap();
-        let mut out = vec![0.0; g.batch * g.c_out * oh * ow];
-        for n in 0..g.batch {
-            for co in 0..g.c_out {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut acc = b[co];
-                        for ci in 0..g.c_in {
-                            for ki in 0..g.kernel {
-                                for kj in 0..g.kernel {
-                                    let iy = (oy * g.stride + ki) as isize - g.padding as isize;
-                                    let ix = (ox * g.stride + kj) as isize - g.padding as isize;
-                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
-                                    {
-                                        continue;
-                                    }
-                                    let xv = x[((n * g.c_in + ci) * g.h + iy as usize) * g.w
-                                        + ix as usize];
-                                    let wv =
-                                        w[((co * g.c_in + ci) * g.kernel + ki) * g.kernel + kj];
-                                    acc += xv * wv;
-                                }
-                            }
-                        }
-                        out[((n * g.c_out + co) * oh + oy) * ow + ox] = acc;
-                    }
-                }
-            }
-        }
-        out
-    }
 
     #[test]
     fn forward_matches_the_definition_for_strides_paddings_and_kernels() {
@@ -669,7 +671,7 @@ mod tests {
             let x = values(batch * c_in * h * w, 1);
             let wt = values(c_out * c_in * kernel * kernel, 2);
             let b = values(c_out, 3);
-            let expected = naive(&g, &x, &wt, &b);
+            let expected = naive_forward(&g, &x, &wt, &b);
             let got = forward(&g, Batch::contiguous(&x, g.in_item()), &wt, &b, false);
             for (e, o) in expected.iter().zip(&got) {
                 assert!((e - o).abs() < 1e-4, "{g:?}: {e} vs {o}");

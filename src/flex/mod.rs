@@ -1,25 +1,27 @@
 //! Fast paths for burn's flex CPU backend, with burn's own operations everywhere else.
 //!
 //! `conv2d`, `dense`, `fused_batch_norm_train` and `max_pool2d` are the entry points the layers
-//! call. On a flex device (with or without autodiff) in float32 they run this module's
-//! operations (`ops`, a burn backend extension): a convolution by im2col + GEMM with bias and
-//! ReLU fused and a one-pass backward (`conv_kernels`), a fully connected layer whose products
-//! with one or two rows run on every thread (`dense_kernels`), batch normalization in training
-//! with its statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a
-//! direct max pool (`pool_kernels`), and a channel split whose backward joins the pieces'
-//! gradients once (`split_channels`: an Inception block's three 1x1 convolutions run as one
-//! GEMM and are cut apart, `nn::Conv::forward_side_by_side`). The training loop's SGD step is
-//! one in-place pass per parameter (`FusedSgd`, `sgd_kernels`). On CUDA or WGPU, or when the
-//! fast path is switched off (`set_fast_path(false)`, `--no-fast-path` on the command line),
-//! `conv2d`, `dense` and `max_pool2d` run burn's own `conv2d` + ReLU, `matmul` + ReLU and
-//! `max_pool2d`, the batch-norm layer burn's own `BatchNorm`, and `FusedSgd` burn's `Sgd`
-//! formulas. Both compute the same function; `tests/fast_path.rs` checks outputs and
-//! gradients against each other, `tests/sgd.rs` the optimizer bit for bit.
+//! call. On a flex device (with or without autodiff) in float32 they run this module's operations
+//! (`ops`, a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
+//! one-pass backward (`conv_kernels`; the forward of a first layer, with one to three input
+//! channels, computed directly: `direct_conv`), a fully connected layer whose products with one or
+//! two rows run on every thread (`dense_kernels`), batch normalization in training with its
+//! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
+//! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
+//! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
+//! apart, `nn::Conv::forward_side_by_side`). The training loop's SGD step is one in-place pass per
+//! parameter (`FusedSgd`, `sgd_kernels`). On CUDA or WGPU, or when the fast path is switched off
+//! (`set_fast_path(false)`, `--no-fast-path` on the command line), `conv2d`, `dense` and
+//! `max_pool2d` run burn's own `conv2d` + ReLU, `matmul` + ReLU and `max_pool2d`, the batch-norm
+//! layer burn's own `BatchNorm`, and `FusedSgd` burn's `Sgd` formulas. Both compute the same
+//! function; `tests/fast_path.rs` checks outputs and gradients against each other, `tests/sgd.rs`
+//! the optimizer bit for bit.
 
 mod buffers;
 mod conv_kernels;
 mod denormals;
 mod dense_kernels;
+mod direct_conv;
 mod image_batch;
 mod matmul;
 mod norm_kernels;

@@ -21,6 +21,7 @@ use burn_flex::FlexTensor;
 
 use super::conv_kernels::{self, ConvGeometry};
 use super::dense_kernels;
+use super::direct_conv;
 use super::image_batch::Batch;
 use super::norm_kernels::{self, NormGeometry};
 use super::pool_kernels::{self, PoolGeometry};
@@ -279,7 +280,12 @@ impl FastOps for Flex {
         let (oh, ow) = g.output_size().expect("the window fits the input");
         let (weight, bias) = (contiguous(weight), contiguous(bias));
         let x = ImageRows::new(x);
-        let out = conv_kernels::forward(&g, x.batch(), values(&weight), values(&bias), relu);
+        let (weight, bias) = (values(&weight), values(&bias));
+        let out = if direct_conv::applies(&g) {
+            direct_conv::forward(&g, x.batch(), weight, bias, relu)
+        } else {
+            conv_kernels::forward(&g, x.batch(), weight, bias, relu)
+        };
         flex(out, vec![g.batch, g.c_out, oh, ow])
     }
 
