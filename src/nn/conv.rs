@@ -17,7 +17,7 @@ use super::batch_norm::{self, BN_EPS};
 use super::features::{expect_maps, window_maps, Features, Shape};
 use super::forward::Forward;
 use super::layer::{Build, Layer, LayerConfig, Size, TorchName};
-use crate::flex::{self, window_output};
+use crate::flex;
 use crate::onnx::{Attr, OnnxGraph, OnnxValue};
 
 fn one() -> usize {
@@ -237,14 +237,12 @@ pub struct Conv {
 /// GoogLeNet at batch 1 was 0.95x one by one (5 runs out of 5), so those stay joined too.
 const SIDE_BY_SIDE_MIN_COLUMNS: usize = 512;
 
-/// The output pixels `conv` gives on `x`, over the whole batch (0 if its window does not fit).
+/// The output pixels `conv` gives on `x`, over the whole batch, by the layer's own shape rule
+/// (0 where it refuses the input).
 fn output_columns(conv: &Conv, x: &Tensor<4>) -> usize {
-    let [batch, _, h, w] = x.dims();
-    let side = |len| window_output(len, conv.kernel(), conv.stride, conv.padding, false);
-    match (side(h), side(w)) {
-        (Some(oh), Some(ow)) => batch * oh * ow,
-        _ => 0,
-    }
+    let [batch, c, h, w] = x.dims();
+    conv.output_shape(&vec![c, h, w])
+        .map_or(0, |maps| batch * maps[1..].iter().product::<usize>())
 }
 
 impl Conv {
