@@ -128,6 +128,17 @@ fn fused_convolution_matches_burn_on_one_large_image() {
     check([1, 5, 40, 40], 6, 1, 1, 0, true, true);
 }
 
+#[test]
+fn fused_convolution_matches_burn_where_the_weight_gradient_runs_directly() {
+    // Stride-1 convolutions with few output channels on large maps (VGG-11-small's), whose
+    // weight gradient skips im2col (`flex::weight_grad`): one image (tiles across threads),
+    // a batch of runs per thread (56x56 maps), an unpadded 5x5, output channels that leave a
+    // partial tile.
+    check([1, 8, 28, 28], 16, 3, 1, 1, true, true);
+    check([4, 2, 56, 56], 6, 3, 1, 1, true, true);
+    check([1, 3, 30, 30], 5, 5, 1, 0, false, true);
+}
+
 /// One fully connected layer, both ways: the output and the three gradients agree.
 fn check_dense([m, k, n]: [usize; 3], relu: bool) {
     let device = Device::flex().autodiff();

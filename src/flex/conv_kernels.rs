@@ -1,6 +1,8 @@
 //! A 2-d convolution with bias and optional ReLU, forward and backward, on plain `f32` slices
 //! in NCHW layout: im2col + GEMM (the `gemm` crate, which burn's flex backend also uses), with
-//! 1x1 stride-1 convolutions as one GEMM straight on the input.
+//! 1x1 stride-1 convolutions as one GEMM straight on the input. The weight gradient of a
+//! stride-1 convolution with few output channels on large maps is computed without im2col
+//! (`weight_grad`).
 //!
 //! Why hand-written: burn 0.22's flex backend has no convolution backward of its own. Its
 //! generic fallback computes the input gradient as a transposed convolution and the weight
@@ -15,61 +17,11 @@
 use rayon::prelude::*;
 
 use super::buffers::zeroed;
+use super::conv_geometry::ConvGeometry;
 use super::image_batch::Batch;
 use super::matmul::{matmul, matmul_inner_split, matmul_row_split, Mat};
 use super::simd::{lane_sum, vectorized};
-use super::window::window_output;
-
-/// The sizes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, k, k]`,
-/// output `[n, c_out, oh, ow]`. Square kernel, same stride and padding on both axes,
-/// no dilation, one group: every convolution of this crate's models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
-    pub batch: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-}
-
-impl ConvGeometry {
-    /// Output height and width (PyTorch's floor rule); `None` when the window does not fit.
-    pub fn output_size(&self) -> Option<(usize, usize)> {
-        let out = |len| window_output(len, self.kernel, self.stride, self.padding, false);
-        Some((out(self.h)?, out(self.w)?))
-    }
-
-    fn oh_ow(&self) -> (usize, usize) {
-        self.output_size()
-            .expect("convolution window larger than the padded input")
-    }
-
-    /// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
-    fn patch_len(&self) -> usize {
-        self.c_in * self.kernel * self.kernel
-    }
-
-    fn out_plane(&self) -> usize {
-        let (oh, ow) = self.oh_ow();
-        oh * ow
-    }
-
-    fn in_item(&self) -> usize {
-        self.c_in * self.h * self.w
-    }
-
-    fn out_item(&self) -> usize {
-        self.c_out * self.out_plane()
-    }
-
-    /// A 1x1 stride-1 unpadded convolution reads its input as the im2col matrix itself.
-    fn is_pointwise(&self) -> bool {
-        self.kernel == 1 && self.stride == 1 && self.padding == 0
-    }
-}
+use super::weight_grad;
 
 /// Gradients of a convolution's three inputs.
 pub struct ConvGrads {
@@ -259,14 +211,19 @@ pub fn backward(
                 .par_chunks_mut(per_task * width)
                 .zip(grad_b.par_chunks_mut(per_task));
             tasks.enumerate().for_each(one_task);
-            let cols = group_patches(g, x, group.clone(), &mut col, !sched.split);
-            // grad_w[c_out x patch] += dy[c_out x width] · colsᵀ[width x patch]
-            let shape = (g.c_out, patch, width);
-            let (dy_mat, cols_t) = (Mat::row_major(&dy, width), Mat::col_major(cols, width));
-            if sched.split {
-                matmul(&mut grad_w, shape, dy_mat, cols_t, true, sched.gemm);
+            // grad_w[c_out x patch] += dy[c_out x width] · im2col(group)ᵀ[width x patch]
+            if weight_grad::applies(g, !sched.split) {
+                let dy = &dy[..g.c_out * width];
+                weight_grad::accumulate(g, x, group.clone(), dy, &mut grad_w, !sched.split);
             } else {
-                matmul_inner_split(&mut grad_w, shape, dy_mat, cols_t, true);
+                let cols = group_patches(g, x, group.clone(), &mut col, !sched.split);
+                let shape = (g.c_out, patch, width);
+                let (dy_mat, cols_t) = (Mat::row_major(&dy, width), Mat::col_major(cols, width));
+                if sched.split {
+                    matmul(&mut grad_w, shape, dy_mat, cols_t, true, sched.gemm);
+                } else {
+                    matmul_inner_split(&mut grad_w, shape, dy_mat, cols_t, true);
+                }
             }
             if let Some(gx_run) = grad_x_run.as_deref_mut() {
                 let gx_group = &mut gx_run[(group_start - first) * in_item..][..images * in_item];

@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 
 use super::buffers::zeroed;
-use super::conv_kernels::ConvGeometry;
+use super::conv_geometry::ConvGeometry;
 use super::image_batch::Batch;
 use super::simd::{instruction_set, vectorized};
 

@@ -4,7 +4,9 @@
 //! call. On a flex device (with or without autodiff) in float32 they run this module's operations
 //! (`ops`, a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
 //! one-pass backward (`conv_kernels`; the forward of a first layer, with one to three input
-//! channels, computed directly: `direct_conv`), a fully connected layer whose products with one or
+//! channels, computed directly: `direct_conv`; the weight gradient of a stride-1 convolution with
+//! few output channels on large maps, without im2col: `weight_grad`; both sized by
+//! `conv_geometry`), a fully connected layer whose products with one or
 //! two rows run on every thread (`dense_kernels`), batch normalization in training with its
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
@@ -18,6 +20,7 @@
 //! the optimizer bit for bit.
 
 mod buffers;
+mod conv_geometry;
 mod conv_kernels;
 mod denormals;
 mod dense_kernels;
@@ -33,6 +36,7 @@ mod simd;
 mod sync_batch_norm;
 #[cfg(test)]
 mod test_values;
+mod weight_grad;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +49,7 @@ use burn::tensor::module::max_pool2d as burn_max_pool2d;
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{DType, Tensor};
 
-pub use conv_kernels::ConvGeometry;
+pub use conv_geometry::ConvGeometry;
 pub use denormals::{flushes_denormals, set_flush_denormals};
 use ops::FastOps;
 pub use pool_kernels::PoolGeometry;

@@ -8,7 +8,8 @@ use burn_backend::Slice;
 use burn_flex::FlexTensor;
 
 use super::FastOps;
-use crate::flex::conv_kernels::{self, ConvGeometry};
+use crate::flex::conv_geometry::ConvGeometry;
+use crate::flex::conv_kernels;
 use crate::flex::dense_kernels;
 use crate::flex::direct_conv;
 use crate::flex::image_batch::Batch;
