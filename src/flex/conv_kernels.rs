@@ -14,12 +14,14 @@
 //! (an image's matrices are small; splitting the batch keeps every thread busy without
 //! synchronisation). With fewer images than threads, the GEMMs themselves are parallel.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
-use super::buffers::zeroed;
+use super::buffers::{assume_written, unwritten, zeroed};
 use super::conv_geometry::ConvGeometry;
 use super::image_batch::Batch;
-use super::matmul::{matmul, matmul_inner_split, matmul_row_split, Mat};
+use super::matmul::{matmul, matmul_inner_split, matmul_row_split, matmul_write, Mat};
 use super::simd::{lane_sum, vectorized};
 use super::weight_grad;
 
@@ -88,8 +90,8 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     assert_eq!(bias.len(), g.c_out, "bias length");
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
     let sched = Split::new(g);
-    let mut out = zeroed(g.batch * out_item);
-    let one_run = |(run, out_run): (usize, &mut [f32])| {
+    let mut out = unwritten(g.batch * out_item);
+    let one_run = |(run, out_run): (usize, &mut [MaybeUninit<f32>])| {
         let (mut col, mut y) = (Vec::new(), Vec::new());
         for (k, out_group) in out_run.chunks_mut(sched.group * out_item).enumerate() {
             let first = run * sched.per_run + k * sched.group;
@@ -98,27 +100,30 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
             let rhs = group_patches(g, x, first..first + images, &mut col, !sched.split);
             // y[c_out x width] = weight[c_out x patch] · rhs[patch x width], straight into the
             // output when the group is one image.
-            let dst: &mut [f32] = if images == 1 {
-                out_group
-            } else {
-                y.resize(g.c_out * width, 0.0);
-                &mut y
-            };
             let (lhs, rhs) = (Mat::row_major(weight, patch), Mat::row_major(rhs, width));
-            if sched.row_split {
-                matmul_row_split(dst, (g.c_out, width, patch), lhs, rhs, false);
-            } else {
-                matmul(dst, (g.c_out, width, patch), lhs, rhs, false, sched.gemm);
-            }
+            let product = |dst: &mut [MaybeUninit<f32>]| {
+                if sched.row_split {
+                    matmul_row_split(dst, (g.c_out, width, patch), lhs, rhs);
+                } else {
+                    matmul_write(dst, (g.c_out, width, patch), lhs, rhs, sched.gemm);
+                }
+            };
             if images == 1 {
-                for (row, &b) in out_group.chunks_exact_mut(plane).zip(bias) {
+                product(out_group);
+                // SAFETY: the product wrote all c_out x plane values of the image.
+                let out_image = unsafe { out_group.assume_init_mut() };
+                for (row, &b) in out_image.chunks_exact_mut(plane).zip(bias) {
                     add_bias(row, b, relu);
                 }
             } else {
+                y.resize(g.c_out * width, MaybeUninit::uninit());
+                product(&mut y);
+                // SAFETY: the product wrote all c_out x width values of `y`.
+                let y = unsafe { y.assume_init_ref() };
                 // From [c_out][image][plane] back to NCHW's [image][c_out][plane].
                 for (j, out_item_slice) in out_group.chunks_exact_mut(out_item).enumerate() {
                     for (co, row) in out_item_slice.chunks_exact_mut(plane).enumerate() {
-                        row.copy_from_slice(&y[co * width + j * plane..][..plane]);
+                        let row = row.write_copy_of_slice(&y[co * width + j * plane..][..plane]);
                         add_bias(row, bias[co], relu);
                     }
                 }
@@ -131,7 +136,10 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     } else {
         runs.for_each(one_run);
     }
-    out
+    // SAFETY: the runs cover the batch, their groups each run, and each group's values were
+    // all written: by the product straight into the output for one image, row by row from `y`
+    // for several.
+    unsafe { assume_written(out) }
 }
 
 /// Gradients of `forward` given the gradient of its output. `output` is what `forward`

@@ -1,6 +1,8 @@
 //! Matrix products on `f32` slices through the `gemm` crate (what burn's flex backend uses),
 //! with strided views, so that transposes and channel slices are read in place.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// A read-only matrix view: data with its row and column strides.
@@ -61,13 +63,64 @@ impl<'a> Mat<'a> {
 /// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`, `dst` row-major; accumulates when `accumulate`.
 pub fn matmul(
     dst: &mut [f32],
-    (m, n, k): (usize, usize, usize),
+    shape: (usize, usize, usize),
     lhs: Mat,
     rhs: Mat,
     accumulate: bool,
     parallelism: gemm::Parallelism,
 ) {
-    assert!(dst.len() >= m * n, "GEMM destination too small");
+    // SAFETY: `dst` is a whole slice of initialized floats, which `gemm` may read.
+    unsafe {
+        product(
+            dst.as_mut_ptr(),
+            dst.len(),
+            shape,
+            lhs,
+            rhs,
+            accumulate,
+            parallelism,
+        )
+    }
+}
+
+/// `dst[m x n] = lhs[m x k] · rhs[k x n]` into values not yet written (a kernel's fresh
+/// output, `buffers::unwritten`): `gemm` writes every one of the `m x n` and reads none.
+pub fn matmul_write(
+    dst: &mut [MaybeUninit<f32>],
+    shape: (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: without `read_dst`, `gemm` only writes `dst` ("dst := beta × lhs × rhs").
+    unsafe {
+        product(
+            dst.as_mut_ptr().cast(),
+            dst.len(),
+            shape,
+            lhs,
+            rhs,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// The `gemm` call of `matmul` and `matmul_write`.
+///
+/// # Safety
+/// `dst` points to `dst_len` writable floats, aliasing neither operand; with `read_dst` they
+/// are initialized.
+unsafe fn product(
+    dst: *mut f32,
+    dst_len: usize,
+    (m, n, k): (usize, usize, usize),
+    lhs: Mat,
+    rhs: Mat,
+    read_dst: bool,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(dst_len >= m * n, "GEMM destination too small");
     assert!(
         lhs.data.len() >= lhs.span(m, k),
         "GEMM left operand too small"
@@ -77,16 +130,16 @@ pub fn matmul(
         "GEMM right operand too small"
     );
     // SAFETY: the three asserts above keep every access of an m x n, m x k and k x n view with
-    // these strides inside its slice; `dst` is borrowed mutably, so it aliases neither operand.
+    // these strides inside its slice; the caller vouches for `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
-            accumulate,
+            read_dst,
             lhs.data.as_ptr(),
             lhs.col_stride,
             lhs.row_stride,
@@ -151,14 +204,13 @@ pub fn matmul_inner_split(
     }
 }
 
-/// `matmul` with the rows of `dst` (and `lhs`) cut into one block per rayon thread, each block's
-/// product single-threaded.
+/// `matmul_write` with the rows of `dst` (and `lhs`) cut into one block per rayon thread,
+/// each block's product single-threaded.
 pub fn matmul_row_split(
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     (m, n, k): (usize, usize, usize),
     lhs: Mat,
     rhs: Mat,
-    accumulate: bool,
 ) {
     let threads = rayon::current_num_threads();
     let rows = m.div_ceil(threads).max(1);
@@ -168,44 +220,37 @@ pub fn matmul_row_split(
         .for_each(|(i, block)| {
             let block_rows = block.len() / n;
             let a = lhs.skip_rows(i * rows);
-            matmul(
-                block,
-                (block_rows, n, k),
-                a,
-                rhs,
-                accumulate,
-                gemm::Parallelism::None,
-            );
+            matmul_write(block, (block_rows, n, k), a, rhs, gemm::Parallelism::None);
         });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flex::buffers::{assume_written, unwritten};
     use crate::flex::test_values::{assert_close, in_pool, values};
 
     #[test]
     fn a_product_split_by_rows_is_the_product_bit_for_bit() {
-        // 3 threads over 100 rows: blocks of 34, 34 and 32; a strided (transposed) left operand.
+        // 3 threads over 100 rows: blocks of 34, 34 and 32; a strided (transposed) left operand;
+        // every value of the unwritten destination written.
         let (m, n, k) = (100, 37, 65);
         let (a, b) = (values(m * k, 1), values(k * n, 2));
         let (lhs, rhs) = (Mat::col_major(&a, m), Mat::row_major(&b, n));
-        for accumulate in [false, true] {
-            let mut whole = values(m * n, 3);
-            let mut split = whole.clone();
-            matmul(
-                &mut whole,
-                (m, n, k),
-                lhs,
-                rhs,
-                accumulate,
-                gemm::Parallelism::None,
-            );
-            in_pool(3, || {
-                matmul_row_split(&mut split, (m, n, k), lhs, rhs, accumulate)
-            });
-            assert_eq!(whole, split, "accumulate: {accumulate}");
-        }
+        let mut whole = values(m * n, 3);
+        matmul(
+            &mut whole,
+            (m, n, k),
+            lhs,
+            rhs,
+            false,
+            gemm::Parallelism::None,
+        );
+        let mut split = unwritten(m * n);
+        in_pool(3, || matmul_row_split(&mut split, (m, n, k), lhs, rhs));
+        // SAFETY: the product wrote all m x n values.
+        let split = unsafe { assume_written(split) };
+        assert_eq!(whole, split);
     }
 
     #[test]
