@@ -13,9 +13,11 @@
 //! Parallelism: channels for the sums, planes (one channel of one image) for the elementwise
 //! passes, across rayon's threads.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
-use super::buffers::zeroed;
+use super::buffers::{assume_written, unwritten};
 use super::image_batch::Batch;
 use super::simd::{lane_sum, vectorized};
 
@@ -43,9 +45,16 @@ impl NormGeometry {
     }
 
     /// A `[batch, channels, h, w]` output, each plane (channel `c` of image `n`) written by
-    /// `fill(n, c, plane)`, planes in parallel.
-    fn map_planes(&self, fill: impl Fn(usize, usize, &mut [f32]) + Sync) -> Vec<f32> {
-        let mut out = zeroed(self.len());
+    /// `fill(n, c, plane)`, planes in parallel. The output starts unwritten (no zeroing pass
+    /// over it: see `buffers::unwritten`).
+    ///
+    /// # Safety
+    /// `fill` writes every value of the plane it is given.
+    unsafe fn map_planes(
+        &self,
+        fill: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Sync,
+    ) -> Vec<f32> {
+        let mut out = unwritten(self.len());
         out.par_chunks_mut(self.plane)
             .enumerate()
             .with_min_len(self.planes_per_task())
@@ -55,7 +64,8 @@ impl NormGeometry {
                     || fill(i / self.channels, i % self.channels, plane),
                 )
             });
-        out
+        // SAFETY: every plane went to `fill`, which the caller vouches writes all its values.
+        unsafe { assume_written(out) }
     }
 
     /// Channel `c` of image `n`.
@@ -174,22 +184,26 @@ pub fn forward(
             (s, beta[c] - mean[c] * s)
         })
         .unzip();
-    let output = g.map_planes(
-        #[inline(always)]
-        |n, c, out| {
-            let (s, t) = (scale[c], shift[c]);
-            let input = g.plane(&x, n, c);
-            if relu {
-                for (o, &v) in out.iter_mut().zip(input) {
-                    *o = (v * s + t).max(0.0);
+    // SAFETY: each plane of the output gets one value per input value, and the planes are
+    // as long as the input's.
+    let output = unsafe {
+        g.map_planes(
+            #[inline(always)]
+            |n, c, out| {
+                let (s, t) = (scale[c], shift[c]);
+                let input = g.plane(&x, n, c);
+                if relu {
+                    for (o, &v) in out.iter_mut().zip(input) {
+                        o.write((v * s + t).max(0.0));
+                    }
+                } else {
+                    for (o, &v) in out.iter_mut().zip(input) {
+                        o.write(v * s + t);
+                    }
                 }
-            } else {
-                for (o, &v) in out.iter_mut().zip(input) {
-                    *o = v * s + t;
-                }
-            }
-        },
-    );
+            },
+        )
+    };
     NormOutput {
         output,
         mean,
@@ -285,24 +299,28 @@ pub fn backward(
             )
         })
         .collect();
-    let grad_x = g.map_planes(
-        #[inline(always)]
-        |n, c, out| {
-            let (k, a, b) = coefficients[c];
-            let m = mean[c];
-            let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
-            if relu {
-                let ys = out_plane(n, c);
-                for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
-                    *o = k * (masked(d, y) - a - (v - m) * b);
+    // SAFETY: each plane of the gradient gets one value per value of the output gradient's
+    // plane, which is as long.
+    let grad_x = unsafe {
+        g.map_planes(
+            #[inline(always)]
+            |n, c, out| {
+                let (k, a, b) = coefficients[c];
+                let m = mean[c];
+                let (dy, xs) = (g.plane(&grad_output, n, c), g.plane(&x, n, c));
+                if relu {
+                    let ys = out_plane(n, c);
+                    for (((o, &d), &v), &y) in out.iter_mut().zip(dy).zip(xs).zip(ys) {
+                        o.write(k * (masked(d, y) - a - (v - m) * b));
+                    }
+                } else {
+                    for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
+                        o.write(k * (d - a - (v - m) * b));
+                    }
                 }
-            } else {
-                for ((o, &d), &v) in out.iter_mut().zip(dy).zip(xs) {
-                    *o = k * (d - a - (v - m) * b);
-                }
-            }
-        },
-    );
+            },
+        )
+    };
     NormGrads {
         x: grad_x,
         gamma: gamma_grad,
