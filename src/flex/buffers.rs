@@ -41,6 +41,18 @@ pub fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
     values
 }
 
+/// Writes `value` into every one of `values` (some of `unwritten`), which are then read as
+/// floats. Inlined, so that inside a kernel's `simd::vectorized` loop it is compiled for the
+/// same instruction set.
+#[inline(always)]
+pub fn fill(values: &mut [MaybeUninit<f32>], value: f32) -> &mut [f32] {
+    for v in values.iter_mut() {
+        v.write(value);
+    }
+    // SAFETY: every value was written just above.
+    unsafe { values.assume_init_mut() }
+}
+
 /// The values of `unwritten` once all have been written.
 ///
 /// # Safety

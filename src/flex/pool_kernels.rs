@@ -10,9 +10,11 @@
 //! output (the comparisons skip it); a network whose activations hold NaN has diverged anyway,
 //! and its loss shows it.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
-use super::buffers::zeroed;
+use super::buffers::{assume_written, fill, unwritten, zeroed};
 use super::simd::vectorized;
 use super::window::window_output;
 
@@ -51,7 +53,7 @@ const TASK_VALUES: usize = 1 << 14;
 pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = g.oh_ow();
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
-    let mut out = zeroed(g.planes * oh * ow);
+    let mut out = unwritten(g.planes * oh * ow);
     let axes = Axes::new(g);
     let per_task = planes_per_task(g);
     out.par_chunks_mut(oh * ow * per_task)
@@ -62,7 +64,8 @@ pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
                 || pool_planes::<false>(g, &axes, x, out, &mut []),
             );
         });
-    out
+    // SAFETY: the tasks cover every plane, and `pool_planes` fills each plane it is given.
+    unsafe { assume_written(out) }
 }
 
 /// The maximum of every window, and which tap of the window holds it (`ki * kernel + kj`, as
@@ -71,8 +74,8 @@ pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
 pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let (oh, ow) = g.oh_ow();
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
-    let mut out = zeroed(g.planes * oh * ow);
-    let mut taps = zeroed(out.len());
+    let mut out = unwritten(g.planes * oh * ow);
+    let mut taps = unwritten(out.len());
     let axes = Axes::new(g);
     let per_task = planes_per_task(g);
     out.par_chunks_mut(oh * ow * per_task)
@@ -84,7 +87,8 @@ pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
                 || pool_planes::<true>(g, &axes, x, out, taps),
             );
         });
-    (out, taps)
+    // SAFETY: the tasks cover every plane, and `pool_planes` fills each plane of both.
+    unsafe { (assume_written(out), assume_written(taps)) }
 }
 
 /// Planes per rayon task: GoogLeNet's last pools have 3x3 planes, far too small for a task each.
@@ -154,8 +158,8 @@ fn pool_planes<const TAPS: bool>(
     g: &PoolGeometry,
     axes: &Axes,
     x: &[f32],
-    out: &mut [f32],
-    taps: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
+    taps: &mut [MaybeUninit<f32>],
 ) {
     let (oh, ow) = g.oh_ow();
     // Each input row's maximum under each output column's window, and its column `kj`.
@@ -163,9 +167,11 @@ fn pool_planes<const TAPS: bool>(
     let mut row_kj = vec![0.0; if TAPS { g.h * ow } else { 0 }];
     for (p, plane) in x.chunks_exact(g.h * g.w).enumerate() {
         row_pass::<TAPS>(g, axes, ow, plane, &mut row_max, &mut row_kj);
-        let out = &mut out[p * oh * ow..][..oh * ow];
+        // Every output starts at -inf and every tap at +inf, no tap (what a window of NaN only
+        // keeps).
+        let out = fill(&mut out[p * oh * ow..][..oh * ow], f32::NEG_INFINITY);
         let taps: &mut [f32] = if TAPS {
-            &mut taps[p * oh * ow..][..oh * ow]
+            fill(&mut taps[p * oh * ow..][..oh * ow], f32::INFINITY)
         } else {
             &mut []
         };
@@ -272,7 +278,7 @@ fn row_pass<const TAPS: bool>(
 }
 
 /// The output: the maximum of `row_max` over each output row's window rows, and with `TAPS`
-/// the tap `ki * kernel + kj` holding it.
+/// the tap `ki * kernel + kj` holding it. `out` comes filled with -inf, `taps` with +inf.
 #[inline(always)]
 fn column_pass<const TAPS: bool>(
     g: &PoolGeometry,
@@ -283,10 +289,6 @@ fn column_pass<const TAPS: bool>(
     out: &mut [f32],
     taps: &mut [f32],
 ) {
-    out.fill(f32::NEG_INFINITY);
-    if TAPS {
-        taps.fill(f32::INFINITY);
-    }
     let kernel = g.kernel as f32;
     for (ki, tap) in axes.rows.iter().enumerate().filter(|(_, t)| t.lo < t.hi) {
         let row_tap = ki as f32 * kernel;
