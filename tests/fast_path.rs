@@ -139,6 +139,17 @@ fn fused_convolution_matches_burn_where_the_weight_gradient_runs_directly() {
     check([1, 3, 30, 30], 5, 5, 1, 0, false, true);
 }
 
+#[test]
+fn fused_convolution_matches_burn_where_the_taps_read_the_padded_input() {
+    // One image smaller than the thread count on maps of 20x20 or more with 4 to 128 channels:
+    // the forward pass and the input gradient as one GEMM per kernel tap (`flex::tap_conv`).
+    // A "same" 3x3 with the most output channels, a 5x5 padded by 2 on a rectangular map, an
+    // unpadded 3x3 (its input gradient pads by 2).
+    check([1, 4, 24, 24], 128, 3, 1, 1, true, true);
+    check([1, 12, 22, 30], 20, 5, 1, 2, false, true);
+    check([1, 6, 26, 26], 9, 3, 1, 0, true, true);
+}
+
 /// One fully connected layer, both ways: the output and the three gradients agree.
 fn check_dense([m, k, n]: [usize; 3], relu: bool) {
     let device = Device::flex().autodiff();

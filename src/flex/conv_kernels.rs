@@ -23,6 +23,7 @@ use super::conv_geometry::ConvGeometry;
 use super::image_batch::Batch;
 use super::matmul::{matmul, matmul_inner_split, matmul_row_split, matmul_write, Mat};
 use super::simd::{lane_sum, vectorized};
+use super::tap_conv;
 use super::weight_grad;
 
 /// Gradients of a convolution's three inputs.
@@ -91,7 +92,15 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
     let sched = Split::new(g);
     let mut out = unwritten(g.batch * out_item);
+    let taps = tap_conv::applies(g, !sched.split);
     let one_run = |(run, out_run): (usize, &mut [MaybeUninit<f32>])| {
+        if taps {
+            for (j, out_image) in out_run.chunks_mut(out_item).enumerate() {
+                let x = x.item(run * sched.per_run + j);
+                tap_conv::forward_image(g, x, weight, bias, relu, out_image, !sched.split);
+            }
+            return;
+        }
         let (mut col, mut y) = (Vec::new(), Vec::new());
         for (k, out_group) in out_run.chunks_mut(sched.group * out_item).enumerate() {
             let first = run * sched.per_run + k * sched.group;
@@ -180,6 +189,13 @@ pub fn backward(
         (0..run_count).map(|_| None).collect()
     };
 
+    // The input gradient as a convolution of the output gradient (`tap_conv`), where that one
+    // takes the per-tap path.
+    let transposed = need_x
+        .then(|| tap_conv::input_gradient_by_taps(g, !sched.split))
+        .flatten();
+    let flipped = transposed.map_or_else(Vec::new, |_| tap_conv::flipped_weights(g, weight));
+    let no_bias = vec![0.0; g.c_in];
     let one_run = |(run, mut grad_x_run): (usize, Option<&mut [f32]>)| {
         let mut grad_w = vec![0.0f32; g.c_out * patch];
         let mut grad_b = vec![0.0f32; g.c_out];
@@ -239,7 +255,13 @@ pub fn backward(
                 let weight_t = Mat::col_major(weight, patch);
                 let dy_mat = Mat::row_major(&dy, width);
                 let shape = (patch, width, g.c_out);
-                if g.is_pointwise() && images == 1 {
+                if let (Some(t), 1) = (&transposed, images) {
+                    let dy = &dy[..g.c_out * width];
+                    // SAFETY: `MaybeUninit<f32>` is laid out as `f32`, and `forward_image` only
+                    // writes initialized floats into it (every one of them).
+                    let gx = unsafe { &mut *(gx_group as *mut [f32] as *mut [MaybeUninit<f32>]) };
+                    tap_conv::forward_image(t, dy, &flipped, &no_bias, false, gx, !sched.split);
+                } else if g.is_pointwise() && images == 1 {
                     matmul(gx_group, shape, weight_t, dy_mat, false, sched.gemm);
                 } else {
                     col.resize(patch * width, 0.0);
@@ -571,46 +593,10 @@ fn add_shifted_plane(
     }
 }
 
-/// The definition, one output value at a time, with bias and without ReLU: what the kernels'
-/// unit tests (here and in `direct_conv`) compare with.
-#[cfg(test)]
-pub fn naive_forward(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
-    let (oh, ow) = g.output_size().unwrap();
-    let mut out = vec![0.0; g.batch * g.c_out * oh * ow];
-    for n in 0..g.batch {
-        for co in 0..g.c_out {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = b[co];
-                    for ci in 0..g.c_in {
-                        for ki in 0..g.kernel {
-                            for kj in 0..g.kernel {
-                                let iy = (oy * g.stride + ki) as isize - g.padding as isize;
-                                let ix = (ox * g.stride + kj) as isize - g.padding as isize;
-                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
-                                    continue;
-                                }
-                                let xv =
-                                    x[((n * g.c_in + ci) * g.h + iy as usize) * g.w + ix as usize];
-                                let wv = w[((co * g.c_in + ci) * g.kernel + ki) * g.kernel + kj];
-                                acc += xv * wv;
-                            }
-                        }
-                    }
-                    out[((n * g.c_out + co) * oh + oy) * ow + ox] = acc;
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex::test_values::{assert_close, in_pool, values};
-
-    /// The definition, one multiply-add at a time.
+    use crate::flex::test_values::{assert_close, in_pool, naive_forward, values};
 
     #[test]
     fn forward_matches_the_definition_for_strides_paddings_and_kernels() {

@@ -284,8 +284,7 @@ fn multiply_add(acc: [f32; LANES], w: f32, v: &[f32; LANES]) -> [f32; LANES] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex::conv_kernels::naive_forward;
-    use crate::flex::test_values::{in_pool, values};
+    use crate::flex::test_values::{in_pool, naive_forward, values};
 
     #[test]
     fn matches_the_definition_for_strides_paddings_and_partial_blocks() {

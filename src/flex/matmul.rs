@@ -32,6 +32,15 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// Element `(i, j)` at `data[i · row_stride + j · col_stride]`.
+    pub fn strided(data: &'a [f32], row_stride: usize, col_stride: usize) -> Self {
+        Self {
+            data,
+            row_stride: row_stride as isize,
+            col_stride: col_stride as isize,
+        }
+    }
+
     /// The view starting `inner` steps along the inner dimension of a product: `inner` columns
     /// on for a left operand (`left`), `inner` rows down for a right one.
     pub fn skip_inner(&self, inner: usize, left: bool) -> Mat<'a> {

@@ -34,6 +34,7 @@ mod sgd;
 mod sgd_kernels;
 mod simd;
 mod sync_batch_norm;
+mod tap_conv;
 #[cfg(test)]
 mod test_values;
 mod weight_grad;

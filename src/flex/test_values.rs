@@ -1,5 +1,7 @@
 //! Numbers for the kernels' unit tests: repeatable values, a pool of a chosen thread count,
-//! and a closeness check.
+//! a closeness check, and a convolution by its definition.
+
+use super::conv_geometry::ConvGeometry;
 
 /// `len` values in [-1, 1], the same for the same `seed`.
 pub fn values(len: usize, seed: u32) -> Vec<f32> {
@@ -30,4 +32,37 @@ pub fn assert_close(what: &str, a: &[f32], b: &[f32]) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
     }
+}
+
+/// A convolution's forward pass by its definition, one output value at a time, with bias and
+/// without ReLU: what the convolution kernels' unit tests compare with.
+pub fn naive_forward(g: &ConvGeometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let (oh, ow) = g.output_size().unwrap();
+    let mut out = vec![0.0; g.batch * g.c_out * oh * ow];
+    for n in 0..g.batch {
+        for co in 0..g.c_out {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = b[co];
+                    for ci in 0..g.c_in {
+                        for ki in 0..g.kernel {
+                            for kj in 0..g.kernel {
+                                let iy = (oy * g.stride + ki) as isize - g.padding as isize;
+                                let ix = (ox * g.stride + kj) as isize - g.padding as isize;
+                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                    continue;
+                                }
+                                let xv =
+                                    x[((n * g.c_in + ci) * g.h + iy as usize) * g.w + ix as usize];
+                                let wv = w[((co * g.c_in + ci) * g.kernel + ki) * g.kernel + kj];
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    out[((n * g.c_out + co) * oh + oy) * ow + ox] = acc;
+                }
+            }
+        }
+    }
+    out
 }
