@@ -1,5 +1,5 @@
 //! The sizes of one convolution, shared by the kernels that compute it (`conv_kernels`,
-//! `direct_conv`, `weight_grad`).
+//! `direct_conv`, `tap_conv`, `weight_grad`).
 
 use super::window::window_output;
 

@@ -5,8 +5,9 @@
 //! (`ops`, a burn backend extension): a convolution by im2col + GEMM with bias and ReLU fused and a
 //! one-pass backward (`conv_kernels`; the forward of a first layer, with one to three input
 //! channels, computed directly: `direct_conv`; the weight gradient of a stride-1 convolution with
-//! few output channels on large maps, without im2col: `weight_grad`; both sized by
-//! `conv_geometry`), a fully connected layer whose products with one or
+//! few output channels on large maps, without im2col: `weight_grad`; the forward pass and the
+//! input gradient of one image's stride-1 convolution as one GEMM per kernel tap on the padded
+//! input: `tap_conv`; all sized by `conv_geometry`), a fully connected layer whose products with one or
 //! two rows run on every thread (`dense_kernels`), batch normalization in training with its
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
