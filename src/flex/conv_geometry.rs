@@ -48,6 +48,20 @@ impl ConvGeometry {
         self.c_out * self.out_plane()
     }
 
+    /// The row length of the zero-padded input: `w + 2·padding`.
+    pub(super) fn padded_width(&self) -> usize {
+        self.w + 2 * self.padding
+    }
+
+    /// Copies one input channel's plane (`h x w`) into `dst`, a zeroed padded plane with rows of
+    /// `padded_width`, at its place inside the padding.
+    pub(super) fn copy_padded(&self, plane: &[f32], dst: &mut [f32]) {
+        let (p, width) = (self.padding, self.padded_width());
+        for (y, row) in plane.chunks_exact(self.w).enumerate() {
+            dst[(y + p) * width + p..][..self.w].copy_from_slice(row);
+        }
+    }
+
     /// A 1x1 stride-1 unpadded convolution reads its input as the im2col matrix itself.
     pub(super) fn is_pointwise(&self) -> bool {
         self.kernel == 1 && self.stride == 1 && self.padding == 0

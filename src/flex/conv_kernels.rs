@@ -190,12 +190,11 @@ pub fn backward(
     };
 
     // The input gradient as a convolution of the output gradient (`tap_conv`), where that one
-    // takes the per-tap path.
-    let transposed = need_x
+    // takes the per-tap path: its geometry, weights and (zero) bias.
+    let by_taps = need_x
         .then(|| tap_conv::input_gradient_by_taps(g, !sched.split))
-        .flatten();
-    let flipped = transposed.map_or_else(Vec::new, |_| tap_conv::flipped_weights(g, weight));
-    let no_bias = vec![0.0; g.c_in];
+        .flatten()
+        .map(|t| (t, tap_conv::flipped_weights(g, weight), vec![0.0; g.c_in]));
     let one_run = |(run, mut grad_x_run): (usize, Option<&mut [f32]>)| {
         let mut grad_w = vec![0.0f32; g.c_out * patch];
         let mut grad_b = vec![0.0f32; g.c_out];
@@ -255,12 +254,12 @@ pub fn backward(
                 let weight_t = Mat::col_major(weight, patch);
                 let dy_mat = Mat::row_major(&dy, width);
                 let shape = (patch, width, g.c_out);
-                if let (Some(t), 1) = (&transposed, images) {
+                if let (Some((t, flipped, no_bias)), 1) = (&by_taps, images) {
                     let dy = &dy[..g.c_out * width];
                     // SAFETY: `MaybeUninit<f32>` is laid out as `f32`, and `forward_image` only
                     // writes initialized floats into it (every one of them).
                     let gx = unsafe { &mut *(gx_group as *mut [f32] as *mut [MaybeUninit<f32>]) };
-                    tap_conv::forward_image(t, dy, &flipped, &no_bias, false, gx, !sched.split);
+                    tap_conv::forward_image(t, dy, flipped, no_bias, false, gx, !sched.split);
                 } else if g.is_pointwise() && images == 1 {
                     matmul(gx_group, shape, weight_t, dy_mat, false, sched.gemm);
                 } else {

@@ -94,8 +94,8 @@ fn by_column_blocks<'a>(
 /// Weight rows read together by `one_row_product`.
 const ROWS_TOGETHER: usize = 8;
 
-/// `y = x · weight[.., c0..c0 + y.len()]` for one row `x` (`[k]`) and the columns of `y`, on
-/// the calling thread (inside `simd::vectorized`).
+/// `y += x · weight[.., c0..c0 + y.len()]` for one row `x` (`[k]`) and the columns of `y`, on
+/// the calling thread (inside `simd::vectorized`); `forward` hands it zeros.
 ///
 /// Why not `gemm`: its matrix-vector kernel (what a product with one row goes to) read
 /// AlexNet's 6400 x 4096 and 4096 x 4096 weights at 26-27 GB/s on a 2-core Intel Xeon with
@@ -107,7 +107,6 @@ const ROWS_TOGETHER: usize = 8;
 #[inline(always)]
 fn one_row_product(x: &[f32], weight: &[f32], n: usize, c0: usize, y: &mut [f32]) {
     let width = y.len();
-    y.fill(0.0);
     let mut blocks = x.chunks_exact(ROWS_TOGETHER);
     for (b, xs) in (&mut blocks).enumerate() {
         let rows: [&[f32]; ROWS_TOGETHER] =

@@ -131,7 +131,7 @@ pub fn forward_image(
     assert_eq!(bias.len(), g.c_out, "bias length");
     assert_eq!(out.len(), g.c_out * plane, "output length");
     let (k, patch, c_out) = (g.kernel, g.patch_len(), g.c_out);
-    let width = g.w + 2 * g.padding;
+    let width = g.padded_width();
     let x_plane = padded_plane(g);
     let xp = pad(g, x, parallel);
 
@@ -203,18 +203,14 @@ pub fn forward_image(
 /// Values per channel of the padded input: its `h + 2·padding` rows of `w + 2·padding`, and
 /// room for the last tap's run past the last row (`k - 1` values).
 fn padded_plane(g: &ConvGeometry) -> usize {
-    (g.h + 2 * g.padding) * (g.w + 2 * g.padding) + g.kernel - 1
+    (g.h + 2 * g.padding) * g.padded_width() + g.kernel - 1
 }
 
 /// One image's input, zero-padded, as `[c_in][padded_plane]`.
 fn pad(g: &ConvGeometry, x: &[f32], parallel: bool) -> Vec<f32> {
-    let (p, width, x_plane) = (g.padding, g.w + 2 * g.padding, padded_plane(g));
+    let x_plane = padded_plane(g);
     let mut xp = vec![0.0; g.c_in * x_plane];
-    let fill = |(dst, src): (&mut [f32], &[f32])| {
-        for (y, row) in src.chunks_exact(g.w).enumerate() {
-            dst[(y + p) * width + p..][..g.w].copy_from_slice(row);
-        }
-    };
+    let fill = |(dst, src): (&mut [f32], &[f32])| g.copy_padded(src, dst);
     let planes = xp.chunks_exact_mut(x_plane).zip(x.chunks_exact(g.h * g.w));
     if parallel && g.c_in > 1 {
         planes.collect::<Vec<_>>().into_par_iter().for_each(fill);

@@ -187,7 +187,7 @@ struct Grid {
 impl Grid {
     fn new(g: &ConvGeometry, images: usize) -> Self {
         let (oh, ow) = g.output_size().expect("a valid stride-1 convolution");
-        let width = g.w + 2 * g.padding;
+        let width = g.padded_width();
         let dy_image = (oh * width).div_ceil(LANES) * LANES;
         // The last vector of the grid (position dy_image - 1) under the last tap reads
         // (dy_image - 1) + (k - 1)·(width + 1).
@@ -220,13 +220,10 @@ impl Grid {
         parallel: bool,
     ) -> Vec<f32> {
         let mut xp = vec![0.0; g.c_in * self.images * self.x_image];
-        let p = g.padding;
         let fill = |(r, dst): (usize, &mut [f32])| {
             let (c, j) = (r / self.images, r % self.images);
             let src = &x.item(images.start + j)[c * g.h * g.w..][..g.h * g.w];
-            for (y, row) in src.chunks_exact(g.w).enumerate() {
-                dst[(y + p) * self.width + p..][..g.w].copy_from_slice(row);
-            }
+            g.copy_padded(src, dst);
         };
         if parallel {
             xp.par_chunks_mut(self.x_image).enumerate().for_each(fill);
