@@ -34,6 +34,7 @@ mod pool_kernels;
 mod sgd;
 mod sgd_kernels;
 mod simd;
+mod streamed_product;
 mod sync_batch_norm;
 mod tap_conv;
 #[cfg(test)]
