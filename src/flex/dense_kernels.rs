@@ -6,7 +6,9 @@
 //! one or two images to its outer-product kernel, and both run on one thread whatever
 //! parallelism they are given. A 4096-wide layer at batch 1 is a pass over 64 to 400 MB of
 //! weights that one core then reads alone. Here a product with few rows is cut into one block
-//! of columns (or of weight rows) per thread; larger batches go to `gemm`'s own parallelism.
+//! of columns (or of weight rows) per thread; with 4 to 64 rows on AVX-512, the forward product
+//! and the weight gradient read the weights in place (`streamed_product`), where `gemm` would
+//! pack them first; larger batches go to `gemm`'s own parallelism.
 //! The bias, the ReLU and its mask are fused into the passes around the product.
 
 use rayon::prelude::*;
@@ -189,12 +191,12 @@ pub fn forward(
 }
 
 /// `y[m x n] = x[m x k] · weight[k x n]` by `streamed_product`, one block of columns per
-/// thread (each a multiple of the kernel's 64 columns, so that each value is computed alike on
+/// thread (each a multiple of the kernel's tile width, so that each value is computed alike on
 /// any thread count).
 fn streamed_forward(y: &mut [f32], x: &[f32], weight: &[f32], (m, k, n): (usize, usize, usize)) {
     let step = n
         .div_ceil(rayon::current_num_threads())
-        .next_multiple_of(64);
+        .next_multiple_of(streamed_product::COLS);
     let blocks = ranges(n, n.div_ceil(step));
     let parts: Vec<Vec<f32>> = blocks
         .par_iter()

@@ -3,16 +3,17 @@
 //!
 //! Why not `gemm`: it packs its operands into blocks before multiplying. With 32 rows, each
 //! packed weight is used for 32 multiply-adds only, so the copy costs about as much as the
-//! product: AlexNet's 6400 x 4096 layer at batch 32 took 25 ms (67 GFLOP/s) on a 2-core Intel
-//! Xeon with AVX-512, where PyTorch's `linear` took 8.8 ms. Here a block of `COLS` columns of
-//! `DEPTH` weight rows (64 KiB) is read from memory once and used by every row of `a` from
-//! L2, the sums of `ROWS` x `COLS` outputs held in registers. Each output is one sum over the
-//! inner dimension in order, whatever the columns or rows given to each thread.
+//! product: AlexNet's 6400 x 4096 layer at batch 32 took 20.7 ms (80 GFLOP/s, `bench
+//! --profile`) on a 2-core Intel Xeon with AVX-512, where PyTorch's `linear` took 8.8 ms. Here
+//! `DEPTH` whole rows of `b` (the caller's columns of them) are read in order, as few memory
+//! streams, and used by every tile of `dst` while they are in L2, the sums of a tile's `ROWS`
+//! x `COLS` outputs held in registers: 9.3 ms. Each output is one sum over the inner dimension
+//! in order, whatever the columns or rows given to each thread.
 
 use std::mem::MaybeUninit;
 
 /// Outputs per row of a tile: 4 AVX-512 vectors.
-const COLS: usize = 64;
+pub const COLS: usize = 64;
 /// Rows of a tile: 4 x 4 vectors of sums, 16 of the 32 AVX-512 registers.
 const ROWS: usize = 4;
 /// Rows of `b` per pass over `dst`: AlexNet's 32 rows of 4096 weights are 512 KiB, which stay
@@ -29,9 +30,9 @@ pub struct Lhs<'a> {
 
 /// `dst[i][j] = Σ_p a(i, p) · b[p * ldb + j]` for `i < m`, `p < k`, `j < width`; `dst` holds
 /// `m` rows of `width` values, every one of which it writes (it takes them unwritten: zeroing
-/// AlexNet's 6400 x 4096 weight gradient first took longer than computing it). With AVX-512 the tiles are written with its intrinsics (the
-/// compiler kept auto-vectorized tiles' sums in memory, not in registers: slower than
-/// `gemm`); elsewhere plain loops compute the same sums.
+/// AlexNet's 6400 x 4096 weight gradient first took longer than computing it). With AVX-512
+/// the tiles are written with its intrinsics (the compiler kept auto-vectorized tiles' sums in
+/// memory, not in registers: slower than `gemm`); elsewhere plain loops compute the same sums.
 pub fn product(
     dst: &mut [MaybeUninit<f32>],
     a: Lhs,
