@@ -35,6 +35,7 @@ mod pool_kernels;
 mod sgd;
 mod sgd_kernels;
 mod simd;
+mod streamed_dots;
 mod streamed_product;
 mod sync_batch_norm;
 mod tap_conv;
