@@ -6,10 +6,9 @@
 //! one or two images to its outer-product kernel, and both run on one thread whatever
 //! parallelism they are given. A 4096-wide layer at batch 1 is a pass over 64 to 400 MB of
 //! weights that one core then reads alone. Here a product with few rows is cut into one block
-//! of columns (or of weight rows) per thread; with 4 to 64 rows on AVX-512, the forward product,
-//! the weight gradient (`streamed_product`) and the input gradient (`streamed_dots`) read the
-//! weights in place, where `gemm` would pack them first; larger batches go to `gemm`'s own
-//! parallelism.
+//! of columns (or of weight rows) per thread; with 4 to 64 rows on AVX-512, the forward product
+//! and the weight gradient read the weights in place (`streamed_product`), where `gemm` would
+//! pack them first; larger batches go to `gemm`'s own parallelism.
 //! The bias, the ReLU and its mask are fused into the passes around the product.
 
 use rayon::prelude::*;
@@ -17,7 +16,6 @@ use rayon::prelude::*;
 use super::buffers::{assume_written, unwritten};
 use super::matmul::{matmul, Mat};
 use super::simd::{instruction_set, vectorized};
-use super::streamed_dots::{self, Rows};
 use super::streamed_product::{self, Lhs};
 
 /// Batches of fewer rows than this are cut into blocks, one per thread (`gemm` runs its
@@ -78,21 +76,6 @@ fn ranges(len: usize, parts: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Each block's part (its rows of `c1 - c0` values) into columns `c0..c1` of `dst`'s rows of
-/// `width`.
-fn place_column_blocks(
-    dst: &mut [f32],
-    width: usize,
-    blocks: &[(usize, usize)],
-    parts: &[Vec<f32>],
-) {
-    for (&(c0, c1), part) in blocks.iter().zip(parts) {
-        for (row, block_row) in dst.chunks_exact_mut(width).zip(part.chunks_exact(c1 - c0)) {
-            row[c0..c1].copy_from_slice(block_row);
-        }
-    }
-}
-
 /// `dst[m x n] = lhs[m x k] · rhs[k x n]` computed as one block of columns per thread, each
 /// block's product single-threaded. `rhs_columns(c0)` is the view of `rhs` from column `c0` on.
 fn by_column_blocks<'a>(
@@ -119,7 +102,11 @@ fn by_column_blocks<'a>(
             part
         })
         .collect();
-    place_column_blocks(dst, n, &blocks, &parts);
+    for (&(c0, c1), part) in blocks.iter().zip(&parts) {
+        for (row, block_row) in dst.chunks_exact_mut(n).zip(part.chunks_exact(c1 - c0)) {
+            row[c0..c1].copy_from_slice(block_row);
+        }
+    }
 }
 
 /// Weight rows read together by `one_row_product`.
@@ -225,7 +212,11 @@ fn streamed_forward(y: &mut [f32], x: &[f32], weight: &[f32], (m, k, n): (usize,
             unsafe { assume_written(part) }
         })
         .collect();
-    place_column_blocks(y, n, &blocks, &parts);
+    for (&(c0, c1), part) in blocks.iter().zip(&parts) {
+        for (row, block_row) in y.chunks_exact_mut(n).zip(part.chunks_exact(c1 - c0)) {
+            row[c0..c1].copy_from_slice(block_row);
+        }
+    }
 }
 
 /// `weight[k x n] = xᵀ[k x m] · dy[m x n]` by `streamed_product`, one block of weight rows per
@@ -247,37 +238,6 @@ fn streamed_weight_gradient(x: &[f32], dy: &[f32], (m, k, n): (usize, usize, usi
         });
     // SAFETY: the blocks cover the gradient, and `product` writes every value of each.
     unsafe { assume_written(grad_w) }
-}
-
-/// `x[m x k] = dy[m x n] · weightᵀ[n x k]` by `streamed_dots`, one block of weight rows (of
-/// columns of the gradient) per thread: value `(i, r)` is the dot product of `dy`'s row `i`
-/// with the weights' row `r`.
-fn streamed_input_gradient(
-    dy: &[f32],
-    weight: &[f32],
-    (m, k, n): (usize, usize, usize),
-) -> Vec<f32> {
-    let blocks = ranges(k, rayon::current_num_threads());
-    let parts: Vec<Vec<f32>> = blocks
-        .par_iter()
-        .map(|&(r0, r1)| {
-            let mut part = unwritten(m * (r1 - r0));
-            let a = Rows {
-                data: dy,
-                stride: n,
-            };
-            let b = Rows {
-                data: &weight[r0 * n..],
-                stride: n,
-            };
-            streamed_dots::dots(&mut part, a, b, (m, n));
-            // SAFETY: `dots` writes every value.
-            unsafe { assume_written(part) }
-        })
-        .collect();
-    let mut gx = vec![0.0; m * k];
-    place_column_blocks(&mut gx, k, &blocks, &parts);
-    gx
 }
 
 /// Gradients of `forward` given the gradient of its `output` (what `forward` returned; with
@@ -343,9 +303,6 @@ pub fn backward(
 
     // x[m x k] = dy[m x n] · weightᵀ[n x k].
     let grad_x = need_x.then(|| {
-        if streamed((m, k, n)) {
-            return streamed_input_gradient(&dy, weight, (m, k, n));
-        }
         let mut gx = vec![0.0; m * k];
         match blocks_per_thread((m, k, n)) {
             Some(threads) => {
@@ -453,16 +410,15 @@ mod tests {
 
     #[test]
     fn few_rows_give_the_same_bits_on_any_thread_count() {
-        // One row (`one_row_product`) and 32 (`streamed_product` and `streamed_dots` with
-        // AVX-512).
+        // One row (`one_row_product`) and 32 (`streamed_product` with AVX-512).
         for (m, k, n) in [(1, 1001, 7001), (32, 501, 1100)] {
             let (x, w, b) = (values(m * k, 5), values(k * n, 6), values(n, 7));
             let dy = values(m * n, 8);
             let run = |threads| {
                 in_pool(threads, || {
                     let y = forward(&x, &w, &b, (m, k, n), true);
-                    let grads = backward(&x, &w, &y, &dy, (m, k, n), true, true);
-                    (y, grads.weight, grads.x)
+                    let grads = backward(&x, &w, &y, &dy, (m, k, n), true, false);
+                    (y, grads.weight)
                 })
             };
             assert!(run(2) == run(3), "{m}x{k}x{n}");

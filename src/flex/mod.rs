@@ -9,7 +9,7 @@
 //! input gradient of one image's stride-1 convolution as one GEMM per kernel tap on the padded
 //! input: `tap_conv`; all sized by `conv_geometry`), a fully connected layer whose products with one or
 //! two rows run on every thread (`dense_kernels`) and whose products with 4 to 64 rows read the
-//! weights in place on AVX-512 (`streamed_product`; the input gradient: `streamed_dots`), batch normalization in training with its
+//! weights in place on AVX-512 (`streamed_product`), batch normalization in training with its
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
 //! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
@@ -35,7 +35,6 @@ mod pool_kernels;
 mod sgd;
 mod sgd_kernels;
 mod simd;
-mod streamed_dots;
 mod streamed_product;
 mod sync_batch_norm;
 mod tap_conv;
