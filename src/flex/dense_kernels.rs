@@ -76,6 +76,21 @@ fn ranges(len: usize, parts: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Each block's part (its rows of `c1 - c0` values) into columns `c0..c1` of `dst`'s rows of
+/// `width`.
+fn place_column_blocks(
+    dst: &mut [f32],
+    width: usize,
+    blocks: &[(usize, usize)],
+    parts: &[Vec<f32>],
+) {
+    for (&(c0, c1), part) in blocks.iter().zip(parts) {
+        for (row, block_row) in dst.chunks_exact_mut(width).zip(part.chunks_exact(c1 - c0)) {
+            row[c0..c1].copy_from_slice(block_row);
+        }
+    }
+}
+
 /// `dst[m x n] = lhs[m x k] · rhs[k x n]` computed as one block of columns per thread, each
 /// block's product single-threaded. `rhs_columns(c0)` is the view of `rhs` from column `c0` on.
 fn by_column_blocks<'a>(
@@ -102,11 +117,7 @@ fn by_column_blocks<'a>(
             part
         })
         .collect();
-    for (&(c0, c1), part) in blocks.iter().zip(&parts) {
-        for (row, block_row) in dst.chunks_exact_mut(n).zip(part.chunks_exact(c1 - c0)) {
-            row[c0..c1].copy_from_slice(block_row);
-        }
-    }
+    place_column_blocks(dst, n, &blocks, &parts);
 }
 
 /// Weight rows read together by `one_row_product`.
@@ -212,11 +223,7 @@ fn streamed_forward(y: &mut [f32], x: &[f32], weight: &[f32], (m, k, n): (usize,
             unsafe { assume_written(part) }
         })
         .collect();
-    for (&(c0, c1), part) in blocks.iter().zip(&parts) {
-        for (row, block_row) in y.chunks_exact_mut(n).zip(part.chunks_exact(c1 - c0)) {
-            row[c0..c1].copy_from_slice(block_row);
-        }
-    }
+    place_column_blocks(y, n, &blocks, &parts);
 }
 
 /// `weight[k x n] = xᵀ[k x m] · dy[m x n]` by `streamed_product`, one block of weight rows per
