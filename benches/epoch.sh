@@ -3,9 +3,10 @@
 # resized to 96x96, batch 128, SGD lr 0.1, Xavier initialization, one loader thread) for one
 # epoch plus the test pass: `inception train --epochs 1` against benches/torch_epoch.py
 # (torchvision's FashionMNIST, Resize(96), one DataLoader worker, the same initialization; until
-# 2026-12-05 it kept PyTorch's default one, with which that network stayed at chance), alternating. Prints each run's whole-process wall time,
-# the time inside training steps, and the rest (loading waits, test pass, figures, checkpoint,
-# start-up), and the median ratio PyTorch / ours.
+# 2026-12-05 it kept PyTorch's default one, with which that network stayed at chance),
+# alternating. Prints each run's whole-process wall time, the time inside training steps, and
+# the rest (loading waits, test pass, figures, checkpoint, start-up), and the median ratio
+# PyTorch / ours.
 #
 #   benches/epoch.sh [--runs 2] [--limit-train N] [--limit-test N] [--data DIR] [--threads 2]
 #

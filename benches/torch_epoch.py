@@ -1,8 +1,8 @@
 """PyTorch's side of `benches/epoch.sh`: one epoch of the article's recipe on Fashion-MNIST
 (GoogLeNet d2l from scripts/torch_zoo.py, torchvision's FashionMNIST with Resize(96) +
 ToTensor, batch 128, shuffled, SGD lr 0.1, Xavier initialization, one loader worker) followed
-by the test pass, as `inception train --epochs 1` does. Prints one JSON line: the wall time of the whole epoch
-(training and test pass) and the time inside the training steps.
+by the test pass, as `inception train --epochs 1` does. Prints one JSON line: the wall time of
+the whole epoch (training and test pass) and the time inside the training steps.
 
     .venv-torch/bin/python benches/torch_epoch.py --data /usr/share/datasets/fashion-mnist \
         [--limit-train N] [--limit-test N] [--threads 2] [--device cuda] [--workers 1] \

@@ -285,9 +285,9 @@ pub fn cpu_cores() -> usize {
 /// worker and sleep until it is done: two futex wake-ups per operation, and the calling thread
 /// idle. At batch 1, where a training step is hundreds of operations of a few microseconds,
 /// that was a fifth of the cycles (`perf`, GoogLeNet-BN on a 2-core Xeon); see
-/// docs/performance.md (*The calling thread computes*) for the effect. With one thread, the calling thread stays outside: a
-/// pool of the calling thread alone would never run work that other threads (a data loader's)
-/// hand to it while it waits on them.
+/// docs/performance.md (*The calling thread computes*) for the effect. With one thread, the
+/// calling thread stays outside: a pool of the calling thread alone would never run work that
+/// other threads (a data loader's) hand to it while it waits on them.
 pub fn setup_cpu(threads: Option<usize>, flush_denormals: bool) -> Result<(), String> {
     crate::flex::set_flush_denormals(flush_denormals);
     let threads = threads.unwrap_or_else(cpu_cores);
