@@ -17,9 +17,9 @@ use inception::nn::{
 };
 use inception::train::{train_model, Silent, TrainConfig};
 
-/// Dense(4, relu) -> the same layer again -> Dense(1).
-fn shared_spec() -> SequentialSpec {
-    let hidden = Shared::new(DenseConfig::new(4).relu());
+/// `hidden` -> the same layer again -> Dense(1).
+fn shared_spec(hidden: DenseConfig) -> SequentialSpec {
+    let hidden = Shared::new(hidden);
     SequentialSpec::new()
         .add(hidden.clone())
         .add(hidden)
@@ -55,7 +55,7 @@ impl ModuleMapper for Untie {
 fn a_shared_layer_is_one_layer_and_gets_the_sum_of_both_gradients() {
     let device = Device::flex().autodiff();
     device.seed(4);
-    let (net, out) = shared_spec()
+    let (net, out) = shared_spec(DenseConfig::new(4).relu())
         .build_network(&vec![4], Init::XavierUniform, &device, 10)
         .unwrap();
     assert_eq!(out, vec![1]);
@@ -103,12 +103,7 @@ fn optimizer_steps_move_both_places_together_without_re_tying() {
     // Without ReLU: burn's seed is one generator for the whole process, so the tests running
     // beside this one change which values it draws, and some draws leave a Dense(4, relu) placed
     // twice dead for all eight inputs (no gradient, no step). A linear shared layer always moves.
-    let hidden = Shared::new(DenseConfig::new(4));
-    let spec = SequentialSpec::new()
-        .add(hidden.clone())
-        .add(hidden)
-        .add(DenseConfig::new(1));
-    let (mut net, _) = spec
+    let (mut net, _) = shared_spec(DenseConfig::new(4))
         .build_network(&vec![4], Init::XavierUniform, &device, 10)
         .unwrap();
     let x = Tensor::<2>::random([8, 4], Distribution::Default, &device);
