@@ -1,8 +1,9 @@
 //! 2-d max pooling, forward and backward, on plain `f32` slices in NCHW layout.
 //!
 //! Why hand-written: flex's max pool (with the indices autodiff keeps) took about a fifth of
-//! GoogLeNet's inference time for no arithmetic. Here the windows' rows are reduced first and
-//! their columns after, each pass across whole rows (vectorized for the CPU at run time,
+//! GoogLeNet's inference time for no arithmetic. Here each plane is set in a frame of minus
+//! infinity (its padding), then the windows' rows are reduced first and their columns after,
+//! each pass one loop over a whole chunk of planes (vectorized for the CPU at run time,
 //! `simd`), groups of planes in parallel. In training the forward pass also keeps which tap of
 //! each window holds its maximum (the first one in row-major order, PyTorch's and burn's choice
 //! for ties), so the backward pass is one addition per output. Padding counts as minus
@@ -11,6 +12,7 @@
 //! and its loss shows it.
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -49,24 +51,23 @@ impl PoolGeometry {
 /// Input values per rayon task (planes are grouped up to about this size): 64 KiB.
 const TASK_VALUES: usize = 1 << 14;
 
-/// Input values a task pools at a time (whole planes, at least one): 16 KiB, so that the row
-/// pass's results (as many again, twice with the taps) are still in L1 for the column pass.
-/// With a whole task at once, GoogLeNet's 12x12 stride-1 pools took 30-40% longer.
-const CHUNK_VALUES: usize = 1 << 12;
+/// Framed values a task pools at a time (whole planes, at least one): 8 KiB, so that the
+/// frame, the row pass's results and (with taps) their offsets stay in L1 between the passes.
+const CHUNK_VALUES: usize = 1 << 11;
 
 /// The maximum of every window, as `[n, c, oh, ow]` (inference: no taps kept).
 pub fn max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = g.oh_ow();
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
     let mut out = unwritten(g.planes * oh * ow);
-    let axes = Axes::new(g);
+    let frame = Frame::new(g);
     let per_task = planes_per_task(g);
     out.par_chunks_mut(oh * ow * per_task)
         .zip(x.par_chunks(g.h * g.w * per_task))
         .for_each(|(out, x)| {
             vectorized(
                 #[inline(always)]
-                || pool_planes::<false>(g, &axes, x, out, &mut []),
+                || pool_planes::<false>(g, &frame, x, out, &mut []),
             );
         });
     // SAFETY: the tasks cover every plane, and `pool_planes` fills each plane it is given.
@@ -81,7 +82,7 @@ pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), g.planes * g.h * g.w, "input length");
     let mut out = unwritten(g.planes * oh * ow);
     let mut taps = unwritten(out.len());
-    let axes = Axes::new(g);
+    let frame = Frame::new(g);
     let per_task = planes_per_task(g);
     out.par_chunks_mut(oh * ow * per_task)
         .zip(taps.par_chunks_mut(oh * ow * per_task))
@@ -89,7 +90,7 @@ pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .for_each(|((out, taps), x)| {
             vectorized(
                 #[inline(always)]
-                || pool_planes::<true>(g, &axes, x, out, taps),
+                || pool_planes::<true>(g, &frame, x, out, taps),
             );
         });
     // SAFETY: the tasks cover every plane, and `pool_planes` fills each plane of both.
@@ -101,102 +102,224 @@ fn planes_per_task(g: &PoolGeometry) -> usize {
     (TASK_VALUES / (g.h * g.w).max(1)).clamp(1, g.planes.max(1))
 }
 
-/// For one kernel offset `k` along an axis: the outputs `lo..hi` whose tap falls inside the
-/// input, and the input index under output `lo` (output `o` reads `first + (o - lo) * stride`).
-struct Tap {
-    lo: usize,
-    hi: usize,
-    first: usize,
+/// How the pooling lays out a plane: inside a frame of minus infinity (its padding, and past
+/// it what the last window of a `ceil_mode` pool reaches), so that every tap of every window
+/// is a plain read and no pass needs to know where a plane's edges are. The frames of a chunk's
+/// planes lie end to end.
+#[derive(Clone, Copy)]
+struct Frame {
+    /// Rows.
+    hp: usize,
+    /// Row length: at least the padded width, rounded up to a multiple of the stride.
+    wp: usize,
+    /// `wp / stride`: the row pass's outputs per frame row.
+    rw: usize,
+    /// The frame is the plane itself (no padding, and the windows and the stride fit the
+    /// plane exactly, as in VGG's 2x2 and NiN's 3x3 pools): the passes read the input.
+    is_plane: bool,
 }
 
-/// The taps along both axes, and whether the row pass can run over all of a task's planes at
-/// once.
-struct Axes {
-    rows: Vec<Tap>,
-    columns: Vec<Tap>,
-    /// Input rows exactly `stride` times as long as the output's (`w == stride * ow`: stride 1
-    /// with "same" padding, stride 2 over an even width with padding 1, as in GoogLeNet): then
-    /// output `i` of the task's rows laid end to end reads input `i * stride + kj - padding`,
-    /// except in the edge columns (`..inner.start`, `inner.end..`), where some taps would
-    /// cross into the next or previous row. One long run per tap instead of one per row:
-    /// GoogLeNet's 6x6 and 3x3 planes make rows of 3 to 6 outputs.
-    flat_rows: bool,
-    inner: std::ops::Range<usize>,
-}
-
-impl Axes {
+impl Frame {
     fn new(g: &PoolGeometry) -> Self {
         let (oh, ow) = g.oh_ow();
-        let columns = taps_along(g, g.w, ow);
-        let inner = columns.iter().map(|t| t.lo).max().unwrap_or(0)
-            ..columns.iter().map(|t| t.hi).min().unwrap_or(0);
+        // Up to the last window's last tap, which `ceil_mode` may place past the padding.
+        let side =
+            |len: usize, out: usize| (len + 2 * g.padding).max((out - 1) * g.stride + g.kernel);
+        let (hp, wp) = (side(g.h, oh), side(g.w, ow).next_multiple_of(g.stride));
         Self {
-            rows: taps_along(g, g.h, oh),
-            columns,
-            flat_rows: g.w == g.stride * ow,
-            inner,
+            hp,
+            wp,
+            rw: wp / g.stride,
+            is_plane: g.padding == 0 && (hp, wp) == (g.h, g.w),
         }
     }
 }
 
-fn taps_along(g: &PoolGeometry, len: usize, out_len: usize) -> Vec<Tap> {
-    (0..g.kernel)
-        .map(|k| {
-            // `o * stride + k >= padding` and `< len + padding`.
-            let lo = g.padding.saturating_sub(k).div_ceil(g.stride).min(out_len);
-            let hi = (len + g.padding)
-                .saturating_sub(k)
-                .div_ceil(g.stride)
-                .clamp(lo, out_len);
-            let first = (lo * g.stride + k).saturating_sub(g.padding);
-            Tap { lo, hi, first }
-        })
-        .collect()
-}
+/// Output rows at least this long are reduced one by one by the column pass at strides above
+/// 1; shorter ones in one run over every row (see `pool_planes`).
+const LONG_ROW: usize = 16;
 
-/// A run of whole planes `x` pooled into `out` (with `TAPS`, their taps kept in `taps` too).
+/// A run of whole planes `x` pooled into `out` (with `TAPS`, their taps kept in `taps` too), a
+/// chunk of planes at a time, in four passes, each one loop over the whole chunk:
 ///
-/// Two passes, each a comparison across whole rows (or all the planes' rows end to end) per
-/// kernel offset, never a loop over one window: first every input row's maximum under each
-/// output column's window (`row_pass`), then the maximum of those over each output row's
-/// window rows (`column_pass`). With a strict comparison in both, in increasing offset order,
-/// a tie goes to the first row holding the maximum and to the first column in that row: the
-/// first position in row-major order, PyTorch's and burn's choice.
+/// 1. each plane copied into its frame (`Frame`), unless the plane is its own frame;
+/// 2. the row pass: every frame row's maximum under each output column's window, the frames'
+///    rows end to end (`row_max[i] = max over kj of framed[stride * i + kj]`: row `r`'s output
+///    column `o` is `row_max[r * rw + o]`);
+/// 3. the column pass: `col_max[j] = max over ki of row_max[j + ki * rw]` for every `j` at
+///    stride 1 (or at strides above 1 with short rows), else only for the frame rows
+///    `stride * oy` that hold output row `oy`;
+/// 4. those rows' first `ow` values copied out.
+///
+/// Rows and columns a pass computes that no output uses (a frame's last columns and rows, and
+/// the rows between the stride's with short rows) cost little next to what they save: no loop
+/// over one window, no case for a plane's edges, and GoogLeNet's 6x6 and 3x3 planes (rows of 3
+/// to 6 outputs) pooled in runs as long as the chunk, which made its pools 1.6x to 2.8x faster
+/// than row by row with the edge columns apart. With a strict comparison in both passes, in
+/// increasing offset order, a tie goes to the first row holding the maximum and to the first
+/// column in that row: the first position in row-major order, PyTorch's and burn's choice.
 #[inline(always)]
 fn pool_planes<const TAPS: bool>(
     g: &PoolGeometry,
-    axes: &Axes,
+    frame: &Frame,
     x: &[f32],
     out: &mut [MaybeUninit<f32>],
     taps: &mut [MaybeUninit<f32>],
 ) {
     let (oh, ow) = g.oh_ow();
-    // Planes a few at a time, so that the row pass's results stay in L1 for the column pass.
-    let planes = (CHUNK_VALUES / (g.h * g.w)).max(1);
-    // Each input row's maximum under each output column's window, and its column `kj`.
-    let mut row_max = Vec::with_capacity(planes * g.h * ow);
-    let mut row_kj = Vec::with_capacity(if TAPS { row_max.capacity() } else { 0 });
+    let (stride, kernel, padding) = (g.stride, g.kernel, g.padding);
+    let Frame { hp, wp, rw, .. } = *frame;
+    let planes = (CHUNK_VALUES / (hp * wp)).max(1);
+    let mut framed = Vec::new();
+    let (mut row_max, mut row_kj) = (Vec::new(), Vec::new());
+    let (mut col_max, mut col_kj) = (Vec::new(), Vec::new());
     let mut taps = taps.chunks_mut(planes * oh * ow);
     let chunks = x
         .chunks(planes * g.h * g.w)
         .zip(out.chunks_mut(planes * oh * ow));
     for (x, out) in chunks {
-        let rows = x.len() / g.w;
-        row_max.clear();
-        row_max.resize(rows * ow, f32::NEG_INFINITY);
-        if TAPS {
-            row_kj.clear();
-            row_kj.resize(rows * ow, f32::INFINITY);
-        }
-        row_pass::<TAPS>(g, axes, ow, x, &mut row_max, &mut row_kj);
-        // Every output starts at -inf and every tap at +inf, no tap (what a window of NaN only
-        // keeps).
-        let out = fill(out, f32::NEG_INFINITY);
-        let taps: &mut [f32] = match taps.next() {
-            Some(taps) if TAPS => fill(taps, f32::INFINITY),
-            _ => &mut [],
+        let n = x.len() / (g.h * g.w);
+        // 1. The frames.
+        let source = if frame.is_plane {
+            x
+        } else {
+            framed.clear();
+            framed.resize(n * hp * wp, f32::NEG_INFINITY);
+            for (p, plane) in x.chunks_exact(g.h * g.w).enumerate() {
+                for (y, row) in plane.chunks_exact(g.w).enumerate() {
+                    let at = (p * hp + padding + y) * wp + padding;
+                    copy_row(&mut framed[at..at + g.w], row);
+                }
+            }
+            &framed[..]
         };
-        column_pass::<TAPS>(g, axes, ow, &row_max, &row_kj, out, taps);
+        // 2. The row pass, from minus infinity and no tap (what a window of NaN only keeps).
+        // The last frame's last columns, which no output reads, take only the taps inside it.
+        let len = n * hp * rw;
+        refill(&mut row_max, len, f32::NEG_INFINITY);
+        if TAPS {
+            refill(&mut row_kj, len, f32::INFINITY);
+        }
+        for kj in 0..kernel {
+            let inside = (source.len() - kj).div_ceil(stride).min(len);
+            let at: &mut [f32] = if TAPS { &mut row_kj[..inside] } else { &mut [] };
+            let tap = (kj as f32, &[][..]);
+            keep_max_strided::<TAPS>(&mut row_max[..inside], at, &source[kj..], stride, tap);
+        }
+        // 3. and 4. The column pass and the outputs.
+        let out_taps = taps.next().filter(|_| TAPS);
+        if stride == 1 || ow < LONG_ROW {
+            let rows = (n * hp + 1 - kernel) * rw;
+            refill(&mut col_max, rows, f32::NEG_INFINITY);
+            if TAPS {
+                refill(&mut col_kj, rows, f32::INFINITY);
+            }
+            let all = [(0..rows, 0..rows)].into_iter();
+            column_pass::<TAPS>(
+                kernel,
+                rw,
+                &row_max,
+                &row_kj,
+                &mut col_max,
+                &mut col_kj,
+                all,
+            );
+            copy_out(frame_rows(n, frame, stride, oh), ow, &col_max, out);
+            if let Some(taps) = out_taps {
+                copy_out(frame_rows(n, frame, stride, oh), ow, &col_kj, taps);
+            }
+        } else {
+            // Long rows at a stride above 1: only the rows an output reads, straight into it.
+            let out = fill(out, f32::NEG_INFINITY);
+            let taps: &mut [f32] = match out_taps {
+                Some(taps) => fill(taps, f32::INFINITY),
+                None => &mut [],
+            };
+            let rows = frame_rows(n, frame, stride, oh)
+                .enumerate()
+                .map(|(r, at)| (r * ow..(r + 1) * ow, at..at + ow));
+            column_pass::<TAPS>(kernel, rw, &row_max, &row_kj, out, taps, rows);
+        }
+    }
+}
+
+/// `best[to] = max over ki of row_max[from + ki * rw]` for each pair of ranges `(to, from)` of
+/// `rows` (with `TAPS` `at[to]` the tap `ki * kernel + row_kj[...]` holding it): the column pass
+/// of `pool_planes`.
+#[inline(always)]
+fn column_pass<const TAPS: bool>(
+    kernel: usize,
+    rw: usize,
+    row_max: &[f32],
+    row_kj: &[f32],
+    best: &mut [f32],
+    at: &mut [f32],
+    rows: impl Iterator<Item = (Range<usize>, Range<usize>)>,
+) {
+    for (to, from) in rows {
+        for ki in 0..kernel {
+            let values = &row_max[from.start + ki * rw..];
+            let best = &mut best[to.clone()];
+            if TAPS {
+                let kj = &row_kj[from.start + ki * rw..][..from.len()];
+                let row_tap = (ki * kernel) as f32;
+                keep_max::<TAPS, 1>(best, &mut at[to.clone()], values, 1, (row_tap, kj));
+            } else {
+                keep_max::<TAPS, 1>(best, &mut [], values, 1, (0.0, &[]));
+            }
+        }
+    }
+}
+
+/// `values` made `len` copies of `value`, keeping its allocation.
+#[inline(always)]
+fn refill(values: &mut Vec<f32>, len: usize, value: f32) {
+    values.clear();
+    values.resize(len, value);
+}
+
+/// Where each output row of a chunk's `n` planes starts in the column pass's results.
+#[inline(always)]
+fn frame_rows(n: usize, frame: &Frame, stride: usize, oh: usize) -> impl Iterator<Item = usize> {
+    let Frame { hp, rw, .. } = *frame;
+    (0..n).flat_map(move |p| (0..oh).map(move |oy| (p * hp + stride * oy) * rw))
+}
+
+/// The first `ow` values of each row starting at `rows` in `from`, one after another into `to`.
+#[inline(always)]
+fn copy_out(
+    rows: impl Iterator<Item = usize>,
+    ow: usize,
+    from: &[f32],
+    to: &mut [MaybeUninit<f32>],
+) {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and an initialized value is a valid one.
+    let from: &[MaybeUninit<f32>] = unsafe { std::mem::transmute(from) };
+    for (start, to) in rows.zip(to.chunks_exact_mut(ow)) {
+        copy_row(to, &from[start..start + ow]);
+    }
+}
+
+/// `to.copy_from_slice(from)`, without a call to `memcpy` for rows shorter than 16 values (the
+/// 3 to 12 of GoogLeNet's last pools, where the calls took a fifth of the pooling time): two
+/// fixed-size copies that overlap in the middle.
+#[inline(always)]
+fn copy_row<T: Copy>(to: &mut [T], from: &[T]) {
+    let n = from.len();
+    assert_eq!(to.len(), n, "row lengths");
+    macro_rules! two_copies {
+        ($width:literal) => {{
+            to[..$width].copy_from_slice(&from[..$width]);
+            to[n - $width..].copy_from_slice(&from[n - $width..]);
+        }};
+    }
+    match n {
+        0 => {}
+        1 => to[0] = from[0],
+        2..4 => two_copies!(2),
+        4..8 => two_copies!(4),
+        8..16 => two_copies!(8),
+        _ => to.copy_from_slice(from),
     }
 }
 
@@ -260,115 +383,6 @@ fn keep_max_strided<const TAPS: bool>(
         1 => keep_max::<TAPS, 1>(best, at, values, 1, tap),
         2 => keep_max::<TAPS, 2>(best, at, values, 2, tap),
         s => keep_max::<TAPS, 0>(best, at, values, s, tap),
-    }
-}
-
-/// `row_max[y][o]`: the maximum of input row `y` (of all the task's planes' rows, end to end)
-/// under output column `o`'s window, and with `TAPS` in `row_kj` its offset `kj` in the
-/// window. Both come filled with -inf and +inf.
-#[inline(always)]
-fn row_pass<const TAPS: bool>(
-    g: &PoolGeometry,
-    axes: &Axes,
-    ow: usize,
-    x: &[f32],
-    row_max: &mut [f32],
-    row_kj: &mut [f32],
-) {
-    let rows = x.len() / g.w;
-    if axes.flat_rows {
-        // All rows at once per offset; the edge columns are redone below.
-        let n = row_max.len();
-        for kj in 0..g.kernel {
-            // Output `i` reads input `i * stride + kj - padding`, inside the task's values.
-            let lo = g.padding.saturating_sub(kj).div_ceil(g.stride).min(n);
-            let hi = (x.len() + g.padding)
-                .saturating_sub(kj)
-                .div_ceil(g.stride)
-                .clamp(lo, n);
-            if lo == hi {
-                continue;
-            }
-            let values = &x[lo * g.stride + kj - g.padding..];
-            let at: &mut [f32] = if TAPS { &mut row_kj[lo..hi] } else { &mut [] };
-            let best = &mut row_max[lo..hi];
-            keep_max_strided::<TAPS>(best, at, values, g.stride, (kj as f32, &[]));
-        }
-        let edges = (0..axes.inner.start).chain(axes.inner.end..ow);
-        for o in edges {
-            for y in 0..rows {
-                let (mut best, mut at) = (f32::NEG_INFINITY, f32::INFINITY);
-                for (kj, tap) in axes.columns.iter().enumerate() {
-                    if (tap.lo..tap.hi).contains(&o) {
-                        let v = x[y * g.w + tap.first + (o - tap.lo) * g.stride];
-                        if v > best {
-                            (best, at) = (v, kj as f32);
-                        }
-                    }
-                }
-                row_max[y * ow + o] = best;
-                if TAPS {
-                    row_kj[y * ow + o] = at;
-                }
-            }
-        }
-        return;
-    }
-    for y in 0..rows {
-        let input = &x[y * g.w..][..g.w];
-        for (kj, tap) in axes.columns.iter().enumerate().filter(|(_, t)| t.lo < t.hi) {
-            let outputs = y * ow + tap.lo..y * ow + tap.hi;
-            let best = &mut row_max[outputs.clone()];
-            let at: &mut [f32] = if TAPS { &mut row_kj[outputs] } else { &mut [] };
-            let input = &input[tap.first..];
-            keep_max_strided::<TAPS>(best, at, input, g.stride, (kj as f32, &[]));
-        }
-    }
-}
-
-/// The output: the maximum of `row_max` over each output row's window rows, and with `TAPS`
-/// the tap `ki * kernel + kj` holding it. `out` comes filled with -inf, `taps` with +inf.
-#[inline(always)]
-fn column_pass<const TAPS: bool>(
-    g: &PoolGeometry,
-    axes: &Axes,
-    ow: usize,
-    row_max: &[f32],
-    row_kj: &[f32],
-    out: &mut [f32],
-    taps: &mut [f32],
-) {
-    let kernel = g.kernel as f32;
-    let (oh, _) = g.oh_ow();
-    let planes = out.len() / (oh * ow);
-    for p in 0..planes {
-        // This plane's part of a buffer (of none when `TAPS` is off and the buffer empty).
-        let plane = |len: usize| p * len / planes..(p + 1) * len / planes;
-        let (row_max, row_kj) = (&row_max[plane(row_max.len())], &row_kj[plane(row_kj.len())]);
-        let (out_len, taps_len) = (out.len(), taps.len());
-        let (out, taps) = (&mut out[plane(out_len)], &mut taps[plane(taps_len)]);
-        for (ki, tap) in axes.rows.iter().enumerate().filter(|(_, t)| t.lo < t.hi) {
-            let row_tap = ki as f32 * kernel;
-            // Stride 1: consecutive output rows read consecutive input rows, one run in all.
-            let (runs, run_len) = if g.stride == 1 {
-                (1, (tap.hi - tap.lo) * ow)
-            } else {
-                (tap.hi - tap.lo, ow)
-            };
-            for r in 0..runs {
-                let o = tap.lo * ow + r * run_len;
-                let y = tap.first + r * g.stride;
-                let values = &row_max[y * ow..][..run_len];
-                let best = &mut out[o..][..run_len];
-                if TAPS {
-                    let kj = &row_kj[y * ow..][..run_len];
-                    let at = &mut taps[o..][..run_len];
-                    keep_max::<TAPS, 1>(best, at, values, 1, (row_tap, kj));
-                } else {
-                    keep_max::<TAPS, 1>(best, &mut [], values, 1, (0.0, &[]));
-                }
-            }
-        }
     }
 }
 
@@ -475,6 +489,11 @@ mod tests {
             (4, 6, 3, 2, 1, false),
             (2, 2, 3, 2, 1, false),
             (7, 8, 3, 2, 1, true),
+            // Output rows of 16 and more at stride 2: the column pass row by row, straight
+            // into the output (`LONG_ROW`), framed or not.
+            (40, 36, 3, 2, 1, false),
+            (35, 37, 3, 2, 0, true),
+            (32, 34, 2, 2, 0, false),
         ]
         .into_iter()
         // One task, and (700 planes) several tasks of many planes each.
