@@ -313,26 +313,29 @@ fn bench_reports_the_reference_keys_and_a_profile() {
     for key in ["train_ms", "train_img_s", "eval_ms", "eval_img_s"] {
         assert!(json[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {json}");
     }
-    inception()
-        .args([
-            "bench",
-            "--model",
-            "lenet",
-            "--batch",
-            "4",
-            "--side",
-            "28",
-            "--profile",
-        ])
-        .args(quick)
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("backward")
-                .and(predicate::str::contains("optimizer step"))
-                .and(predicate::str::contains("inference forward pass by layer"))
-                .and(predicate::str::contains("Conv2D(20, kernel_size=5x5")),
-        );
+    // The profile, and one level deeper: each layer inside GoogLeNet's Inception blocks.
+    let lenet = "bench --model lenet --batch 4 --side 28 --profile";
+    let lenet_rows = [
+        "backward",
+        "optimizer step",
+        "inference forward pass by layer",
+        "Conv2D(20, kernel_size=5x5",
+    ];
+    let deeper = "bench --batch 2 --side 32 --profile-depth 2";
+    let inception_rows = ["b3.0.p2_2", "Conv2D(128, kernel_size=3x3", "b5.1.p4_1"];
+    for (command, rows) in [(lenet, &lenet_rows[..]), (deeper, &inception_rows[..])] {
+        let out = inception()
+            .args(command.split(' '))
+            .args(quick)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{command}: {stderr}");
+        for row in rows {
+            assert!(stdout.contains(row), "{command}: no {row:?} in\n{stdout}");
+        }
+    }
 }
 
 #[test]

@@ -39,6 +39,9 @@ pub struct BenchOptions {
     pub timed: usize,
     /// Also time each layer and the phases of a training step.
     pub profile: bool,
+    /// How deep the profile's layers go: 1 lists the top-level blocks' layers (an Inception
+    /// block as one row), 2 also the layers inside those (each convolution of the block).
+    pub profile_depth: usize,
     /// The SGD learning rate of the training steps (the reference's is 0.05).
     pub lr: f64,
     /// Also count the subnormal numbers in the parameters, gradients and class probabilities
@@ -57,6 +60,7 @@ impl BenchOptions {
             warmup: 2,
             timed: 10,
             profile: false,
+            profile_depth: 1,
             lr: 0.05,
             count_subnormals: false,
         }
@@ -329,7 +333,7 @@ pub fn bench_network_on<N: Classifier>(
     let eval_s = median(evals);
 
     let profile = options.profile.then(|| {
-        let (_, rows) = valid.profile(images.clone(), 1);
+        let (_, rows) = valid.profile(images.clone(), options.profile_depth);
         let layers = rows
             .into_iter()
             .map(|r| LayerTime {
@@ -467,17 +471,22 @@ impl BenchReport {
                 .sum();
             out += "\ninference forward pass by layer (one pass, a wait after each layer, each layer run\n\
                     on its own: the 1x1 convolutions an Inception block runs as one GEMM are timed one by one):\n";
+            let indented = |l: &LayerTime| format!("{}{}", "  ".repeat(l.depth), l.path);
+            let width = profile
+                .layers
+                .iter()
+                .map(|l| indented(l).len())
+                .fold(10, usize::max);
             out += &format!(
-                "  {:<10} {:<34} {:>18} {:>9} {:>6} {:>8}\n",
+                "  {:<width$} {:<34} {:>18} {:>9} {:>6} {:>8}\n",
                 "layer", "what", "output", "ms", "share", "GFLOP/s"
             );
             for l in &profile.layers {
-                let name = format!("{}{}", "  ".repeat(l.depth), l.path);
                 let mut what = l.description.clone();
                 what.truncate(34);
                 out += &format!(
-                    "  {:<10} {:<34} {:>18} {:>9.1} {:>5.1}% {:>8.1}\n",
-                    name,
+                    "  {:<width$} {:<34} {:>18} {:>9.1} {:>5.1}% {:>8.1}\n",
+                    indented(l),
                     what,
                     format!("{:?}", &l.shape[1..]),
                     l.ms,

@@ -32,6 +32,11 @@ pub struct BenchArgs {
     /// Also show where a step goes: forward / backward / update, and each layer's time.
     #[arg(long)]
     pub profile: bool,
+    /// With `--profile`, the layers this deep inside blocks: 1 shows each block's layers (an
+    /// Inception block as one row), 2 also the layers inside those (each of its convolutions).
+    /// Implies `--profile`
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub profile_depth: Option<u32>,
     /// Print one JSON line (the keys of the PyTorch reference) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -75,7 +80,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         side,
         warmup: args.warmup,
         timed: args.steps as usize,
-        profile: args.profile,
+        profile: args.profile || args.profile_depth.is_some(),
+        profile_depth: args.profile_depth.map_or(1, |depth| depth as usize),
         lr: args.lr,
         count_subnormals: args.subnormals,
         ..BenchOptions::new(model)
