@@ -7,10 +7,10 @@
 //! `simd`), groups of planes in parallel. In training the forward pass also keeps which tap of
 //! each window holds its maximum (the first one in row-major order, PyTorch's and burn's choice
 //! for ties), so the backward pass compares no values: at stride 1 it runs in the same frames,
-//! one loop per tap over a chunk of planes; at larger strides it is one addition per output. Padding counts as minus
-//! infinity, as in PyTorch. Unlike PyTorch, a NaN inside a window is not always carried to the
-//! output (the comparisons skip it); a network whose activations hold NaN has diverged anyway,
-//! and its loss shows it.
+//! one loop per tap over a chunk of planes; at larger strides it is one addition per output.
+//! Padding counts as minus infinity, as in PyTorch. Unlike PyTorch, a NaN inside a window is
+//! not always carried to the output (the comparisons skip it); a network whose activations
+//! hold NaN has diverged anyway, and its loss shows it.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
