@@ -121,6 +121,13 @@ struct Frame {
 }
 
 impl Frame {
+    /// Where row `y` of plane `p` (of a chunk's planes) starts inside the frames: the
+    /// framing copy writes it there and the backward pass reads its gradient back from there.
+    #[inline(always)]
+    fn input_row(&self, g: &PoolGeometry, p: usize, y: usize) -> usize {
+        (p * self.hp + g.padding + y) * self.wp + g.padding
+    }
+
     fn new(g: &PoolGeometry) -> Self {
         let (oh, ow) = g.oh_ow();
         // Up to the last window's last tap, which `ceil_mode` may place past the padding.
@@ -169,7 +176,7 @@ fn pool_planes<const TAPS: bool>(
     taps: &mut [MaybeUninit<f32>],
 ) {
     let (oh, ow) = g.oh_ow();
-    let (stride, kernel, padding) = (g.stride, g.kernel, g.padding);
+    let (stride, kernel) = (g.stride, g.kernel);
     let Frame { hp, wp, rw, .. } = *frame;
     let planes = (CHUNK_VALUES / (hp * wp)).max(1);
     let mut framed = Vec::new();
@@ -189,7 +196,7 @@ fn pool_planes<const TAPS: bool>(
             framed.resize(n * hp * wp, f32::NEG_INFINITY);
             for (p, plane) in x.chunks_exact(g.h * g.w).enumerate() {
                 for (y, row) in plane.chunks_exact(g.w).enumerate() {
-                    let at = (p * hp + padding + y) * wp + padding;
+                    let at = frame.input_row(g, p, y);
                     copy_row(&mut framed[at..at + g.w], row);
                 }
             }
@@ -432,11 +439,11 @@ pub fn max_pool_backward(g: &PoolGeometry, taps: &[f32], grad: &[f32]) -> Vec<f3
 /// addition per output, whose additions to the same positions wait for each other: GoogLeNet
 /// d2l's nine stride-1 pools at batch 128, 5.2-29.1 ms -> 2.6-8.1 ms each, 131 -> 40 ms in
 /// all (a scratch timing beside this kernel, medians of 9 alternating calls, 2-core Intel Xeon
-/// with AVX-512). At stride 2
-/// the corners are a quarter of the frame; held apart (the frame's rows, or rows and columns,
-/// split by the stride, so that the loops cover only corners) it was no faster than one
-/// addition per output on GoogLeNet's 48x48 and 24x24 planes and slower on its 12x12 and 6x6
-/// ones (8.5 against 5.4 ms): at stride 2 both move about as many bytes as memory gives.
+/// with AVX-512). At stride 2 the corners are a quarter of the frame; held apart (the frame's
+/// rows, or rows and columns, split by the stride, so that the loops cover only corners) it
+/// was no faster than one addition per output on GoogLeNet's 48x48 and 24x24 planes and slower
+/// on its 12x12 and 6x6 ones (8.5 against 5.4 ms): at stride 2 both move about as many bytes
+/// as memory gives.
 #[inline(always)]
 fn unpool_planes(
     g: &PoolGeometry,
@@ -446,7 +453,7 @@ fn unpool_planes(
     grad_x: &mut [MaybeUninit<f32>],
 ) {
     let (oh, ow) = g.oh_ow();
-    let (kernel, padding) = (g.kernel, g.padding);
+    let kernel = g.kernel;
     let Frame { hp, wp, .. } = *frame;
     let planes = (CHUNK_VALUES / (hp * wp)).max(1);
     let (mut corner_grad, mut corner_taps, mut framed) = (Vec::new(), Vec::new(), Vec::new());
@@ -483,7 +490,7 @@ fn unpool_planes(
         let framed: &[MaybeUninit<f32>] = unsafe { std::mem::transmute(&framed[..]) };
         for (p, plane) in grad_x.chunks_exact_mut(g.h * g.w).enumerate() {
             for (y, row) in plane.chunks_exact_mut(g.w).enumerate() {
-                let at = (p * hp + padding + y) * wp + padding;
+                let at = frame.input_row(g, p, y);
                 copy_row(row, &framed[at..at + g.w]);
             }
         }
