@@ -1,6 +1,6 @@
 //! A 2-d convolution with bias and optional ReLU, forward and backward, on plain `f32` slices
-//! in NCHW layout: im2col + GEMM (the `gemm` crate, which burn's flex backend also uses), with
-//! 1x1 stride-1 convolutions as one GEMM straight on the input. The weight gradient of a
+//! in NCHW layout: im2col (`patches`) + GEMM (the `gemm` crate, which burn's flex backend also
+//! uses), with 1x1 stride-1 convolutions as one GEMM straight on the input. The weight gradient of a
 //! stride-1 convolution with few output channels on large maps is computed without im2col
 //! (`weight_grad`).
 //!
@@ -22,6 +22,7 @@ use super::buffers::{assume_written, unwritten, zeroed};
 use super::conv_geometry::ConvGeometry;
 use super::image_batch::Batch;
 use super::matmul::{matmul, matmul_inner_split, matmul_row_split, matmul_write, Mat};
+use super::patches::Patches;
 use super::simd::{lane_sum, vectorized};
 use super::tap_conv;
 use super::weight_grad;
@@ -91,6 +92,7 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     assert_eq!(bias.len(), g.c_out, "bias length");
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
     let sched = Split::new(g);
+    let patches = Patches::new(g);
     let mut out = unwritten(g.batch * out_item);
     let taps = tap_conv::applies(g, !sched.split);
     let one_run = |(run, out_run): (usize, &mut [MaybeUninit<f32>])| {
@@ -106,7 +108,14 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
             let first = run * sched.per_run + k * sched.group;
             let images = out_group.len() / out_item;
             let width = images * plane;
-            let rhs = group_patches(g, x, first..first + images, &mut col, !sched.split);
+            let rhs = group_patches(
+                g,
+                &patches,
+                x,
+                first..first + images,
+                &mut col,
+                !sched.split,
+            );
             // y[c_out x width] = weight[c_out x patch] · rhs[patch x width], straight into the
             // output when the group is one image.
             let (lhs, rhs) = (Mat::row_major(weight, patch), Mat::row_major(rhs, width));
@@ -121,21 +130,34 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
                 product(out_group);
                 // SAFETY: the product wrote all c_out x plane values of the image.
                 let out_image = unsafe { out_group.assume_init_mut() };
-                for (row, &b) in out_image.chunks_exact_mut(plane).zip(bias) {
-                    add_bias(row, b, relu);
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (row, &b) in out_image.chunks_exact_mut(plane).zip(bias) {
+                            row.iter_mut().for_each(|v| *v = biased(*v, b, relu));
+                        }
+                    },
+                );
             } else {
                 y.resize(g.c_out * width, MaybeUninit::uninit());
                 product(&mut y);
                 // SAFETY: the product wrote all c_out x width values of `y`.
                 let y = unsafe { y.assume_init_ref() };
-                // From [c_out][image][plane] back to NCHW's [image][c_out][plane].
-                for (j, out_item_slice) in out_group.chunks_exact_mut(out_item).enumerate() {
-                    for (co, row) in out_item_slice.chunks_exact_mut(plane).enumerate() {
-                        let row = row.write_copy_of_slice(&y[co * width + j * plane..][..plane]);
-                        add_bias(row, bias[co], relu);
-                    }
-                }
+                // From [c_out][image][plane] back to NCHW's [image][c_out][plane], the bias
+                // added on the way.
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (j, out_image) in out_group.chunks_exact_mut(out_item).enumerate() {
+                            for (co, row) in out_image.chunks_exact_mut(plane).enumerate() {
+                                let src = &y[co * width + j * plane..][..plane];
+                                for (d, &v) in row.iter_mut().zip(src) {
+                                    d.write(biased(v, bias[co], relu));
+                                }
+                            }
+                        }
+                    },
+                );
             }
         }
     };
@@ -174,6 +196,7 @@ pub fn backward(
         "output gradient size"
     );
     let sched = Split::new(g);
+    let patches = Patches::new(g);
     let mut grad_x = if need_x {
         zeroed(g.batch * in_item)
     } else {
@@ -239,7 +262,7 @@ pub fn backward(
                 let dy = &dy[..g.c_out * width];
                 weight_grad::accumulate(g, x, group.clone(), dy, &mut grad_w, !sched.split);
             } else {
-                let cols = group_patches(g, x, group.clone(), &mut col, !sched.split);
+                let cols = group_patches(g, &patches, x, group.clone(), &mut col, !sched.split);
                 let shape = (g.c_out, patch, width);
                 let (dy_mat, cols_t) = (Mat::row_major(&dy, width), Mat::col_major(cols, width));
                 if sched.split {
@@ -266,7 +289,15 @@ pub fn backward(
                     col.resize(patch * width, 0.0);
                     matmul(&mut col, shape, weight_t, dy_mat, false, sched.gemm);
                     for (j, gx_item) in gx_group.chunks_exact_mut(in_item).enumerate() {
-                        col2im_image(g, &mut col, j * plane, width, gx_item, !sched.split);
+                        col2im_image(
+                            g,
+                            &patches,
+                            &mut col,
+                            j * plane,
+                            width,
+                            gx_item,
+                            !sched.split,
+                        );
                     }
                 }
             }
@@ -332,6 +363,7 @@ fn output_gradient(
 /// the images are not).
 fn group_patches<'a>(
     g: &ConvGeometry,
+    patches: &Patches,
     x: Batch<'a>,
     images: std::ops::Range<usize>,
     col: &'a mut Vec<f32>,
@@ -347,9 +379,13 @@ fn group_patches<'a>(
     let per_task = channels_per_task(parallel, g.c_in, taps * plane);
     for (j, i) in images.enumerate() {
         // Channel c's rows of `col` are one contiguous block of k² rows.
+        let image = x.item(i);
         col.par_chunks_mut(per_task * taps * width)
-            .zip(x.item(i).par_chunks(per_task * g.h * g.w))
-            .for_each(|(rows, channels)| im2col(g, channels, &mut rows[j * plane..], width));
+            .enumerate()
+            .for_each(|(task, rows)| {
+                let channels = task * per_task..((task + 1) * per_task).min(g.c_in);
+                patches.im2col(image, channels, &mut rows[j * plane..], width);
+            });
     }
     col
 }
@@ -359,6 +395,7 @@ fn group_patches<'a>(
 /// threads.
 fn col2im_image(
     g: &ConvGeometry,
+    patches: &Patches,
     col: &mut [f32],
     offset: usize,
     width: usize,
@@ -369,12 +406,7 @@ fn col2im_image(
     let per_task = channels_per_task(parallel, g.c_in, taps * g.out_plane());
     col.par_chunks_mut(per_task * taps * width)
         .zip(gx_item.par_chunks_mut(per_task * g.h * g.w))
-        .for_each(|(rows, channels)| {
-            vectorized(
-                #[inline(always)]
-                || col2im_add(g, &mut rows[offset..], width, channels),
-            )
-        });
+        .for_each(|(rows, channels)| patches.col2im_add(&mut rows[offset..], width, channels));
 }
 
 /// Values a rayon task handles, at least, when a batch smaller than the thread count is split
@@ -394,11 +426,13 @@ fn channels_per_task(parallel: bool, channels: usize, per_channel: usize) -> usi
         .clamp(1, channels.max(1))
 }
 
-fn add_bias(row: &mut [f32], bias: f32, relu: bool) {
+/// `v + bias`, through the ReLU with `relu`.
+#[inline(always)]
+fn biased(v: f32, bias: f32, relu: bool) -> f32 {
     if relu {
-        row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+        (v + bias).max(0.0)
     } else {
-        row.iter_mut().for_each(|v| *v += bias);
+        v + bias
     }
 }
 
@@ -406,190 +440,6 @@ fn check_lengths(g: &ConvGeometry, x: &Batch, weight: &[f32]) {
     assert!(g.batch > 0, "a convolution over an empty batch");
     assert_eq!(x.dims(), (g.batch, g.in_item()), "input size");
     assert_eq!(weight.len(), g.c_out * g.patch_len(), "weight length");
-}
-
-/// Output positions `o` in `0..out_len` whose input index `o * stride + offset - padding`
-/// falls inside `0..in_len`, as a half-open range.
-fn valid_outputs(
-    out_len: usize,
-    in_len: usize,
-    stride: usize,
-    offset: usize,
-    padding: usize,
-) -> (usize, usize) {
-    let lo = padding.saturating_sub(offset).div_ceil(stride);
-    let hi = (in_len + padding).saturating_sub(offset).div_ceil(stride);
-    (lo.min(out_len), hi.min(out_len).max(lo.min(out_len)))
-}
-
-/// One image's patches: row `(c, ki, kj)` of `col` (rows `row_stride` apart) holds, for every
-/// output position, the input value under kernel tap `(ki, kj)` of channel `c` (zero in the
-/// padding).
-fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
-    let (oh, ow) = g.oh_ow();
-    let (k, s, p) = (g.kernel, g.stride, g.padding);
-    let same_size = s == 1 && (oh, ow) == (g.h, g.w);
-    let mut r = 0;
-    for channel in x.chunks_exact(g.h * g.w) {
-        for ki in 0..k {
-            let (oy_lo, oy_hi) = valid_outputs(oh, g.h, s, ki, p);
-            for kj in 0..k {
-                let row = &mut col[r * row_stride..][..oh * ow];
-                r += 1;
-                let (ox_lo, ox_hi) = valid_outputs(ow, g.w, s, kj, p);
-                if same_size {
-                    let shift = (ki * g.w + kj) as isize - (p * g.w + p) as isize;
-                    shifted_plane(row, channel, g.w, shift, (oy_lo, oy_hi), (ox_lo, ox_hi));
-                    continue;
-                }
-                for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
-                    if oy < oy_lo || oy >= oy_hi {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let src = &channel[(oy * s + ki - p) * g.w..][..g.w];
-                    dst[..ox_lo].fill(0.0);
-                    dst[ox_hi..].fill(0.0);
-                    if ox_lo == ox_hi {
-                        // The tap reads only padding on this row (a kernel wider than the
-                        // input): nothing to copy.
-                    } else if s == 1 {
-                        let start = ox_lo + kj - p;
-                        dst[ox_lo..ox_hi].copy_from_slice(&src[start..start + ox_hi - ox_lo]);
-                    } else {
-                        for (ox, d) in dst.iter_mut().enumerate().take(ox_hi).skip(ox_lo) {
-                            *d = src[ox * s + kj - p];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One im2col row of a stride-1 convolution whose output has its input's size (a "same"
-/// convolution: all of GoogLeNet's 1x1, 3x3 and 5x5 ones): output position `d` reads input
-/// position `d + shift` of the flattened plane, so the valid rows are one shifted block, copied
-/// at once (instead of one short copy per output row), after which the columns that wrapped
-/// around a row's edge (the padding) are zeroed.
-fn shifted_plane(
-    row: &mut [f32],
-    plane: &[f32],
-    w: usize,
-    shift: isize,
-    (oy_lo, oy_hi): (usize, usize),
-    (ox_lo, ox_hi): (usize, usize),
-) {
-    let (start, end) = (oy_lo * w, oy_hi * w);
-    row[..start].fill(0.0);
-    row[end..].fill(0.0);
-    let (block, from) = shifted_block(plane.len(), shift, start..end);
-    row[start..block.start].fill(0.0);
-    row[block.end..end].fill(0.0);
-    row[block.clone()].copy_from_slice(&plane[from..from + block.len()]);
-    zero_columns(&mut row[start..end], w, (ox_lo, ox_hi));
-}
-
-/// Within output positions `valid` (the valid rows of a tap), the block `d` whose input
-/// position `d + shift` stays inside a plane of `plane_len` values (it leaves it only in the
-/// padding columns of the first and last valid rows), and where that block starts in the plane.
-#[inline(always)]
-fn shifted_block(
-    plane_len: usize,
-    shift: isize,
-    valid: std::ops::Range<usize>,
-) -> (std::ops::Range<usize>, usize) {
-    let lo = valid.start.max((-shift).max(0) as usize).min(valid.end);
-    let hi = valid
-        .end
-        .min((plane_len as isize - shift).max(0) as usize)
-        .max(lo);
-    // An empty block starts anywhere: at 0, which every plane has.
-    let from = if lo < hi {
-        (lo as isize + shift) as usize
-    } else {
-        0
-    };
-    (lo..hi, from)
-}
-
-/// Zeroes the columns outside `ox_lo..ox_hi` of every row (`w` wide) of `rows`: a kernel tap's
-/// padding, one or two columns. Column by column, down the rows: one short `memset` call per
-/// row and column was 2% of a GoogLeNet training step.
-#[inline(always)]
-fn zero_columns(rows: &mut [f32], w: usize, (ox_lo, ox_hi): (usize, usize)) {
-    for column in (0..ox_lo).chain(ox_hi..w) {
-        for v in rows.iter_mut().skip(column).step_by(w) {
-            *v = 0.0;
-        }
-    }
-}
-
-/// The transpose of `im2col`: adds every patch value back onto the input position it came
-/// from. `col` is scratch: in "same" stride-1 convolutions the values of padding positions are
-/// zeroed in it, so that each kernel tap is one shifted block added at once (the inverse of
-/// `shifted_plane`) instead of one short addition per output row.
-#[inline(always)]
-fn col2im_add(g: &ConvGeometry, col: &mut [f32], row_stride: usize, x: &mut [f32]) {
-    let (oh, ow) = g.oh_ow();
-    let (k, s, p) = (g.kernel, g.stride, g.padding);
-    let same_size = s == 1 && (oh, ow) == (g.h, g.w);
-    let mut r = 0;
-    for channel in x.chunks_exact_mut(g.h * g.w) {
-        for ki in 0..k {
-            let (oy_lo, oy_hi) = valid_outputs(oh, g.h, s, ki, p);
-            for kj in 0..k {
-                let row = &mut col[r * row_stride..][..oh * ow];
-                r += 1;
-                let (ox_lo, ox_hi) = valid_outputs(ow, g.w, s, kj, p);
-                if same_size {
-                    let shift = (ki * g.w + kj) as isize - (p * g.w + p) as isize;
-                    add_shifted_plane(channel, row, g.w, shift, (oy_lo, oy_hi), (ox_lo, ox_hi));
-                    continue;
-                }
-                for oy in oy_lo..oy_hi {
-                    let src = &row[oy * ow..][..ow];
-                    let dst = &mut channel[(oy * s + ki - p) * g.w..][..g.w];
-                    if ox_lo == ox_hi {
-                        continue;
-                    }
-                    if s == 1 {
-                        let start = ox_lo + kj - p;
-                        let dst = &mut dst[start..start + ox_hi - ox_lo];
-                        dst.iter_mut()
-                            .zip(&src[ox_lo..ox_hi])
-                            .for_each(|(d, &v)| *d += v);
-                    } else {
-                        for ox in ox_lo..ox_hi {
-                            dst[ox * s + kj - p] += src[ox];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The transpose of `shifted_plane`: `plane[d + shift] += row[d]` for every output position
-/// `d` of the valid rows whose tap is inside the input; the padding columns of `row` are
-/// zeroed first, so that the valid rows are one block.
-#[inline(always)]
-fn add_shifted_plane(
-    plane: &mut [f32],
-    row: &mut [f32],
-    w: usize,
-    shift: isize,
-    (oy_lo, oy_hi): (usize, usize),
-    (ox_lo, ox_hi): (usize, usize),
-) {
-    let (start, end) = (oy_lo * w, oy_hi * w);
-    zero_columns(&mut row[start..end], w, (ox_lo, ox_hi));
-    // Outside the block, only padding columns, zero now.
-    let (block, to) = shifted_block(plane.len(), shift, start..end);
-    let dst = &mut plane[to..to + block.len()];
-    for (d, &v) in dst.iter_mut().zip(&row[block]) {
-        *d += v;
-    }
 }
 
 #[cfg(test)]
@@ -630,100 +480,6 @@ mod tests {
             for (e, o) in expected.iter().zip(&got_relu) {
                 assert!((e.max(0.0) - o).abs() < 1e-4, "{g:?} with ReLU");
             }
-        }
-    }
-
-    /// im2col by its definition, one value at a time.
-    fn naive_im2col(g: &ConvGeometry, x: &[f32]) -> Vec<f32> {
-        let (oh, ow) = g.output_size().unwrap();
-        let mut col = Vec::new();
-        for c in 0..g.c_in {
-            for ki in 0..g.kernel {
-                for kj in 0..g.kernel {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let iy = (oy * g.stride + ki) as isize - g.padding as isize;
-                            let ix = (ox * g.stride + kj) as isize - g.padding as isize;
-                            let inside =
-                                iy >= 0 && ix >= 0 && iy < g.h as isize && ix < g.w as isize;
-                            col.push(if inside {
-                                x[(c * g.h + iy as usize) * g.w + ix as usize]
-                            } else {
-                                0.0
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        col
-    }
-
-    #[test]
-    fn im2col_matches_its_definition() {
-        // "Same" convolutions (the shifted-block path), a kernel wider than the input, strided
-        // and unpadded ones.
-        for (c_in, h, w, kernel, stride, padding) in [
-            (2, 7, 6, 3, 1, 1),
-            (1, 5, 5, 5, 1, 2),
-            (2, 1, 1, 5, 1, 2),
-            (1, 2, 3, 3, 1, 1),
-            (3, 4, 4, 1, 1, 0),
-            (2, 7, 5, 3, 2, 1),
-            (1, 6, 6, 3, 1, 0),
-        ] {
-            let g = ConvGeometry {
-                batch: 1,
-                c_in,
-                h,
-                w,
-                c_out: 1,
-                kernel,
-                stride,
-                padding,
-            };
-            let x = values(g.in_item(), 6);
-            let (oh, ow) = g.output_size().unwrap();
-            // Garbage first: every value must be written.
-            let mut col = vec![f32::NAN; g.patch_len() * oh * ow];
-            im2col(&g, &x, &mut col, oh * ow);
-            assert_eq!(col, naive_im2col(&g, &x), "{g:?}");
-        }
-    }
-
-    #[test]
-    fn col2im_is_the_transpose_of_im2col() {
-        // <im2col(x), c> == <x, col2im(c)> for any x and c: strided, and "same" stride-1
-        // kernels (one shifted block per tap) on planes as small as GoogLeNet's last ones.
-        for (h, w, kernel, stride, padding) in [
-            (7, 5, 3, 2, 1),
-            (6, 6, 3, 1, 1),
-            (3, 3, 3, 1, 1),
-            (7, 6, 5, 1, 2),
-            (2, 2, 5, 1, 2),
-            (5, 4, 1, 1, 0),
-            (6, 5, 3, 1, 0),
-        ] {
-            let g = ConvGeometry {
-                batch: 1,
-                c_in: 2,
-                h,
-                w,
-                c_out: 1,
-                kernel,
-                stride,
-                padding,
-            };
-            let (oh, ow) = g.output_size().unwrap();
-            let x = values(g.in_item(), 4);
-            let c = values(g.patch_len() * oh * ow, 5);
-            let mut col = vec![0.0; c.len()];
-            im2col(&g, &x, &mut col, oh * ow);
-            let mut back = vec![0.0; x.len()];
-            col2im_add(&g, &mut c.clone(), oh * ow, &mut back);
-            let lhs: f64 = col.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
-            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
-            assert!((lhs - rhs).abs() < 1e-3, "{g:?}: {lhs} vs {rhs}");
         }
     }
 

@@ -31,6 +31,7 @@ mod image_batch;
 mod matmul;
 mod norm_kernels;
 mod ops;
+mod patches;
 mod pool_kernels;
 mod sgd;
 mod sgd_kernels;
