@@ -33,6 +33,7 @@ mod norm_kernels;
 mod ops;
 mod patches;
 mod pool_kernels;
+mod same_pool;
 mod sgd;
 mod sgd_kernels;
 mod simd;

@@ -15,6 +15,7 @@ use crate::flex::direct_conv;
 use crate::flex::image_batch::Batch;
 use crate::flex::norm_kernels::{self, NormGeometry};
 use crate::flex::pool_kernels::{self, PoolGeometry};
+use crate::flex::same_pool;
 use crate::flex::sgd_kernels::{self, SgdStep, Velocity};
 use crate::flex::sync_batch_norm;
 
@@ -306,7 +307,12 @@ impl FastOps for Flex {
         let g = pool_geometry([n, c, h, w], kernel, stride, padding, ceil_mode);
         let (oh, ow) = g.output_size().expect("the window fits the input");
         let x = contiguous(x);
-        flex(pool_kernels::max_pool(&g, values(&x)), vec![n, c, oh, ow])
+        let out = if same_pool::applies(&g) {
+            same_pool::same_max_pool(&g, values(&x))
+        } else {
+            pool_kernels::max_pool(&g, values(&x))
+        };
+        flex(out, vec![n, c, oh, ow])
     }
 
     fn fast_max_pool2d_with_taps(
