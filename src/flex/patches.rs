@@ -8,9 +8,9 @@
 //! row as one loop over the plane, masking out the padding (`MaskedTaps`); larger planes and
 //! other convolutions copy the valid rows of each tap as one shifted block, or row by row.
 //!
-//! Why hand-written: burn's flex backend has an im2col of its own, but in NHWC and for its
-//! forward pass only; the kernels here keep NCHW, lay several images side by side and need the
-//! transpose for the backward pass.
+//! Why hand-written: the convolution kernels (`conv_kernels`) keep NCHW, lay several images
+//! side by side in one matrix and need the transpose for the backward pass; burn's flex backend
+//! offers no im2col as an operation of its own to call.
 
 use std::ops::Range;
 
