@@ -1,7 +1,7 @@
 //! A 2-d convolution with bias and optional ReLU, forward and backward, on plain `f32` slices
 //! in NCHW layout: im2col (`patches`) + GEMM (the `gemm` crate, which burn's flex backend also
-//! uses), with 1x1 stride-1 convolutions as one GEMM straight on the input. The weight gradient of a
-//! stride-1 convolution with few output channels on large maps is computed without im2col
+//! uses), with 1x1 stride-1 convolutions as one GEMM straight on the input. The weight gradient
+//! of a stride-1 convolution with few output channels on large maps is computed without im2col
 //! (`weight_grad`).
 //!
 //! Why hand-written: burn 0.22's flex backend has no convolution backward of its own. Its

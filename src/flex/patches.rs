@@ -228,11 +228,11 @@ fn valid_outputs(
 fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32], row_stride: usize) {
     let (oh, ow) = g.oh_ow();
     let (s, p) = (g.stride, g.padding);
-    let taps = g.kernel * g.kernel;
+    let (taps, same) = (g.kernel * g.kernel, is_same(g));
     for (c, channel) in x.chunks_exact(g.h * g.w).enumerate() {
         for_each_tap(g, |t, (ki, kj), (oy_lo, oy_hi), (ox_lo, ox_hi)| {
             let row = &mut col[(c * taps + t) * row_stride..][..oh * ow];
-            if is_same(g) {
+            if same {
                 let shift = shift(g, ki, kj);
                 shifted_plane(row, channel, g.w, shift, (oy_lo, oy_hi), (ox_lo, ox_hi));
                 return;
@@ -356,11 +356,11 @@ fn zero_columns(rows: &mut [f32], w: usize, (ox_lo, ox_hi): (usize, usize)) {
 fn col2im_add(g: &ConvGeometry, col: &mut [f32], row_stride: usize, x: &mut [f32]) {
     let (oh, ow) = g.oh_ow();
     let (s, p) = (g.stride, g.padding);
-    let taps = g.kernel * g.kernel;
+    let (taps, same) = (g.kernel * g.kernel, is_same(g));
     for (c, channel) in x.chunks_exact_mut(g.h * g.w).enumerate() {
         for_each_tap(g, |t, (ki, kj), (oy_lo, oy_hi), (ox_lo, ox_hi)| {
             let row = &mut col[(c * taps + t) * row_stride..][..oh * ow];
-            if is_same(g) {
+            if same {
                 let shift = shift(g, ki, kj);
                 add_shifted_plane(channel, row, g.w, shift, (oy_lo, oy_hi), (ox_lo, ox_hi));
                 return;

@@ -99,7 +99,7 @@ pub fn max_pool_with_taps(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Planes per rayon task: GoogLeNet's last pools have 3x3 planes, far too small for a task each.
-fn planes_per_task(g: &PoolGeometry) -> usize {
+pub(super) fn planes_per_task(g: &PoolGeometry) -> usize {
     (TASK_VALUES / (g.h * g.w).max(1)).clamp(1, g.planes.max(1))
 }
 

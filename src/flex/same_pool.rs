@@ -15,15 +15,12 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::buffers::{assume_written, fill, unwritten};
-use super::pool_kernels::PoolGeometry;
+use super::pool_kernels::{planes_per_task, PoolGeometry};
 use super::simd::vectorized;
 
 /// Values pooled at a time (whole planes, at least one): 4 KiB, so that the chunk, the row
 /// pass's results and the masks stay in L1 between the passes.
 const CHUNK_VALUES: usize = 1 << 10;
-
-/// Input values per rayon task (planes are grouped up to about this size): 64 KiB.
-const TASK_VALUES: usize = 1 << 14;
 
 const NEG_INFINITY_BITS: u32 = 0xff80_0000;
 
@@ -42,7 +39,7 @@ pub fn same_max_pool(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), g.planes * plane, "input length");
     let mut out = unwritten(x.len());
     let masks = Masks::new(g);
-    let per_task = (TASK_VALUES / plane.max(1)).clamp(1, g.planes.max(1));
+    let per_task = planes_per_task(g);
     out.par_chunks_mut(plane * per_task)
         .zip(x.par_chunks(plane * per_task))
         .for_each(|(out, x)| {
