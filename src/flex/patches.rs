@@ -95,21 +95,19 @@ struct MaskedTaps {
 
 impl MaskedTaps {
     fn new(g: &ConvGeometry) -> Option<Self> {
-        let (h, w, k, p) = (g.h, g.w, g.kernel, g.padding);
+        let (h, w, k) = (g.h, g.w, g.kernel);
         if !is_same(g) || h * w > MASKED_MAX_PLANE {
             return None;
         }
         let mut shifts = Vec::with_capacity(k * k);
         let mut masks = Vec::with_capacity(k * k * h * w);
-        for ki in 0..k {
-            for kj in 0..k {
-                shifts.push(shift(g, ki, kj));
-                for oy in 0..h {
-                    let row_inside = (p..h + p).contains(&(oy + ki));
-                    for ox in 0..w {
-                        let inside = row_inside && (p..w + p).contains(&(ox + kj));
-                        masks.push(if inside { u32::MAX } else { 0 });
-                    }
+        for t in 0..k * k {
+            shifts.push(shift(g, t / k, t % k));
+            let ((oy_lo, oy_hi), (ox_lo, ox_hi)) = valid_tap(g, t);
+            for oy in 0..h {
+                for ox in 0..w {
+                    let inside = (oy_lo..oy_hi).contains(&oy) && (ox_lo..ox_hi).contains(&ox);
+                    masks.push(if inside { u32::MAX } else { 0 });
                 }
             }
         }
