@@ -9,9 +9,9 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use inception::flex::{
-    fast_max_pool2d, fused_batch_norm_train, fused_conv2d, fused_dense, reference_batch_norm_train,
-    reference_conv2d, reference_dense, reference_max_pool2d, set_fast_path, split_channels,
-    takes_fast_path,
+    conv2d_cat, fast_max_pool2d, fused_batch_norm_train, fused_conv2d, fused_dense,
+    reference_batch_norm_train, reference_conv2d, reference_dense, reference_max_pool2d,
+    set_fast_path, split_channels, takes_fast_path, CatConv,
 };
 use inception::interop::state_dict;
 use inception::models::{ModelConfig, ModelKind};
@@ -250,6 +250,82 @@ fn split_channels_matches_narrow_with_gradients() {
         assert_eq!(fast, slow, "pieces");
     }
     assert_eq!(fast_grad, slow_grad, "gradient of the split maps");
+}
+
+/// A map and three convolutions joined on channels, each convolution written in place into
+/// the joined output: bit for bit what `cat` of the convolutions computed one by one gives, for
+/// every way a convolution is computed (one image: parallel GEMMs, cut by rows or by taps; a
+/// batch split across threads; small maps grouped into one GEMM; the direct convolution), with
+/// the leading map a channel slice of a larger tensor read in place; and under autodiff the
+/// same gradients too.
+#[test]
+fn convolutions_joined_in_place_match_cat() {
+    let _switch = common::fast_path_switch();
+    // [n, c_in, side], then each convolution's (c_out, kernel, padding), stride 1.
+    type Convs = [(usize, usize, usize); 3];
+    let cases: [([usize; 3], Convs); 5] = [
+        ([1, 96, 26], [(256, 5, 2), (8, 3, 1), (16, 1, 0)]),
+        ([1, 192, 12], [(128, 3, 1), (32, 5, 2), (64, 1, 0)]),
+        ([5, 24, 6], [(16, 3, 1), (8, 5, 2), (12, 1, 0)]),
+        ([3, 16, 12], [(24, 3, 1), (8, 1, 0), (4, 3, 1)]),
+        ([2, 2, 40], [(8, 3, 1), (4, 5, 2), (6, 1, 0)]),
+    ];
+    for ([n, c_in, side], convs) in cases {
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let tracked = |t: Tensor<4>| {
+                if device.is_autodiff() {
+                    t.require_grad()
+                } else {
+                    t
+                }
+            };
+            let normal = |shape: [usize; 4], sd| {
+                tracked(Tensor::<4>::random(
+                    shape,
+                    Distribution::Normal(0.0, sd),
+                    &device,
+                ))
+            };
+            let x = normal([n, c_in, side, side], 1.0);
+            let wide = normal([n, 7, side, side], 1.0);
+            let weights = convs.map(|(c, k, _)| normal([c, c_in, k, k], 0.3));
+            let biases = convs
+                .map(|(c, _, _)| Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &device));
+            let run = |joined: bool| {
+                let leading = wide.clone().narrow(1, 2, 3);
+                let y = if joined {
+                    let calls = std::array::from_fn(|i| CatConv {
+                        x: x.clone(),
+                        weight: weights[i].clone(),
+                        bias: (i != 1).then(|| biases[i].clone()),
+                        stride: 1,
+                        padding: convs[i].2,
+                    });
+                    conv2d_cat(leading, calls, true)
+                } else {
+                    let mut parts = vec![leading];
+                    parts.extend((0..3).map(|i| {
+                        let bias = (i != 1).then(|| biases[i].clone());
+                        fused_conv2d(x.clone(), weights[i].clone(), bias, 1, convs[i].2, true)
+                    }));
+                    Tensor::cat(parts, 1)
+                };
+                let mut values = vec![y.clone().inner().into_data()];
+                if device.is_autodiff() {
+                    let r = Tensor::<4>::ones(y.dims(), &device).cumsum(1).sin();
+                    let grads = (y * r).sum().backward();
+                    values.push(x.grad(&grads).unwrap().into_data());
+                    values.push(wide.grad(&grads).unwrap().into_data());
+                    values.extend(weights.iter().map(|w| w.grad(&grads).unwrap().into_data()));
+                }
+                values
+            };
+            let (ours, reference) = (run(true), run(false));
+            let channels = 3 + convs.iter().map(|c| c.0).sum::<usize>();
+            assert_eq!(ours[0].shape().to_vec(), [n, channels, side, side].to_vec());
+            assert_eq!(ours, reference, "[{n}, {c_in}, {side}] {convs:?}");
+        }
+    }
 }
 
 /// One max pool, both ways: the output and the input gradient agree.

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::buffers::{assume_written, unwritten, zeroed};
 use super::conv_geometry::ConvGeometry;
-use super::image_batch::Batch;
+use super::image_batch::{Batch, BatchMut};
 use super::matmul::{matmul, matmul_inner_split, matmul_row_split, matmul_write, Mat};
 use super::patches::Patches;
 use super::simd::{lane_sum, vectorized};
@@ -88,25 +88,50 @@ impl Split {
 
 /// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`.
 pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
+    let mut out = unwritten(g.batch * g.out_item());
+    forward_into(
+        g,
+        x,
+        weight,
+        bias,
+        relu,
+        BatchMut::contiguous(&mut out, g.out_item()),
+    );
+    // SAFETY: `forward_into` writes every value of every image of `out`.
+    unsafe { assume_written(out) }
+}
+
+/// `forward`, written into `out`: `g.batch` images of `[c_out, oh, ow]`, where they lie, such
+/// as one path's channels of an Inception block's concatenated output. Writes every value of
+/// those images and nothing else.
+pub fn forward_into(
+    g: &ConvGeometry,
+    x: Batch,
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    out: BatchMut,
+) {
     check_lengths(g, &x, weight);
     assert_eq!(bias.len(), g.c_out, "bias length");
     let (out_item, plane, patch) = (g.out_item(), g.out_plane(), g.patch_len());
+    assert_eq!(out.dims(), (g.batch, out_item), "output images");
     let sched = Split::new(g);
     let patches = Patches::new(g);
-    let mut out = unwritten(g.batch * out_item);
     let taps = tap_conv::applies(g, !sched.split);
-    let one_run = |(run, out_run): (usize, &mut [MaybeUninit<f32>])| {
+    let one_run = |(run, mut out_run): (usize, BatchMut)| {
         if taps {
-            for (j, out_image) in out_run.chunks_mut(out_item).enumerate() {
+            for j in 0..out_run.dims().0 {
                 let x = x.item(run * sched.per_run + j);
+                let out_image = out_run.item_mut(j);
                 tap_conv::forward_image(g, x, weight, bias, relu, out_image, !sched.split);
             }
             return;
         }
         let (mut col, mut y) = (Vec::new(), Vec::new());
-        for (k, out_group) in out_run.chunks_mut(sched.group * out_item).enumerate() {
+        for (k, mut out_group) in out_run.runs(sched.group).into_iter().enumerate() {
             let first = run * sched.per_run + k * sched.group;
-            let images = out_group.len() / out_item;
+            let images = out_group.dims().0;
             let width = images * plane;
             let rhs = group_patches(
                 g,
@@ -127,9 +152,10 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
                 }
             };
             if images == 1 {
-                product(out_group);
+                let out_image = out_group.item_mut(0);
+                product(out_image);
                 // SAFETY: the product wrote all c_out x plane values of the image.
-                let out_image = unsafe { out_group.assume_init_mut() };
+                let out_image = unsafe { out_image.assume_init_mut() };
                 vectorized(
                     #[inline(always)]
                     || {
@@ -148,7 +174,8 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
                 vectorized(
                     #[inline(always)]
                     || {
-                        for (j, out_image) in out_group.chunks_exact_mut(out_item).enumerate() {
+                        for j in 0..images {
+                            let out_image = out_group.item_mut(j);
                             for (co, row) in out_image.chunks_exact_mut(plane).enumerate() {
                                 let src = &y[co * width + j * plane..][..plane];
                                 for (d, &v) in row.iter_mut().zip(src) {
@@ -161,16 +188,14 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
             }
         }
     };
-    let runs = out.chunks_mut(sched.per_run * out_item).enumerate();
+    // The runs cover the batch and each of their groups is written whole: by the product
+    // straight into the output for one image, row by row from `y` for several.
+    let runs = out.runs(sched.per_run).into_iter().enumerate();
     if sched.split {
         runs.collect::<Vec<_>>().into_par_iter().for_each(one_run);
     } else {
         runs.for_each(one_run);
     }
-    // SAFETY: the runs cover the batch, their groups each run, and each group's values were
-    // all written: by the product straight into the output for one image, row by row from `y`
-    // for several.
-    unsafe { assume_written(out) }
 }
 
 /// Gradients of `forward` given the gradient of its output. `output` is what `forward`

@@ -13,7 +13,9 @@
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
 //! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
-//! apart, `nn::Conv::forward_side_by_side`). The training loop's SGD step is one in-place pass per
+//! apart, `nn::Conv::forward_side_by_side`), and its reverse for the block's end: the paths'
+//! last convolutions written in place into their channels of the joined output (`conv2d_cat`,
+//! `nn::Conv::forward_cat`). The training loop's SGD step is one in-place pass per
 //! parameter (`FusedSgd`, `sgd_kernels`). On CUDA or WGPU, or when the fast path is switched off
 //! (`set_fast_path(false)`, `--no-fast-path` on the command line), `conv2d`, `dense` and
 //! `max_pool2d` run burn's own `conv2d` + ReLU, `matmul` + ReLU and `max_pool2d`, the batch-norm
@@ -120,6 +122,65 @@ pub fn fused_conv2d(
         bias.into_dispatch(),
         stride,
         padding,
+        relu,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// One convolution of [`conv2d_cat`]: its input, weight, optional bias, stride and padding.
+pub struct CatConv {
+    pub x: Tensor<4>,
+    pub weight: Tensor<4>,
+    pub bias: Option<Tensor<1>>,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+/// `leading`, then convolutions (each `relu(conv2d(x, weight) + bias)`, ReLU only when `relu`),
+/// joined on channels in that order: what `Tensor::cat` of them gives. On the fast path each
+/// convolution writes straight into its channels of the output instead of into a tensor of its
+/// own that `cat` then copies (`FastOps::fused_conv2d_cat`; an Inception block's last step);
+/// elsewhere `conv2d` each and `Tensor::cat`.
+pub fn conv2d_cat(leading: Tensor<4>, convs: [CatConv; 3], relu: bool) -> Tensor<4> {
+    let square = |c: &CatConv| {
+        let [_, _, kh, kw] = c.weight.dims();
+        kh == kw
+    };
+    let fast =
+        takes_fast_path(&leading) && convs.iter().all(|c| takes_fast_path(&c.x) && square(c));
+    if !fast {
+        let mut parts = vec![leading];
+        parts.extend(
+            convs
+                .into_iter()
+                .map(|c| conv2d(c.x, c.weight, c.bias, c.stride, c.padding, relu)),
+        );
+        return Tensor::cat(parts, 1);
+    }
+    let windows = convs.each_ref().map(|c| (c.stride, c.padding));
+    let [c1, c2, c3] = convs.map(|c| {
+        // As in `fused_conv2d`: a constant zero bias, never a parameter.
+        let bias = c
+            .bias
+            .unwrap_or_else(|| Tensor::zeros([c.weight.dims()[0]], &c.weight.device()));
+        (
+            c.x.into_dispatch(),
+            c.weight.into_dispatch(),
+            bias.into_dispatch(),
+        )
+    });
+    let out = <Dispatch as FastOps>::fused_conv2d_cat(
+        leading.into_dispatch(),
+        c1.0,
+        c1.1,
+        c1.2,
+        c2.0,
+        c2.1,
+        c2.2,
+        c3.0,
+        c3.1,
+        c3.2,
+        windows,
         relu,
     );
     Tensor::from_dispatch(out)

@@ -252,18 +252,58 @@ impl Conv {
     /// (`batch_norm::normalize_maps`) and inference folds batch norm into the convolution
     /// (`batch_norm::fold_into_conv`), so the ReLU is fused again.
     pub fn forward_maps(&self, x: Tensor<4>) -> Tensor<4> {
+        let (stride, padding) = (self.stride, self.padding);
+        if let Some((weight, bias)) = self.single_convolution(&x) {
+            return flex::conv2d(x, weight, bias, stride, padding, self.relu);
+        }
+        let bn = self.bn.as_ref().expect("only batch norm takes more than the convolution");
+        let bias = self.bias.as_ref().map(Param::val);
+        let y = flex::conv2d(x, self.weight.val(), bias, stride, padding, false);
+        batch_norm::normalize_maps(bn, y, self.relu)
+    }
+
+    /// The weight and bias of the one convolution (with its ReLU) that this layer computes on
+    /// `x`, when it is one: without batch norm, or on the fast path with batch norm folded in
+    /// (inference). `None` when batch norm normalizes with the batch's own statistics.
+    fn single_convolution(&self, x: &Tensor<4>) -> Option<(Tensor<4>, Option<Tensor<1>>)> {
         let bias = self.bias.as_ref().map(Param::val);
         let weight = self.weight.val();
-        let (stride, padding) = (self.stride, self.padding);
-        let Some(bn) = &self.bn else {
-            return flex::conv2d(x, weight, bias, stride, padding, self.relu);
-        };
-        if flex::takes_fast_path(&x) && !batch_norm::uses_batch_statistics(bn, &x) {
-            let (weight, bias) = batch_norm::fold_into_conv(bn, weight, bias);
-            return flex::conv2d(x, weight, Some(bias), stride, padding, self.relu);
+        match &self.bn {
+            None => Some((weight, bias)),
+            Some(bn) if flex::takes_fast_path(x) && !batch_norm::uses_batch_statistics(bn, x) => {
+                let (weight, bias) = batch_norm::fold_into_conv(bn, weight, bias);
+                Some((weight, Some(bias)))
+            }
+            Some(_) => None,
         }
-        let y = flex::conv2d(x, weight, bias, stride, padding, false);
-        batch_norm::normalize_maps(bn, y, self.relu)
+    }
+
+    /// `leading`, then each convolution's output on its input, joined on channels: what
+    /// `Tensor::cat` of them gives (an Inception block's last step). When every convolution is
+    /// a single one (see `forward_maps`) with the same ReLU, each writes straight into its
+    /// channels of the output (`flex::conv2d_cat`) instead of into a tensor that `cat` copies.
+    pub fn forward_cat(leading: Tensor<4>, convs: [(&Conv, Tensor<4>); 3]) -> Tensor<4> {
+        let relu = convs[0].0.relu;
+        let single = convs.each_ref().map(|(conv, x)| {
+            let (weight, bias) = conv.single_convolution(x).filter(|_| conv.relu == relu)?;
+            Some(flex::CatConv {
+                x: x.clone(),
+                weight,
+                bias,
+                stride: conv.stride,
+                padding: conv.padding,
+            })
+        });
+        let single = match single {
+            [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+            _ => None,
+        };
+        if let Some(single) = single {
+            return flex::conv2d_cat(leading, single, relu);
+        }
+        let mut parts = vec![leading];
+        parts.extend(convs.into_iter().map(|(conv, x)| conv.forward_maps(x)));
+        Tensor::cat(parts, 1)
     }
 
     /// Three convolutions that read the same input, run as one where they can: with the same

@@ -177,12 +177,21 @@ impl Layer for Inception {
             let pointwise = [&self.p1, &self.p2_1, &self.p3_1];
             Conv::forward_side_by_side(pointwise, x.clone().into_maps()).map(Features::Maps)
         };
-        let p2 = ctx.layer("p2_2", &self.p2_2, p2);
-        let p3 = ctx.layer("p3_2", &self.p3_2, p3);
         let p4 = ctx.layer("p4_1", &self.p4_1, x);
-        let p4 = ctx.layer("p4_2", &self.p4_2, p4);
-        let paths = [p1, p2, p3, p4].map(Features::into_maps);
-        Features::Maps(Tensor::cat(paths.to_vec(), 1))
+        if ctx.is_traced() {
+            // Each convolution timed on its own, into a tensor of its own; `cat` joins them.
+            let p2 = ctx.layer("p2_2", &self.p2_2, p2);
+            let p3 = ctx.layer("p3_2", &self.p3_2, p3);
+            let p4 = ctx.layer("p4_2", &self.p4_2, p4);
+            let paths = [p1, p2, p3, p4].map(Features::into_maps);
+            return Features::Maps(Tensor::cat(paths.to_vec(), 1));
+        }
+        // The last convolution of each path writes straight into its channels of the output.
+        let [p2, p3, p4] = [p2, p3, p4].map(Features::into_maps);
+        Features::Maps(Conv::forward_cat(
+            p1.into_maps(),
+            [(&self.p2_2, p2), (&self.p3_2, p3), (&self.p4_2, p4)],
+        ))
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape, String> {

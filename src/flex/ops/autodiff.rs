@@ -11,6 +11,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
+use burn_backend::ops::FloatTensorOps;
 use burn_backend::TensorMetadata;
 
 use super::FastOps;
@@ -377,6 +378,34 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(piece),
         };
         (track(0, na, a), track(1, nb, b), track(2, nc, c))
+    }
+
+    /// The convolutions one by one and burn's `cat`, whose backward hands each of them a
+    /// channel slice of the gradient (read in place by `fused_conv2d_backward`).
+    fn fused_conv2d_cat(
+        leading: AdTensor<B, C>,
+        x1: AdTensor<B, C>,
+        weight1: AdTensor<B, C>,
+        bias1: AdTensor<B, C>,
+        x2: AdTensor<B, C>,
+        weight2: AdTensor<B, C>,
+        bias2: AdTensor<B, C>,
+        x3: AdTensor<B, C>,
+        weight3: AdTensor<B, C>,
+        bias3: AdTensor<B, C>,
+        windows: [(usize, usize); 3],
+        relu: bool,
+    ) -> AdTensor<B, C> {
+        let convs = [
+            (x1, weight1, bias1),
+            (x2, weight2, bias2),
+            (x3, weight3, bias3),
+        ];
+        let mut parts = vec![leading];
+        for ((x, weight, bias), (stride, padding)) in convs.into_iter().zip(windows) {
+            parts.push(Self::fused_conv2d(x, weight, bias, stride, padding, relu));
+        }
+        Self::float_cat(parts, 1)
     }
 
     fn fast_max_pool2d(

@@ -6,13 +6,15 @@ use burn::tensor::{DType, TensorData};
 use burn_backend::ops::FloatTensorOps;
 use burn_backend::Slice;
 use burn_flex::FlexTensor;
+use rayon::prelude::*;
 
 use super::FastOps;
+use crate::flex::buffers::{assume_written, unwritten};
 use crate::flex::conv_geometry::ConvGeometry;
 use crate::flex::conv_kernels;
 use crate::flex::dense_kernels;
 use crate::flex::direct_conv;
-use crate::flex::image_batch::Batch;
+use crate::flex::image_batch::{Batch, BatchMut};
 use crate::flex::norm_kernels::{self, NormGeometry};
 use crate::flex::pool_kernels::{self, PoolGeometry};
 use crate::flex::same_pool;
@@ -145,6 +147,84 @@ impl FastOps for Flex {
             conv_kernels::forward(&g, x.batch(), weight, bias, relu)
         };
         flex(out, vec![g.batch, g.c_out, oh, ow])
+    }
+
+    fn fused_conv2d_cat(
+        leading: FlexTensor,
+        x1: FlexTensor,
+        weight1: FlexTensor,
+        bias1: FlexTensor,
+        x2: FlexTensor,
+        weight2: FlexTensor,
+        bias2: FlexTensor,
+        x3: FlexTensor,
+        weight3: FlexTensor,
+        bias3: FlexTensor,
+        windows: [(usize, usize); 3],
+        relu: bool,
+    ) -> FlexTensor {
+        let (xs, weights, biases) = (
+            [x1, x2, x3],
+            [weight1, weight2, weight3],
+            [bias1, bias2, bias3],
+        );
+        let geometries: Vec<ConvGeometry> = xs
+            .iter()
+            .zip(&weights)
+            .zip(&windows)
+            .map(|((x, w), &(stride, padding))| geometry(x, w, stride, padding))
+            .collect();
+        let leading = ImageRows::new(leading);
+        let maps = std::iter::once(dims4(&leading.tensor)).chain(geometries.iter().map(|g| {
+            let (oh, ow) = g.output_size().expect("the window fits the input");
+            [g.batch, g.c_out, oh, ow]
+        }));
+        let maps: Vec<[usize; 4]> = maps.collect();
+        let [n, _, oh, ow] = *maps.first().expect("something to join");
+        assert!(
+            maps.iter().all(|&[b, _, h, w]| (b, h, w) == (n, oh, ow)),
+            "joined maps differ in batch or size: {maps:?}"
+        );
+        let plane = oh * ow;
+        let channels: usize = maps.iter().map(|m| m[1]).sum();
+        let stride = channels * plane;
+        let mut out = unwritten(n * stride);
+
+        // The leading map: one pass over the images, in parallel.
+        let source = leading.batch();
+        let mut offset = source.dims().1;
+        out.par_chunks_mut(stride)
+            .enumerate()
+            .for_each(|(i, image)| {
+                for (d, &v) in image[..offset].iter_mut().zip(source.item(i)) {
+                    d.write(v);
+                }
+            });
+
+        // Each convolution into its channels.
+        for (((g, x), weight), bias) in geometries.iter().zip(xs).zip(weights).zip(biases) {
+            let (weight, bias) = (contiguous(weight), contiguous(bias));
+            let x = ImageRows::new(x);
+            let (weight, bias) = (values(&weight), values(&bias));
+            let item = g.out_item();
+            let span = (n - 1) * stride + item;
+            let mut dst = BatchMut::strided(&mut out[offset..][..span], stride, item, n);
+            if direct_conv::applies(g) {
+                let y = direct_conv::forward(g, x.batch(), weight, bias, relu);
+                for (i, image) in y.chunks_exact(item).enumerate() {
+                    for (d, &v) in dst.item_mut(i).iter_mut().zip(image) {
+                        d.write(v);
+                    }
+                }
+            } else {
+                conv_kernels::forward_into(g, x.batch(), weight, bias, relu, dst);
+            }
+            offset += item;
+        }
+        // SAFETY: each image's `channels * plane` values are the leading map's (written by the
+        // first pass) followed by each convolution's `c_out * plane` (written by it), in order.
+        let out = unsafe { assume_written(out) };
+        flex(out, vec![n, channels, oh, ow])
     }
 
     fn fused_conv2d_backward(

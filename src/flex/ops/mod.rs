@@ -101,6 +101,28 @@ pub trait FastOps: Backend {
         sizes: [usize; 3],
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
+    /// A map and three convolutions joined on channels, each convolution written straight into
+    /// its place in one output `[n, Σ channels, oh, ow]`: first `leading` as it is, then
+    /// `relu(conv2d(x_i, weight_i) + bias_i)` (or without the ReLU) with
+    /// `windows[i] = (stride, padding)`. What `Tensor::cat` of the four gives, without copying
+    /// the convolutions' outputs (an Inception block's last step). Three tensors each rather
+    /// than lists: burn 0.22's extension macro does not convert lists of tensors.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_conv2d_cat(
+        leading: FloatTensor<Self>,
+        x1: FloatTensor<Self>,
+        weight1: FloatTensor<Self>,
+        bias1: FloatTensor<Self>,
+        x2: FloatTensor<Self>,
+        weight2: FloatTensor<Self>,
+        bias2: FloatTensor<Self>,
+        x3: FloatTensor<Self>,
+        weight3: FloatTensor<Self>,
+        bias3: FloatTensor<Self>,
+        windows: [(usize, usize); 3],
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
     /// Max pooling; padding counts as minus infinity.
     fn fast_max_pool2d(
         x: FloatTensor<Self>,
