@@ -257,7 +257,8 @@ fn split_channels_matches_narrow_with_gradients() {
 /// every way a convolution is computed (one image: parallel GEMMs, cut by rows or by taps; a
 /// batch split across threads; small maps grouped into one GEMM; the direct convolution), with
 /// the leading map a channel slice of a larger tensor read in place; and under autodiff the
-/// same gradients too.
+/// same gradients of every input, weight and bias (each convolution's backward reading its
+/// channels of the joined output and of its gradient in place).
 #[test]
 fn convolutions_joined_in_place_match_cat() {
     let _switch = common::fast_path_switch();
@@ -289,8 +290,14 @@ fn convolutions_joined_in_place_match_cat() {
             let x = normal([n, c_in, side, side], 1.0);
             let wide = normal([n, 7, side, side], 1.0);
             let weights = convs.map(|(c, k, _)| normal([c, c_in, k, k], 0.3));
-            let biases = convs
-                .map(|(c, _, _)| Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &device));
+            let biases = convs.map(|(c, _, _)| {
+                let b = Tensor::<1>::random([c], Distribution::Normal(0.0, 0.3), &device);
+                if device.is_autodiff() {
+                    b.require_grad()
+                } else {
+                    b
+                }
+            });
             let run = |joined: bool| {
                 let leading = wide.clone().narrow(1, 2, 3);
                 let y = if joined {
@@ -317,13 +324,19 @@ fn convolutions_joined_in_place_match_cat() {
                     values.push(x.grad(&grads).unwrap().into_data());
                     values.push(wide.grad(&grads).unwrap().into_data());
                     values.extend(weights.iter().map(|w| w.grad(&grads).unwrap().into_data()));
+                    // The second convolution runs without a bias.
+                    for i in [0, 2] {
+                        values.push(biases[i].grad(&grads).unwrap().into_data());
+                    }
                 }
                 values
             };
             let (ours, reference) = (run(true), run(false));
             let channels = 3 + convs.iter().map(|c| c.0).sum::<usize>();
             assert_eq!(ours[0].shape().to_vec(), [n, channels, side, side].to_vec());
-            assert_eq!(ours, reference, "[{n}, {c_in}, {side}] {convs:?}");
+            for (k, (a, b)) in ours.iter().zip(&reference).enumerate() {
+                assert_eq!(a, b, "[{n}, {c_in}, {side}] {convs:?}: value {k}");
+            }
         }
     }
 }

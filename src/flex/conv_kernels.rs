@@ -199,14 +199,15 @@ pub fn forward_into(
 }
 
 /// Gradients of `forward` given the gradient of its output. `output` is what `forward`
-/// returned; with `relu` its zeros mask the incoming gradient. The input gradient is computed
-/// only when `need_x` (a network's first layer does not need it).
+/// returned (read in place, also as a channel slice of a joined output); with `relu` its zeros
+/// mask the incoming gradient. The input gradient is computed only when `need_x` (a network's
+/// first layer does not need it).
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     g: &ConvGeometry,
     x: Batch,
     weight: &[f32],
-    output: &[f32],
+    output: Batch,
     grad_output: Batch,
     relu: bool,
     need_x: bool,
@@ -214,7 +215,7 @@ pub fn backward(
     check_lengths(g, &x, weight);
     let (out_item, in_item, plane, patch) =
         (g.out_item(), g.in_item(), g.out_plane(), g.patch_len());
-    assert_eq!(output.len(), g.batch * out_item, "output length");
+    assert_eq!(output.dims(), (g.batch, out_item), "output size");
     assert_eq!(
         grad_output.dims(),
         (g.batch, out_item),
@@ -359,19 +360,19 @@ pub fn backward(
 fn output_gradient(
     g: &ConvGeometry,
     grad_output: Batch,
-    output: &[f32],
+    output: Batch,
     images: std::ops::Range<usize>,
     relu: bool,
     co: usize,
     dy_row: &mut [f32],
     grad_b: &mut f32,
 ) {
-    let (out_item, plane) = (g.out_item(), g.out_plane());
+    let plane = g.out_plane();
     for (j, i) in images.enumerate() {
         let dst = &mut dy_row[j * plane..][..plane];
         let src = &grad_output.item(i)[co * plane..][..plane];
         if relu {
-            let y = &output[i * out_item + co * plane..][..plane];
+            let y = &output.item(i)[co * plane..][..plane];
             for ((d, &s), &y) in dst.iter_mut().zip(src).zip(y) {
                 *d = if y > 0.0 { s } else { 0.0 };
             }
@@ -541,7 +542,8 @@ mod tests {
                     let y = forward(&g, x, &wt, &b, true);
                     let dy = values(y.len(), 13);
                     let dy_batch = Batch::contiguous(&dy, g.out_item());
-                    let grads = backward(&g, x, &wt, &y, dy_batch, true, true);
+                    let y_batch = Batch::contiguous(&y, g.out_item());
+                    let grads = backward(&g, x, &wt, y_batch, dy_batch, true, true);
                     (y, grads)
                 })
             };

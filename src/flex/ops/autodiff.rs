@@ -11,7 +11,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 use burn_autodiff::NodeId;
-use burn_backend::ops::FloatTensorOps;
+use burn_backend::Slice;
 use burn_backend::TensorMetadata;
 
 use super::FastOps;
@@ -380,8 +380,10 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         (track(0, na, a), track(1, nb, b), track(2, nc, c))
     }
 
-    /// The convolutions one by one and burn's `cat`, whose backward hands each of them a
-    /// channel slice of the gradient (read in place by `fused_conv2d_backward`).
+    /// The forward pass writes each convolution into its channels of the joined output; the
+    /// backward pass hands `leading` its channels of the gradient and runs each convolution's
+    /// backward on its channels of the gradient and of the output (its ReLU mask), all read in
+    /// place.
     fn fused_conv2d_cat(
         leading: AdTensor<B, C>,
         x1: AdTensor<B, C>,
@@ -396,16 +398,101 @@ impl<B: Backend + FastOps, C: CheckpointStrategy> FastOps for Autodiff<B, C> {
         windows: [(usize, usize); 3],
         relu: bool,
     ) -> AdTensor<B, C> {
-        let convs = [
-            (x1, weight1, bias1),
-            (x2, weight2, bias2),
-            (x3, weight3, bias3),
-        ];
-        let mut parts = vec![leading];
-        for ((x, weight, bias), (stride, padding)) in convs.into_iter().zip(windows) {
-            parts.push(Self::fused_conv2d(x, weight, bias, stride, padding, relu));
+        #[derive(Debug)]
+        struct FusedConv2dCat;
+
+        /// The convolutions' inputs and weights, the joined output, the channels of
+        /// `leading` and of each convolution, the windows and the ReLU.
+        type State<B> = (
+            [FloatTensor<B>; 3],
+            [FloatTensor<B>; 3],
+            FloatTensor<B>,
+            [usize; 4],
+            [(usize, usize); 3],
+            bool,
+        );
+
+        impl<B: Backend + FastOps> Backward<B, 10> for FusedConv2dCat {
+            type State = State<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 10>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_leading, convs @ ..] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (xs, weights, output, channels, windows, relu) = ops.state;
+                let channel_slice = |t: &FloatTensor<B>, start: usize, len: usize| {
+                    let [n, _, h, w] = t.shape().dims::<4>();
+                    let ranges = [0..n, start..start + len, 0..h, 0..w].map(Slice::from);
+                    B::float_slice(t.clone(), &ranges)
+                };
+                if let Some(node) = node_leading {
+                    grads.register::<B>(node.id, channel_slice(&grad, 0, channels[0]));
+                }
+                let starts = [0, 1, 2].map(|i| channels[..=i].iter().sum::<usize>());
+                let nodes = convs.chunks_exact(3);
+                let each = xs.into_iter().zip(weights).zip(windows).zip(nodes);
+                // Last to first, as burn's graph runs the backward of three separate
+                // convolutions: an input they share sums their gradients in the same order.
+                let each = each.enumerate().collect::<Vec<_>>().into_iter().rev();
+                for (i, (((x, weight), (stride, padding)), nodes)) in each {
+                    let (start, len) = (starts[i], channels[i + 1]);
+                    let (grad_x, grad_w, grad_b) = B::fused_conv2d_backward(
+                        x,
+                        weight,
+                        channel_slice(&output, start, len),
+                        channel_slice(&grad, start, len),
+                        stride,
+                        padding,
+                        relu,
+                        nodes[0].is_some(),
+                    );
+                    register::<B, 3>(
+                        grads,
+                        [0, 1, 2].map(|k| nodes[k].as_ref().map(|n| n.id)),
+                        [grad_x, grad_w, grad_b],
+                    );
+                }
+            }
         }
-        Self::float_cat(parts, 1)
+
+        let parents = [
+            &leading, &x1, &weight1, &bias1, &x2, &weight2, &bias2, &x3, &weight3, &bias3,
+        ]
+        .map(|t| t.node());
+        let leading = leading.into_primitive();
+        let xs = [x1, x2, x3].map(|t| t.into_primitive());
+        let weights = [weight1, weight2, weight3].map(|t| t.into_primitive());
+        let biases = [bias1, bias2, bias3].map(|t| t.into_primitive());
+        let channels = [
+            leading.shape().dims::<4>()[1],
+            weights[0].shape().dims::<4>()[0],
+            weights[1].shape().dims::<4>()[0],
+            weights[2].shape().dims::<4>()[0],
+        ];
+        let forward = |xs: [FloatTensor<B>; 3], weights: [FloatTensor<B>; 3]| {
+            let [x1, x2, x3] = xs;
+            let [weight1, weight2, weight3] = weights;
+            let [bias1, bias2, bias3] = biases;
+            B::fused_conv2d_cat(
+                leading, x1, weight1, bias1, x2, weight2, bias2, x3, weight3, bias3, windows, relu,
+            )
+        };
+        match FusedConv2dCat
+            .prepare::<C>(parents)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = forward(xs.clone(), weights.clone());
+                let state = (xs, weights, out.clone(), channels, windows, relu);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(xs, weights)),
+        }
     }
 
     fn fast_max_pool2d(

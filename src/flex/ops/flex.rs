@@ -238,13 +238,13 @@ impl FastOps for Flex {
         need_x: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let g = geometry(&x, &weight, stride, padding);
-        let (weight, output) = (contiguous(weight), contiguous(output));
-        let (x, grad_output) = (ImageRows::new(x), ImageRows::new(grad_output));
+        let weight = contiguous(weight);
+        let [x, output, grad_output] = [x, output, grad_output].map(ImageRows::new);
         let grads = conv_kernels::backward(
             &g,
             x.batch(),
             values(&weight),
-            values(&output),
+            output.batch(),
             grad_output.batch(),
             relu,
             need_x,
