@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::buffers::{assume_written, unwritten, zeroed};
+use super::buffers::zeroed;
 use super::conv_geometry::ConvGeometry;
 use super::image_batch::{Batch, BatchMut};
 use super::matmul::{matmul, matmul_inner_split, matmul_row_split, matmul_write, Mat};
@@ -86,19 +86,13 @@ impl Split {
     }
 }
 
-/// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`.
+/// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`: `forward_into`
+/// a new output, for the unit tests (the operations write through `forward_into`).
+#[cfg(test)]
 pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
-    let mut out = unwritten(g.batch * g.out_item());
-    forward_into(
-        g,
-        x,
-        weight,
-        bias,
-        relu,
-        BatchMut::contiguous(&mut out, g.out_item()),
-    );
-    // SAFETY: `forward_into` writes every value of every image of `out`.
-    unsafe { assume_written(out) }
+    let write = |out: BatchMut| forward_into(g, x, weight, bias, relu, out);
+    // SAFETY: `forward_into` writes every value of every image it is handed.
+    unsafe { super::image_batch::written(g.batch, g.out_item(), write) }
 }
 
 /// `forward`, written into `out`: `g.batch` images of `[c_out, oh, ow]`, where they lie, such

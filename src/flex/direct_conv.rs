@@ -23,9 +23,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::buffers::{assume_written, unwritten};
 use super::conv_geometry::ConvGeometry;
-use super::image_batch::Batch;
+use super::image_batch::{Batch, BatchMut};
 use super::simd::{instruction_set, vectorized};
 
 /// Output pixels of one row computed together: a vector of 16 floats.
@@ -56,13 +55,30 @@ pub fn applies(g: &ConvGeometry) -> bool {
 }
 
 /// `relu(conv(x, weight) + bias)` (or without the ReLU), as `[n, c_out, oh, ow]`: what
-/// `conv_kernels::forward` computes, for a geometry where [`applies`] holds.
+/// `conv_kernels::forward` computes, for a geometry where [`applies`] holds: `forward_into` a
+/// new output, for the unit tests (the operations write through `forward_into`).
+#[cfg(test)]
 pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
+    let write = |out: BatchMut| forward_into(g, x, weight, bias, relu, out);
+    // SAFETY: `forward_into` writes every value of every image it is handed.
+    unsafe { super::image_batch::written(g.batch, g.out_item(), write) }
+}
+
+/// `forward`, written into `out`: `g.batch` images of `[c_out, oh, ow]`, where they lie (as
+/// `conv_kernels::forward_into`). Writes every value of those images and nothing else.
+pub fn forward_into(
+    g: &ConvGeometry,
+    x: Batch,
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    out: BatchMut,
+) {
     let (oh, ow) = g
         .output_size()
         .expect("convolution window larger than the padded input");
     let plane = oh * ow;
-    let mut out = unwritten(g.batch * g.c_out * plane);
+    assert_eq!(out.dims(), (g.batch, g.c_out * plane), "output images");
     let phases = Phases::new(g, ow);
     let weights = BlockedWeights::new(g, weight, bias);
     let blocks = g.c_out.div_ceil(BLOCK);
@@ -73,7 +89,7 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
     let bands = oh.div_ceil(band_rows);
     // tasks[(image, block, band)]: the band's rows of each of the block's output planes.
     let mut tasks: Vec<Task> = Vec::with_capacity(g.batch * blocks * bands);
-    for (image, item) in out.chunks_mut(g.c_out * plane).enumerate() {
+    for (image, item) in out.into_images().into_iter().enumerate() {
         let mut planes: Vec<_> = item
             .chunks_mut(plane)
             .map(|p| p.chunks_mut(band_rows * ow))
@@ -114,10 +130,9 @@ pub fn forward(g: &ConvGeometry, x: Batch, weight: &[f32], bias: &[f32], relu: b
             },
         )
     });
-    // SAFETY: the tasks cover every (image, block of channels, band of rows), each channel of a
-    // block and each row of a band, and `run_task` writes every column of each row (its tiles
-    // step over `0..ow`, the last one cut to what is left).
-    unsafe { assume_written(out) }
+    // The tasks cover every (image, block of channels, band of rows), each channel of a block
+    // and each row of a band, and `run_task` writes every column of each row (its tiles step
+    // over `0..ow`, the last one cut to what is left).
 }
 
 /// One piece of work: rows `first_row..` of output channels `block * BLOCK..` of one image.

@@ -5,6 +5,8 @@
 
 use std::mem::MaybeUninit;
 
+use super::buffers::{assume_written, unwritten};
+
 /// A batch of images, each one contiguous, `stride` values apart: a whole NCHW tensor (the
 /// stride is one image) or a channel slice of a larger one, such as the gradient that a channel
 /// concatenation hands each of its inputs, read in place instead of copied.
@@ -47,6 +49,18 @@ impl<'a> Batch<'a> {
     pub fn item(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.stride..][..self.item_len]
     }
+}
+
+/// `images` images of `item_len` values, one after the other, as `write` writes them into a new
+/// output.
+///
+/// # Safety
+/// `write` writes every value of every image it is handed.
+pub unsafe fn written(images: usize, item_len: usize, write: impl FnOnce(BatchMut)) -> Vec<f32> {
+    let mut out = unwritten(images * item_len);
+    write(BatchMut::contiguous(&mut out, item_len));
+    // SAFETY: `write` wrote every value (the caller's promise).
+    unsafe { assume_written(out) }
 }
 
 /// `len` images of `item_len` values every `stride` values fit in `data_len` values without
@@ -106,6 +120,15 @@ impl<'a> BatchMut<'a> {
     pub fn item_mut(&mut self, i: usize) -> &mut [MaybeUninit<f32>] {
         assert!(i < self.len, "image {i} of {}", self.len);
         &mut self.data[i * self.stride..][..self.item_len]
+    }
+
+    /// Each image's values, apart.
+    pub fn into_images(self) -> Vec<&'a mut [MaybeUninit<f32>]> {
+        let item_len = self.item_len;
+        self.runs(1)
+            .into_iter()
+            .map(|image| &mut image.data[..item_len])
+            .collect()
     }
 
     /// The images in runs of `images` (the last one shorter when they do not divide the

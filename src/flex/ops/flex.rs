@@ -14,7 +14,7 @@ use crate::flex::conv_geometry::ConvGeometry;
 use crate::flex::conv_kernels;
 use crate::flex::dense_kernels;
 use crate::flex::direct_conv;
-use crate::flex::image_batch::{Batch, BatchMut};
+use crate::flex::image_batch::{written, Batch, BatchMut};
 use crate::flex::norm_kernels::{self, NormGeometry};
 use crate::flex::pool_kernels::{self, PoolGeometry};
 use crate::flex::same_pool;
@@ -110,6 +110,27 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize, padding: usize) 
     }
 }
 
+/// `relu(conv2d(x, weight) + bias)` (or without the ReLU) written into `out`, by the kernel
+/// that takes the geometry: the direct one for first layers (`direct_conv`), else im2col + GEMM
+/// or taps (`conv_kernels`).
+fn convolve_into(
+    g: &ConvGeometry,
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    relu: bool,
+    out: BatchMut,
+) {
+    let (weight, bias) = (contiguous(weight), contiguous(bias));
+    let x = ImageRows::new(x);
+    let (weight, bias) = (values(&weight), values(&bias));
+    if direct_conv::applies(g) {
+        direct_conv::forward_into(g, x.batch(), weight, bias, relu, out);
+    } else {
+        conv_kernels::forward_into(g, x.batch(), weight, bias, relu, out);
+    }
+}
+
 fn dims4(t: &FlexTensor) -> [usize; 4] {
     let dims = t.layout().shape().to_vec();
     dims.try_into().expect("a 4-d tensor")
@@ -138,14 +159,9 @@ impl FastOps for Flex {
     ) -> FlexTensor {
         let g = geometry(&x, &weight, stride, padding);
         let (oh, ow) = g.output_size().expect("the window fits the input");
-        let (weight, bias) = (contiguous(weight), contiguous(bias));
-        let x = ImageRows::new(x);
-        let (weight, bias) = (values(&weight), values(&bias));
-        let out = if direct_conv::applies(&g) {
-            direct_conv::forward(&g, x.batch(), weight, bias, relu)
-        } else {
-            conv_kernels::forward(&g, x.batch(), weight, bias, relu)
-        };
+        let write = |out: BatchMut| convolve_into(&g, x, weight, bias, relu, out);
+        // SAFETY: `convolve_into` writes every value of every image it is handed.
+        let out = unsafe { written(g.batch, g.out_item(), write) };
         flex(out, vec![g.batch, g.c_out, oh, ow])
     }
 
@@ -203,22 +219,10 @@ impl FastOps for Flex {
 
         // Each convolution into its channels.
         for (((g, x), weight), bias) in geometries.iter().zip(xs).zip(weights).zip(biases) {
-            let (weight, bias) = (contiguous(weight), contiguous(bias));
-            let x = ImageRows::new(x);
-            let (weight, bias) = (values(&weight), values(&bias));
             let item = g.out_item();
             let span = (n - 1) * stride + item;
-            let mut dst = BatchMut::strided(&mut out[offset..][..span], stride, item, n);
-            if direct_conv::applies(g) {
-                let y = direct_conv::forward(g, x.batch(), weight, bias, relu);
-                for (i, image) in y.chunks_exact(item).enumerate() {
-                    for (d, &v) in dst.item_mut(i).iter_mut().zip(image) {
-                        d.write(v);
-                    }
-                }
-            } else {
-                conv_kernels::forward_into(g, x.batch(), weight, bias, relu, dst);
-            }
+            let dst = BatchMut::strided(&mut out[offset..][..span], stride, item, n);
+            convolve_into(g, x, weight, bias, relu, dst);
             offset += item;
         }
         // SAFETY: each image's `channels * plane` values are the leading map's (written by the
