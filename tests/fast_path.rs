@@ -371,13 +371,31 @@ fn check_pool([n, c, h, w]: [usize; 4], kernel: usize, stride: usize, padding: u
     );
     let err = relative_error(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
     assert!(err < 1e-6, "{case}: input gradient relative error {err:e}");
+    // Inference (no autodiff: the kernels that keep no taps), the same values bit for bit.
+    let x = x.inner();
+    let fast = fast_max_pool2d(x.clone(), kernel, stride, padding, ceil);
+    let reference = reference_max_pool2d(x, kernel, stride, padding, ceil);
+    assert_eq!(
+        fast.dims(),
+        reference.dims(),
+        "{case}: inference output shape"
+    );
+    let bits = |t: Tensor<4>| -> Vec<u32> {
+        let values = t.into_data().try_to_vec::<f32>().unwrap();
+        values.iter().map(|v| v.to_bits()).collect()
+    };
+    assert_eq!(bits(fast), bits(reference), "{case}: inference output");
 }
 
 #[test]
 fn fast_max_pool_matches_burn() {
-    // GoogLeNet's pools (3x3 stride 2 and stride 1, padding 1), the paper's ceil mode,
-    // AlexNet's 3x3 stride 2 unpadded, LeNet's 2x2, odd sizes.
+    // GoogLeNet's pools (3x3 stride 2 and stride 1, padding 1; at stride 2 on its 48x48 and
+    // 6x6 planes too), the paper's ceil mode, AlexNet's 3x3 stride 2 unpadded, LeNet's and
+    // VGG's 2x2, odd sizes.
     check_pool([2, 3, 12, 12], 3, 2, 1, false);
+    check_pool([1, 2, 48, 48], 3, 2, 1, false);
+    check_pool([3, 5, 6, 6], 3, 2, 1, false);
+    check_pool([1, 3, 16, 16], 2, 2, 0, false);
     check_pool([2, 3, 6, 6], 3, 1, 1, false);
     check_pool([2, 2, 3, 3], 3, 1, 1, false);
     check_pool([2, 3, 13, 11], 3, 2, 0, true);

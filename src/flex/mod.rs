@@ -11,7 +11,8 @@
 //! two rows run on every thread (`dense_kernels`) and whose products with 4 to 64 rows read the
 //! weights in place on AVX-512 (`streamed_product`), batch normalization in training with its
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
-//! (`pool_kernels`), and a channel split whose backward joins the pieces' gradients once
+//! (`pool_kernels`; in inference on whole planes where they lie, at stride 1 when the output
+//! keeps the input's size, `same_pool`, and at stride 2 when it halves it, `halving_pool`), and a channel split whose backward joins the pieces' gradients once
 //! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
 //! apart, `nn::Conv::forward_side_by_side`), and its reverse for the block's end: the paths'
 //! last convolutions written in place into their channels of the joined output (`conv2d_cat`,
@@ -29,6 +30,7 @@ mod conv_kernels;
 mod denormals;
 mod dense_kernels;
 mod direct_conv;
+mod halving_pool;
 mod image_batch;
 mod matmul;
 mod norm_kernels;

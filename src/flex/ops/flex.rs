@@ -14,6 +14,7 @@ use crate::flex::conv_geometry::ConvGeometry;
 use crate::flex::conv_kernels;
 use crate::flex::dense_kernels;
 use crate::flex::direct_conv;
+use crate::flex::halving_pool;
 use crate::flex::image_batch::{written, Batch, BatchMut};
 use crate::flex::norm_kernels::{self, NormGeometry};
 use crate::flex::pool_kernels::{self, PoolGeometry};
@@ -393,6 +394,8 @@ impl FastOps for Flex {
         let x = contiguous(x);
         let out = if same_pool::applies(&g) {
             same_pool::same_max_pool(&g, values(&x))
+        } else if halving_pool::applies(&g) {
+            halving_pool::halving_max_pool(&g, values(&x))
         } else {
             pool_kernels::max_pool(&g, values(&x))
         };
