@@ -299,7 +299,7 @@ fn multiply_add(acc: [f32; LANES], w: f32, v: &[f32; LANES]) -> [f32; LANES] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex::test_values::{in_pool, naive_forward, values};
+    use crate::flex::test_values::{bits, in_pool, naive_forward, values};
 
     #[test]
     fn matches_the_definition_for_strides_paddings_and_partial_blocks() {
@@ -386,10 +386,9 @@ mod tests {
                 forward(&g, Batch::contiguous(&x, 2500), &w, &b, true)
             })
         };
-        let one: Vec<u32> = run(1).iter().map(|v| v.to_bits()).collect();
+        let one = bits(&run(1));
         for threads in [2, 3, 5] {
-            let many: Vec<u32> = run(threads).iter().map(|v| v.to_bits()).collect();
-            assert_eq!(one, many, "{threads} threads");
+            assert_eq!(one, bits(&run(threads)), "{threads} threads");
         }
     }
 }

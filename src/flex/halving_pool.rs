@@ -153,7 +153,7 @@ fn max_of(values: impl Iterator<Item = f32>) -> f32 {
 mod tests {
     use super::*;
     use crate::flex::pool_kernels::max_pool;
-    use crate::flex::test_values::{in_pool, values};
+    use crate::flex::test_values::{bits, in_pool, values, with_zero_ties};
 
     fn geometry(planes: usize, h: usize, w: usize, kernel: usize, padding: usize) -> PoolGeometry {
         PoolGeometry {
@@ -165,10 +165,6 @@ mod tests {
             padding,
             ceil_mode: false,
         }
-    }
-
-    fn bits(values: &[f32]) -> Vec<u32> {
-        values.iter().map(|v| v.to_bits()).collect()
     }
 
     #[test]
@@ -193,10 +189,7 @@ mod tests {
         });
         for g in cases {
             assert!(applies(&g), "{g:?}");
-            let mut x = values(g.planes * g.h * g.w, 11);
-            for v in x.iter_mut().step_by(3) {
-                *v = if *v > 0.0 { 0.0 } else { -0.0 };
-            }
+            let x = with_zero_ties(values(g.planes * g.h * g.w, 11));
             let expected = bits(&max_pool(&g, &x));
             for threads in [1, 3] {
                 let got = in_pool(threads, || halving_max_pool(&g, &x));

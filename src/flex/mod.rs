@@ -12,9 +12,10 @@
 //! weights in place on AVX-512 (`streamed_product`), batch normalization in training with its
 //! statistics, the ReLU and the backward each in a few passes (`norm_kernels`), a direct max pool
 //! (`pool_kernels`; in inference on whole planes where they lie, at stride 1 when the output
-//! keeps the input's size, `same_pool`, and at stride 2 when it halves it, `halving_pool`), and a channel split whose backward joins the pieces' gradients once
-//! (`split_channels`: an Inception block's three 1x1 convolutions run as one GEMM and are cut
-//! apart, `nn::Conv::forward_side_by_side`), and its reverse for the block's end: the paths'
+//! keeps the input's size, `same_pool`, and at stride 2 when it halves it, `halving_pool`), and
+//! a channel split whose backward joins the pieces' gradients once (`split_channels`: an
+//! Inception block's three 1x1 convolutions run as one GEMM and are cut apart,
+//! `nn::Conv::forward_side_by_side`), and its reverse for the block's end: the paths'
 //! last convolutions written in place into their channels of the joined output (`conv2d_cat`,
 //! `nn::Conv::forward_cat`). The training loop's SGD step is one in-place pass per
 //! parameter (`FusedSgd`, `sgd_kernels`). On CUDA or WGPU, or when the fast path is switched off

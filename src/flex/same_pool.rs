@@ -131,7 +131,7 @@ fn keep_masked_max(best: &mut [f32], values: &[f32], mask: &[u32], offset: isize
 mod tests {
     use super::*;
     use crate::flex::pool_kernels::max_pool;
-    use crate::flex::test_values::{in_pool, values};
+    use crate::flex::test_values::{bits, in_pool, values, with_zero_ties};
 
     fn geometry(planes: usize, h: usize, w: usize, kernel: usize) -> PoolGeometry {
         PoolGeometry {
@@ -159,15 +159,11 @@ mod tests {
             (5, 1, 1, 3),
         ] {
             let g = geometry(planes, h, w, kernel);
-            let mut x = values(planes * h * w, 8);
-            for v in x.iter_mut().step_by(3) {
-                *v = if *v > 0.0 { 0.0 } else { -0.0 };
-            }
-            let expected: Vec<u32> = max_pool(&g, &x).iter().map(|v| v.to_bits()).collect();
+            let x = with_zero_ties(values(planes * h * w, 8));
+            let expected = bits(&max_pool(&g, &x));
             for threads in [1, 3] {
                 let got = in_pool(threads, || same_max_pool(&g, &x));
-                let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
-                assert_eq!(got, expected, "{g:?} on {threads} threads");
+                assert_eq!(bits(&got), expected, "{g:?} on {threads} threads");
             }
         }
     }
@@ -194,9 +190,6 @@ mod tests {
         let expected = max_pool(&g, &x);
         assert!(out[..9].iter().all(|&v| v == f32::NEG_INFINITY));
         assert!(out[9..].iter().all(|&v| v == 1.0));
-        assert_eq!(
-            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
+        assert_eq!(bits(&out), bits(&expected));
     }
 }

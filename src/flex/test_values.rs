@@ -16,6 +16,20 @@ pub fn values(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// Every third of `values` made a zero of its sign (+0 or -0): ties that only the order of
+/// comparison decides, for the pooling kernels' bit-for-bit tests.
+pub fn with_zero_ties(mut values: Vec<f32>) -> Vec<f32> {
+    for v in values.iter_mut().step_by(3) {
+        *v = if *v > 0.0 { 0.0 } else { -0.0 };
+    }
+    values
+}
+
+/// The bits of each value: what bit-for-bit comparisons compare (-0 is not +0, NaN is itself).
+pub fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
 /// Runs `f` on a rayon pool of `threads` threads (the kernels read the current pool's size).
 pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
