@@ -96,10 +96,18 @@ impl Lcg {
 }
 
 /// What one interrupted run went through.
+#[derive(Debug)]
 struct Interruptions {
     kills: usize,
     resumes: usize,
     torn_writes: usize,
+}
+
+impl Interruptions {
+    /// Whether the run tested resuming: 3 kills or more, and 2 resumes or more.
+    fn enough(&self) -> bool {
+        self.kills >= 3 && self.resumes >= 2
+    }
 }
 
 /// Trains into `broken`, killing the process (SIGKILL) at a random point between `earliest` and
@@ -195,9 +203,9 @@ fn killed_and_resumed_run_equals_an_uninterrupted_one() {
              ms, kills {earliest}-{latest} ms after each start",
             round.kills, round.torn_writes, round.resumes
         );
-        let (few_kills, few_resumes) = (round.kills < 3, round.resumes < 2);
-        rounds.push((round.kills, round.resumes));
-        if !(few_kills || few_resumes) || rounds.len() == 6 {
+        let (enough, few_kills) = (round.enough(), round.kills < 3);
+        rounds.push(round);
+        if enough || rounds.len() == 6 {
             break broken;
         }
         (earliest, latest) = if few_kills {
@@ -207,10 +215,8 @@ fn killed_and_resumed_run_equals_an_uninterrupted_one() {
         };
     };
     assert!(
-        rounds
-            .last()
-            .is_some_and(|&(kills, resumes)| kills >= 3 && resumes >= 2),
-        "no round had 3 kills and 2 resumes: (kills, resumes) {rounds:?}"
+        rounds.last().is_some_and(Interruptions::enough),
+        "no round had 3 kills and 2 resumes: {rounds:?}"
     );
     let (weights, state) = outcome(&broken);
     assert_eq!(state.progress.global_step, 36);
